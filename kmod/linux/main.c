@@ -1,0 +1,45 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * TQUIC: a QUIC transport in the Linux kernel.  Module entry points.
+ */
+#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
+
+#include <linux/module.h>
+#include <linux/kernel.h>
+#include <net/genetlink.h>
+
+#include "tquic.h"
+
+const char tquic_build_id[] = TQUIC_BUILD_ID;
+
+static int __init tquic_init(void)
+{
+	int err;
+
+	err = tquic_genl_init();
+	if (err) {
+		pr_err("generic netlink family registration failed: %d\n", err);
+		return err;
+	}
+	pr_info("version %s (build %s) loaded\n", TQUIC_MODULE_VERSION, tquic_build_id);
+	return 0;
+}
+
+static void __exit tquic_exit(void)
+{
+	tquic_genl_exit();
+	pr_info("unloaded\n");
+}
+
+module_init(tquic_init);
+module_exit(tquic_exit);
+
+MODULE_LICENSE("GPL");
+MODULE_AUTHOR("TQUIC developers");
+MODULE_DESCRIPTION("TQUIC: QUIC transport protocol");
+MODULE_VERSION(TQUIC_MODULE_VERSION);
+MODULE_ALIAS_GENL_FAMILY(TQUIC_GENL_NAME);
+/* The crypto API picks the best driver among those loaded: load the
+ * accelerated AES-GCM and ChaCha20-Poly1305 drivers before ours.
+ */
+MODULE_SOFTDEP("pre: aesni_intel ghash-clmulni-intel chacha_x86_64 poly1305_x86_64 chacha20poly1305");

@@ -1,0 +1,128 @@
+// Package tquicnl is the generic netlink client of the TQUIC kernel module
+// (family "tquic"). tquicctl and tquicd are thin layers over it.
+package tquicnl
+
+import (
+	"errors"
+	"fmt"
+	"os"
+
+	"github.com/mdlayher/genetlink"
+	"github.com/mdlayher/netlink"
+
+	"github.com/tquic/tquic/pkg/uapi"
+)
+
+// ErrModuleNotLoaded reports that the kernel has no "tquic" generic netlink
+// family, i.e. the module is not loaded in this network namespace's kernel.
+var ErrModuleNotLoaded = errors.New(`tquic kernel module not loaded (generic netlink family "tquic" not found); load it with "modprobe tquic"`)
+
+// Client talks to the module over one generic netlink socket.
+type Client struct {
+	conn   *genetlink.Conn
+	family genetlink.Family
+}
+
+// Dial opens a generic netlink socket and resolves the tquic family.
+func Dial() (*Client, error) {
+	conn, err := genetlink.Dial(nil)
+	if err != nil {
+		return nil, fmt.Errorf("tquicnl: open generic netlink socket: %w", err)
+	}
+	family, err := conn.GetFamily(uapi.GenlName)
+	if err != nil {
+		conn.Close()
+		if errors.Is(err, os.ErrNotExist) {
+			return nil, ErrModuleNotLoaded
+		}
+		return nil, fmt.Errorf("tquicnl: resolve family %q: %w", uapi.GenlName, err)
+	}
+	return &Client{conn: conn, family: family}, nil
+}
+
+// Close releases the netlink socket.
+func (c *Client) Close() error {
+	return c.conn.Close()
+}
+
+// CryptoDriver names the kernel crypto driver picked for an algorithm.
+type CryptoDriver struct {
+	Algorithm string `json:"algorithm"`
+	Driver    string `json:"driver"`
+}
+
+// Info describes the loaded module.
+type Info struct {
+	Version string         `json:"version"`
+	BuildID string         `json:"build_id"`
+	Crypto  []CryptoDriver `json:"crypto"`
+}
+
+// Info asks the module for its version, build id and crypto drivers.
+func (c *Client) Info() (*Info, error) {
+	msgs, err := c.execute(uapi.CmdGetInfo, nil)
+	if err != nil {
+		return nil, fmt.Errorf("tquicnl: get info: %w", err)
+	}
+	if len(msgs) != 1 {
+		return nil, fmt.Errorf("tquicnl: get info: %d replies, want 1", len(msgs))
+	}
+	info, err := parseInfo(msgs[0].Data)
+	if err != nil {
+		return nil, fmt.Errorf("tquicnl: get info: %w", err)
+	}
+	return info, nil
+}
+
+func (c *Client) execute(cmd uint8, attrs []byte) ([]genetlink.Message, error) {
+	req := genetlink.Message{
+		Header: genetlink.Header{Command: cmd, Version: c.family.Version},
+		Data:   attrs,
+	}
+	return c.conn.Execute(req, c.family.ID, netlink.Request)
+}
+
+func parseInfo(b []byte) (*Info, error) {
+	ad, err := netlink.NewAttributeDecoder(b)
+	if err != nil {
+		return nil, err
+	}
+	var info Info
+	for ad.Next() {
+		switch ad.Type() {
+		case uapi.AttrVersion:
+			info.Version = ad.String()
+		case uapi.AttrBuildID:
+			info.BuildID = ad.String()
+		case uapi.AttrCrypto:
+			ad.Nested(func(nad *netlink.AttributeDecoder) error {
+				for nad.Next() {
+					if nad.Type() != uapi.AttrCryptoAlg {
+						continue
+					}
+					var d CryptoDriver
+					nad.Nested(func(alg *netlink.AttributeDecoder) error {
+						for alg.Next() {
+							switch alg.Type() {
+							case uapi.AttrCryptoAlgName:
+								d.Algorithm = alg.String()
+							case uapi.AttrCryptoAlgDriver:
+								d.Driver = alg.String()
+							}
+						}
+						return alg.Err()
+					})
+					info.Crypto = append(info.Crypto, d)
+				}
+				return nad.Err()
+			})
+		}
+	}
+	if err := ad.Err(); err != nil {
+		return nil, fmt.Errorf("decode attributes: %w", err)
+	}
+	if info.Version == "" {
+		return nil, errors.New("reply has no version attribute")
+	}
+	return &info, nil
+}
