@@ -42,4 +42,4 @@ MODULE_ALIAS_GENL_FAMILY(TQUIC_GENL_NAME);
 /* The crypto API picks the best driver among those loaded: load the
  * accelerated AES-GCM and ChaCha20-Poly1305 drivers before ours.
  */
-MODULE_SOFTDEP("pre: aesni_intel ghash-clmulni-intel chacha_x86_64 poly1305_x86_64 chacha20poly1305");
+MODULE_SOFTDEP("pre: aesni_intel ghash_clmulni_intel gcm chacha_x86_64 poly1305_x86_64 chacha20poly1305 sha256_ssse3 sha512_ssse3");

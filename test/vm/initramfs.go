@@ -20,7 +20,7 @@ mkdir -p /proc /sys /dev /newroot
 mount -t proc proc /proc
 mount -t sysfs sysfs /sys
 mount -t devtmpfs devtmpfs /dev
-fail() { echo "tquic-vm init: $*"; echo o >/proc/sysrq-trigger; sleep 60; }
+fail() { echo "tquic-vm init: $*"; echo o >/proc/sysrq-trigger; while :; do :; done; }
 for m in $(cat /modules.order); do
 	insmod "/modules/$m" || fail "insmod $m"
 done

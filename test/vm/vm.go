@@ -38,6 +38,10 @@ type Config struct {
 	Timeout time.Duration
 	// Dir is the guest script's working directory; empty means the repository root.
 	Dir string
+	// Shares are host directories the guest mounts writable at the same
+	// paths (the rest of the host's root is read-only and /tmp is a fresh
+	// tmpfs in the guest).
+	Shares []string
 	// Topology, when set, is created before the script runs.
 	Topology *Topology
 	// Console receives the guest console as it arrives; may be nil.
@@ -64,7 +68,9 @@ type Result struct {
 // ExitError reports a guest script that exited with a non-zero status.
 type ExitError struct{ Status int }
 
-func (e *ExitError) Error() string { return fmt.Sprintf("vm: guest command exited with status %d", e.Status) }
+func (e *ExitError) Error() string {
+	return fmt.Sprintf("vm: guest command exited with status %d", e.Status)
+}
 
 // KernelProblemError reports kernel log lines showing a WARN, BUG, Oops,
 // panic or corruption.
@@ -203,6 +209,12 @@ func boot(ctx context.Context, cfg Config, accel, script string) (*Result, error
 		"-virtfs", "local,path=" + work + ",mount_tag=work,security_model=none,multidevs=remap",
 		"-serial", "stdio",
 	}
+	for i, dir := range cfg.Shares {
+		if strings.ContainsAny(dir, ", ") || !filepath.IsAbs(dir) {
+			return nil, fmt.Errorf("vm: share %q: need an absolute path without commas or spaces", dir)
+		}
+		args = append(args, "-virtfs", fmt.Sprintf("local,path=%s,mount_tag=share%d,security_model=none,multidevs=remap", dir, i))
+	}
 	if accel == "kvm" {
 		args = append(args, "-accel", "kvm", "-cpu", "host")
 	} else {
@@ -309,10 +321,13 @@ guest_status() {
 	echo "$1" >%[1]s/rc
 	sync
 	echo o >/proc/sysrq-trigger
-	sleep 60
+	while :; do :; done
 }
-cd %[2]q || guest_status 125
-`, work, cfg.Dir)
+`, work)
+	for i, dir := range cfg.Shares {
+		fmt.Fprintf(&b, "mkdir -p %[2]q 2>/dev/null; mount -t 9p -o trans=virtio,version=9p2000.L,msize=512000 share%[1]d %[2]q || guest_status 125\n", i, dir)
+	}
+	fmt.Fprintf(&b, "cd %q || guest_status 125\n", cfg.Dir)
 	if cfg.Topology != nil {
 		fmt.Fprintf(&b, "(\nset -e\n%s) || { echo 'vm: topology setup failed'; guest_status 124; }\n", cfg.Topology.script())
 	}

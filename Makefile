@@ -1,0 +1,58 @@
+# TQUIC: the two commands a new user types are `make demo` and `make test`;
+# both install what they need first (make deps).
+SHELL := /bin/bash
+export PATH := /usr/local/go/bin:$(PATH)
+GO ?= go
+# Fuzzing time per target: `make fuzz` runs long, `make test` briefly.
+FUZZTIME ?= 10m
+TEST_FUZZTIME ?= 2s
+
+.PHONY: all deps build kmod go-build test test-go demo vm-shell bench fuzz dkms lint asan generate clean
+
+all: build
+
+deps:
+	ci/deps.sh
+
+# The module (W=1, sparse, zero warnings) and the Go programs.
+build: deps kmod go-build
+
+kmod:
+	ci/kbuild.sh kmod
+
+go-build:
+	$(GO) build -o bin/ ./cmd/...
+
+generate:
+	$(GO) generate ./...
+
+lint:
+	ci/lint.sh
+
+dkms: deps
+	ci/dkms.sh
+
+# Everything: lint, host tests (engine, protocol layers, interop), VM tests
+# (the module in a real kernel), and a short run of every fuzz target.
+test: build dkms lint
+	$(GO) test -p 2 -timeout 40m ./...
+	FUZZTIME=$(TEST_FUZZTIME) ci/fuzz.sh
+
+demo: build
+	bin/tquic-vm run test/demo.sh
+
+vm-shell: build
+	bin/tquic-vm --timeout 24h shell 'export PATH=$(CURDIR)/bin:$$PATH; test/vm/load-tquic.sh && tquicctl show'
+
+bench: build
+	ci/bench.sh
+
+fuzz: deps
+	FUZZTIME=$(FUZZTIME) ci/fuzz.sh
+
+asan: deps
+	ci/asan.sh
+
+clean:
+	$(MAKE) -C /lib/modules/$$(ci/kver.sh)/build M=$(CURDIR)/kmod clean
+	rm -rf bin

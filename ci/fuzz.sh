@@ -1,0 +1,15 @@
+#!/bin/sh
+# Runs every Go fuzz target of the tree for FUZZTIME each (default 10m) and
+# prints the executions each reached.
+set -eu
+cd "$(dirname "$0")/.."
+fuzztime=${FUZZTIME:-10m}
+targets=0
+for pkg in $(go list ./...); do
+	for fn in $(go test -list '^Fuzz' "$pkg" | grep '^Fuzz' || true); do
+		targets=$((targets + 1))
+		echo "fuzz: $pkg $fn ($fuzztime)"
+		go test -run '^$' -fuzz "^$fn\$" -fuzztime "$fuzztime" -parallel 2 "$pkg" 2>&1 | tail -n 3
+	done
+done
+echo "fuzz: $targets targets ran for $fuzztime each"
