@@ -55,7 +55,7 @@ func newApp(out io.Writer) *cli.App {
 			fmt.Fprintf(os.Stderr, "tquicctl: unknown command %q (see 'tquicctl help')\n", name)
 			os.Exit(exitUsage)
 		},
-		Commands: []*cli.Command{showCommand()},
+		Commands: []*cli.Command{showCommand(), selftestCommand()},
 	}
 }
 
@@ -87,15 +87,55 @@ func showCommand() *cli.Command {
 	}
 }
 
+func selftestCommand() *cli.Command {
+	return &cli.Command{
+		Name:  "selftest",
+		Usage: "run the engine's test vectors on the kernel's crypto drivers",
+		UsageText: `tquicctl selftest      # exit status 1 when a vector fails
+   tquicctl selftest -j   # JSON`,
+		Flags:        []cli.Flag{jsonFlag},
+		OnUsageError: usageError,
+		Action: func(c *cli.Context) error {
+			if c.NArg() > 0 {
+				return cli.Exit(fmt.Sprintf("selftest takes no arguments, got %q", c.Args().First()), exitUsage)
+			}
+			nl, err := tquicnl.Dial()
+			if err != nil {
+				return err
+			}
+			defer nl.Close()
+			res, err := nl.Selftest()
+			if err != nil {
+				return err
+			}
+			if c.Bool("json") {
+				if err := printJSON(c.App.Writer, res); err != nil {
+					return err
+				}
+			} else {
+				fmt.Fprintf(c.App.Writer, "selftest: %d checks passed, %d failed\n", res.Passed, res.Failed)
+			}
+			if res.Failed > 0 {
+				return cli.Exit(fmt.Sprintf("selftest: %d checks failed (see the kernel log)", res.Failed), exitFailure)
+			}
+			return nil
+		},
+	}
+}
+
+func printJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}
+
 func usageError(c *cli.Context, err error, _ bool) error {
 	return cli.Exit(fmt.Sprintf("%s: %v (see 'tquicctl %s --help')", c.Command.Name, err, c.Command.Name), exitUsage)
 }
 
 func printInfo(w io.Writer, info *tquicnl.Info, asJSON bool) error {
 	if asJSON {
-		enc := json.NewEncoder(w)
-		enc.SetIndent("", "  ")
-		return enc.Encode(info)
+		return printJSON(w, info)
 	}
 	fmt.Fprintf(w, "version:  %s\nbuild id: %s\ncrypto:\n", info.Version, info.BuildID)
 	for _, d := range info.Crypto {

@@ -74,6 +74,55 @@ func (c *Client) Info() (*Info, error) {
 	return info, nil
 }
 
+// SelftestResult counts the engine's vector checks run on kernel crypto.
+type SelftestResult struct {
+	Passed uint32 `json:"passed"`
+	Failed uint32 `json:"failed"`
+}
+
+// Selftest makes the module run the engine's test vectors (RFC 9001,
+// RFC 9369, multipath nonce, key update) through the kernel crypto API.
+func (c *Client) Selftest() (*SelftestResult, error) {
+	msgs, err := c.execute(uapi.CmdSelftest, nil)
+	if err != nil {
+		return nil, fmt.Errorf("tquicnl: selftest: %w", err)
+	}
+	if len(msgs) != 1 {
+		return nil, fmt.Errorf("tquicnl: selftest: %d replies, want 1", len(msgs))
+	}
+	res, err := parseSelftest(msgs[0].Data)
+	if err != nil {
+		return nil, fmt.Errorf("tquicnl: selftest: %w", err)
+	}
+	return res, nil
+}
+
+func parseSelftest(b []byte) (*SelftestResult, error) {
+	ad, err := netlink.NewAttributeDecoder(b)
+	if err != nil {
+		return nil, err
+	}
+	var res SelftestResult
+	seen := 0
+	for ad.Next() {
+		switch ad.Type() {
+		case uapi.AttrSelftestPassed:
+			res.Passed = ad.Uint32()
+			seen++
+		case uapi.AttrSelftestFailed:
+			res.Failed = ad.Uint32()
+			seen++
+		}
+	}
+	if err := ad.Err(); err != nil {
+		return nil, fmt.Errorf("decode attributes: %w", err)
+	}
+	if seen != 2 {
+		return nil, errors.New("reply lacks the passed/failed counts")
+	}
+	return &res, nil
+}
+
 func (c *Client) execute(cmd uint8, attrs []byte) ([]genetlink.Message, error) {
 	req := genetlink.Message{
 		Header: genetlink.Header{Command: cmd, Version: c.family.Version},
