@@ -1,0 +1,298 @@
+// SPDX-License-Identifier: GPL-2.0 OR MIT
+/*
+ * The user-space platform of the TQUIC engine: memory from libc, crypto
+ * from OpenSSL libcrypto (EVP).  Each key object owns its cipher contexts;
+ * a key object is used by one thread at a time, as in the kernel host.
+ */
+#include <limits.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include <openssl/core_names.h>
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/params.h>
+#include <openssl/rand.h>
+
+#include "platform.h"
+#include "glue.h"
+
+void *tquic_mem_alloc(size_t size, unsigned int gfp)
+{
+	(void)gfp;
+	return calloc(1, size ? size : 1);
+}
+
+void tquic_mem_free(void *p)
+{
+	free(p);
+}
+
+void tquic_memzero_explicit(void *p, size_t len)
+{
+	OPENSSL_cleanse(p, len);
+}
+
+void tquic_random_bytes(void *buf, size_t len)
+{
+	/* RAND_bytes only fails when the DRBG cannot be seeded at all. */
+	if (len > INT_MAX || RAND_bytes(buf, (int)len) != 1)
+		abort();
+}
+
+/* Log lines are kept for Go (tqb_log_take) and echoed to stderr. */
+static pthread_mutex_t tqb_log_lock = PTHREAD_MUTEX_INITIALIZER;
+static char tqb_log_buf[16384];
+static size_t tqb_log_len;
+
+void tquic_log(const char *msg)
+{
+	size_t n = strlen(msg);
+
+	pthread_mutex_lock(&tqb_log_lock);
+	if (tqb_log_len + n + 1 < sizeof(tqb_log_buf)) {
+		memcpy(tqb_log_buf + tqb_log_len, msg, n);
+		tqb_log_len += n;
+		tqb_log_buf[tqb_log_len++] = '\n';
+		tqb_log_buf[tqb_log_len] = '\0';
+	}
+	pthread_mutex_unlock(&tqb_log_lock);
+	fprintf(stderr, "tquic: %s\n", msg);
+}
+
+size_t tqb_log_take(char *out, size_t cap)
+{
+	size_t n;
+
+	pthread_mutex_lock(&tqb_log_lock);
+	n = tqb_log_len < cap ? tqb_log_len : cap;
+	memcpy(out, tqb_log_buf, n);
+	tqb_log_len = 0;
+	tqb_log_buf[0] = '\0';
+	pthread_mutex_unlock(&tqb_log_lock);
+	return n;
+}
+
+struct tquic_aead {
+	EVP_CIPHER_CTX *enc;
+	EVP_CIPHER_CTX *dec;
+};
+
+static const EVP_CIPHER *tqb_aead_cipher(enum tquic_aead_alg alg,
+					 size_t key_len)
+{
+	switch (alg) {
+	case TQUIC_AEAD_AES_128_GCM:
+		return key_len == 16 ? EVP_aes_128_gcm() : NULL;
+	case TQUIC_AEAD_AES_256_GCM:
+		return key_len == 32 ? EVP_aes_256_gcm() : NULL;
+	case TQUIC_AEAD_CHACHA20_POLY1305:
+		return key_len == 32 ? EVP_chacha20_poly1305() : NULL;
+	}
+	return NULL;
+}
+
+struct tquic_aead *tquic_aead_alloc(enum tquic_aead_alg alg, const u8 *key,
+				    size_t key_len, unsigned int gfp)
+{
+	const EVP_CIPHER *cipher = tqb_aead_cipher(alg, key_len);
+	struct tquic_aead *a;
+
+	(void)gfp;
+	if (!cipher)
+		return NULL;
+	a = calloc(1, sizeof(*a));
+	if (!a)
+		return NULL;
+	a->enc = EVP_CIPHER_CTX_new();
+	a->dec = EVP_CIPHER_CTX_new();
+	if (!a->enc || !a->dec ||
+	    EVP_EncryptInit_ex(a->enc, cipher, NULL, key, NULL) != 1 ||
+	    EVP_DecryptInit_ex(a->dec, cipher, NULL, key, NULL) != 1) {
+		tquic_aead_free(a);
+		return NULL;
+	}
+	return a;
+}
+
+void tquic_aead_free(struct tquic_aead *aead)
+{
+	if (!aead)
+		return;
+	EVP_CIPHER_CTX_free(aead->enc);
+	EVP_CIPHER_CTX_free(aead->dec);
+	free(aead);
+}
+
+int tquic_aead_seal(struct tquic_aead *aead, const u8 *nonce,
+		    const u8 *aad, size_t aad_len,
+		    const u8 *src, u8 *dst, size_t len)
+{
+	EVP_CIPHER_CTX *c = aead->enc;
+	int n;
+
+	if (len > INT_MAX - 64 || aad_len > INT_MAX)
+		return -EINVAL;
+	if (EVP_EncryptInit_ex(c, NULL, NULL, NULL, nonce) != 1)
+		return -EIO;
+	if (aad_len && EVP_EncryptUpdate(c, NULL, &n, aad, (int)aad_len) != 1)
+		return -EIO;
+	if (len && EVP_EncryptUpdate(c, dst, &n, src, (int)len) != 1)
+		return -EIO;
+	if (EVP_EncryptFinal_ex(c, dst + len, &n) != 1 ||
+	    EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_AEAD_GET_TAG, TQUIC_AEAD_TAG_LEN,
+				dst + len) != 1)
+		return -EIO;
+	return 0;
+}
+
+int tquic_aead_open(struct tquic_aead *aead, const u8 *nonce,
+		    const u8 *aad, size_t aad_len,
+		    const u8 *src, u8 *dst, size_t len)
+{
+	EVP_CIPHER_CTX *c = aead->dec;
+	u8 tag[TQUIC_AEAD_TAG_LEN];
+	size_t ct_len;
+	int n;
+
+	if (len < TQUIC_AEAD_TAG_LEN)
+		return -EBADMSG;
+	if (len > INT_MAX || aad_len > INT_MAX)
+		return -EINVAL;
+	ct_len = len - TQUIC_AEAD_TAG_LEN;
+	memcpy(tag, src + ct_len, sizeof(tag));
+	if (EVP_DecryptInit_ex(c, NULL, NULL, NULL, nonce) != 1 ||
+	    EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_AEAD_SET_TAG, sizeof(tag), tag) != 1)
+		return -EIO;
+	if (aad_len && EVP_DecryptUpdate(c, NULL, &n, aad, (int)aad_len) != 1)
+		return -EIO;
+	if (ct_len && EVP_DecryptUpdate(c, dst, &n, src, (int)ct_len) != 1)
+		return -EIO;
+	if (EVP_DecryptFinal_ex(c, dst + ct_len, &n) != 1)
+		return -EBADMSG;
+	return 0;
+}
+
+struct tquic_hp {
+	EVP_CIPHER_CTX *ctx;
+	enum tquic_hp_alg alg;
+};
+
+struct tquic_hp *tquic_hp_alloc(enum tquic_hp_alg alg, const u8 *key,
+				size_t key_len, unsigned int gfp)
+{
+	const EVP_CIPHER *cipher;
+	struct tquic_hp *hp;
+
+	(void)gfp;
+	switch (alg) {
+	case TQUIC_HP_AES_128:
+		cipher = key_len == 16 ? EVP_aes_128_ecb() : NULL;
+		break;
+	case TQUIC_HP_AES_256:
+		cipher = key_len == 32 ? EVP_aes_256_ecb() : NULL;
+		break;
+	case TQUIC_HP_CHACHA20:
+		cipher = key_len == 32 ? EVP_chacha20() : NULL;
+		break;
+	default:
+		cipher = NULL;
+	}
+	if (!cipher)
+		return NULL;
+	hp = calloc(1, sizeof(*hp));
+	if (!hp)
+		return NULL;
+	hp->alg = alg;
+	hp->ctx = EVP_CIPHER_CTX_new();
+	if (!hp->ctx ||
+	    EVP_EncryptInit_ex(hp->ctx, cipher, NULL, key, NULL) != 1 ||
+	    EVP_CIPHER_CTX_set_padding(hp->ctx, 0) != 1) {
+		tquic_hp_free(hp);
+		return NULL;
+	}
+	return hp;
+}
+
+void tquic_hp_free(struct tquic_hp *hp)
+{
+	if (!hp)
+		return;
+	EVP_CIPHER_CTX_free(hp->ctx);
+	free(hp);
+}
+
+int tquic_hp_mask(struct tquic_hp *hp, const u8 *sample, u8 *mask)
+{
+	static const u8 zero[TQUIC_HP_MASK_LEN];
+	u8 block[TQUIC_HP_SAMPLE_LEN];
+	int n;
+
+	if (hp->alg == TQUIC_HP_CHACHA20) {
+		/* counter = sample[0..3] (little endian), nonce = sample[4..15] */
+		if (EVP_EncryptInit_ex(hp->ctx, NULL, NULL, NULL, sample) != 1 ||
+		    EVP_EncryptUpdate(hp->ctx, mask, &n, zero,
+				      TQUIC_HP_MASK_LEN) != 1)
+			return -EIO;
+		return 0;
+	}
+	if (EVP_EncryptUpdate(hp->ctx, block, &n, sample,
+			      TQUIC_HP_SAMPLE_LEN) != 1 ||
+	    n != TQUIC_HP_SAMPLE_LEN)
+		return -EIO;
+	memcpy(mask, block, TQUIC_HP_MASK_LEN);
+	return 0;
+}
+
+static EVP_MAC *tqb_hmac;
+static pthread_once_t tqb_hmac_once = PTHREAD_ONCE_INIT;
+
+static void tqb_hmac_init(void)
+{
+	tqb_hmac = EVP_MAC_fetch(NULL, OSSL_MAC_NAME_HMAC, NULL);
+}
+
+int tquic_hmac(enum tquic_hash_alg alg, const u8 *key, size_t key_len,
+	       const struct tquic_iov *iov, unsigned int n, u8 *out)
+{
+	OSSL_PARAM params[2];
+	EVP_MAC_CTX *ctx;
+	const char *digest;
+	size_t out_len, want;
+	unsigned int i;
+	int err = -EIO;
+
+	switch (alg) {
+	case TQUIC_HASH_SHA256:
+		digest = "SHA256";
+		want = 32;
+		break;
+	case TQUIC_HASH_SHA384:
+		digest = "SHA384";
+		want = 48;
+		break;
+	default:
+		return -EINVAL;
+	}
+	pthread_once(&tqb_hmac_once, tqb_hmac_init);
+	if (!tqb_hmac)
+		return -ENOSYS;
+	ctx = EVP_MAC_CTX_new(tqb_hmac);
+	if (!ctx)
+		return -ENOMEM;
+	params[0] = OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST,
+						     (char *)digest, 0);
+	params[1] = OSSL_PARAM_construct_end();
+	if (EVP_MAC_init(ctx, key, key_len, params) != 1)
+		goto out;
+	for (i = 0; i < n; i++)
+		if (iov[i].len && EVP_MAC_update(ctx, iov[i].base, iov[i].len) != 1)
+			goto out;
+	if (EVP_MAC_final(ctx, out, &out_len, want) != 1 || out_len != want)
+		goto out;
+	err = 0;
+out:
+	EVP_MAC_CTX_free(ctx);
+	return err;
+}
