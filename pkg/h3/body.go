@@ -30,7 +30,7 @@ type bodyReader struct {
 
 	onTrailers    func([]qpack.HeaderField) error
 	onPushPromise func(payload []byte) error
-	onEnd         func() // called once when reading ends (EOF, error or Close)
+	onEnd         func()        // called once when reading ends (EOF, error or Close)
 	done          chan struct{} // closed once reading has ended
 	closeCode     ErrorCode     // STOP_SENDING code when closed early
 }

@@ -10,6 +10,8 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"strconv"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -18,6 +20,7 @@ import (
 
 	"github.com/tquic/tquic/internal/quicgoadapter"
 	"github.com/tquic/tquic/pkg/h3"
+	"github.com/tquic/tquic/pkg/transport"
 )
 
 var quicConf = &quic.Config{
@@ -109,9 +112,33 @@ func ourServer(t testing.TB, tp tlsPair, h http.Handler, configure func(*h3.Serv
 	if configure != nil {
 		configure(srv)
 	}
-	go srv.Serve(ln)
+	cl := &countingListener{Listener: ln}
+	servers.Store(srv, cl)
+	go srv.Serve(cl)
 	t.Cleanup(func() { srv.Close() })
 	return srv, ln.Addr().String()
+}
+
+// servers maps our test servers to their listeners' counters.
+var servers sync.Map
+
+// acceptedConns returns how many connections srv's listener accepted.
+func acceptedConns(srv *h3.Server) int64 {
+	cl, _ := servers.Load(srv)
+	return cl.(*countingListener).n.Load()
+}
+
+type countingListener struct {
+	transport.Listener
+	n atomic.Int64
+}
+
+func (l *countingListener) Accept(ctx context.Context) (transport.Connection, error) {
+	c, err := l.Listener.Accept(ctx)
+	if err == nil {
+		l.n.Add(1)
+	}
+	return c, err
 }
 
 // quicGoServer serves h with quic-go's http3 server.
