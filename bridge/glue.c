@@ -112,66 +112,59 @@ int tqb_payload_open(struct tquic_keys *k, u8 *pkt, size_t len,
 	return err;
 }
 
-struct tquic_keys *tqb_keys_new(u32 version, int suite, const u8 *secret,
-				size_t secret_len, int *err)
+struct tqb_keys *tqb_keys_new(u32 version, int suite, const u8 *secret,
+			      size_t secret_len, int *err)
 {
-	struct tquic_keys *k = calloc(1, sizeof(*k));
+	struct tqb_keys *k = calloc(1, sizeof(*k));
 
 	if (!k) {
 		*err = -ENOMEM;
 		return NULL;
 	}
-	*err = tquic_keys_init(k, version, (enum tquic_suite)suite, secret,
+	*err = tquic_keys_init(&k->k, version, (enum tquic_suite)suite, secret,
 			       secret_len, TQUIC_GFP_KERNEL);
 	if (*err) {
 		free(k);
 		return NULL;
 	}
+	k->hp_secret_len = (u8)secret_len;
+	memcpy(k->hp_secret, secret, secret_len);
 	return k;
 }
 
-struct tquic_keys *tqb_keys_next(const struct tquic_keys *cur, int *err)
+struct tqb_keys *tqb_keys_next(const struct tqb_keys *cur, int *err)
 {
-	struct tquic_keys *k = calloc(1, sizeof(*k));
-	u8 secret[TQUIC_MAX_SECRET_LEN];
+	const struct tquic_aead_keys *pk = &cur->k.pkt;
+	struct tqb_keys *k = calloc(1, sizeof(*k));
 
 	if (!k) {
 		*err = -ENOMEM;
 		return NULL;
 	}
 	/* Header protection keys do not change on key update (RFC 9001 6). */
-	*err = tquic_next_secret(&cur->pkt, secret);
-	if (!*err)
-		*err = tquic_keys_init(k, cur->pkt.version, cur->pkt.suite,
-				       secret, cur->pkt.secret_len,
-				       TQUIC_GFP_KERNEL);
+	*err = tquic_hp_key_init(&k->k.hp, pk->version, pk->suite,
+				 cur->hp_secret, cur->hp_secret_len,
+				 TQUIC_GFP_KERNEL);
 	if (!*err) {
-		struct tquic_aead_keys next;
-
-		/* Cross-check the engine's own key-update helper. */
-		*err = tquic_aead_keys_next(&cur->pkt, &next, TQUIC_GFP_KERNEL);
-		if (!*err) {
-			if (memcmp(next.iv, k->pkt.iv, TQUIC_IV_LEN) ||
-			    memcmp(next.secret, k->pkt.secret, next.secret_len))
-				*err = -EIO;
-			tquic_aead_keys_destroy(&next);
-		}
+		*err = tquic_aead_keys_next(pk, &k->k.pkt, TQUIC_GFP_KERNEL);
 		if (*err)
-			tquic_keys_destroy(k);
+			tquic_hp_free(k->k.hp);
 	}
-	tquic_memzero_explicit(secret, sizeof(secret));
 	if (*err) {
 		free(k);
 		return NULL;
 	}
+	k->hp_secret_len = cur->hp_secret_len;
+	memcpy(k->hp_secret, cur->hp_secret, cur->hp_secret_len);
 	return k;
 }
 
-void tqb_keys_free(struct tquic_keys *k)
+void tqb_keys_free(struct tqb_keys *k)
 {
 	if (!k)
 		return;
-	tquic_keys_destroy(k);
+	tquic_keys_destroy(&k->k);
+	tquic_memzero_explicit(k, sizeof(*k));
 	free(k);
 }
 

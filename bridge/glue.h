@@ -43,10 +43,21 @@ int tqb_hp_remove(struct tquic_keys *k, u8 *pkt, size_t len,
 int tqb_payload_open(struct tquic_keys *k, u8 *pkt, size_t len,
 		     struct tqb_hdr *bh, int multipath, u32 path_id);
 
-struct tquic_keys *tqb_keys_new(u32 version, int suite, const u8 *secret,
-				size_t secret_len, int *err);
-struct tquic_keys *tqb_keys_next(const struct tquic_keys *cur, int *err);
-void tqb_keys_free(struct tquic_keys *k);
+/*
+ * Engine keys plus the secret header protection came from: a key update
+ * changes the packet keys only, so the next generation re-derives the same
+ * header protection key from it.
+ */
+struct tqb_keys {
+	struct tquic_keys k;
+	u8 hp_secret_len;
+	u8 hp_secret[TQUIC_MAX_SECRET_LEN];
+};
+
+struct tqb_keys *tqb_keys_new(u32 version, int suite, const u8 *secret,
+			      size_t secret_len, int *err);
+struct tqb_keys *tqb_keys_next(const struct tqb_keys *cur, int *err);
+void tqb_keys_free(struct tqb_keys *k);
 
 int tqb_retry_build(u32 version, u8 unused, const u8 *odcid, size_t odcid_len,
 		    const u8 *dcid, size_t dcid_len, const u8 *scid,

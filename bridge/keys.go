@@ -146,13 +146,14 @@ func Nonce(iv []byte, pn uint64, multipath bool, pathID uint32) ([]byte, error) 
 // protection plus the current packet keys.  A Keys value must not be used by
 // two goroutines at once.  Close releases it.
 type Keys struct {
-	k       *C.struct_tquic_keys
+	bk      *C.struct_tqb_keys
+	k       *C.struct_tquic_keys // &bk.k
 	cleanup runtime.Cleanup
 }
 
-func newKeys(k *C.struct_tquic_keys) *Keys {
-	ks := &Keys{k: k}
-	ks.cleanup = runtime.AddCleanup(ks, func(p *C.struct_tquic_keys) { C.tqb_keys_free(p) }, k)
+func newKeys(bk *C.struct_tqb_keys) *Keys {
+	ks := &Keys{bk: bk, k: &bk.k}
+	ks.cleanup = runtime.AddCleanup(ks, func(p *C.struct_tqb_keys) { C.tqb_keys_free(p) }, bk)
 	return ks
 }
 
@@ -188,7 +189,7 @@ func InitialKeys(version uint32, dcid []byte) (client, server *Keys, err error) 
 // packet keys from the next secret, the same header protection key.
 func (ks *Keys) Next() (*Keys, error) {
 	var rc C.int
-	k := C.tqb_keys_next(ks.k, &rc)
+	k := C.tqb_keys_next(ks.bk, &rc)
 	if k == nil {
 		return nil, engineErr("key update", rc)
 	}
@@ -201,8 +202,8 @@ func (ks *Keys) Close() {
 		return
 	}
 	ks.cleanup.Stop()
-	C.tqb_keys_free(ks.k)
-	ks.k = nil
+	C.tqb_keys_free(ks.bk)
+	ks.bk, ks.k = nil, nil
 }
 
 // IV returns the packet protection IV.
