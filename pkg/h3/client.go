@@ -181,7 +181,13 @@ type ClientConn struct {
 	goaway    bool
 	goawayID  uint64
 	active    map[uint64]func(error) // request stream -> abort
-	pushLimit uint64
+	opening   int                    // request streams being opened
+}
+
+// idleAfterGoAwayLocked reports whether a connection that received GOAWAY
+// has nothing left in flight and can be closed.
+func (cc *ClientConn) idleAfterGoAwayLocked() bool {
+	return cc.goaway && len(cc.active) == 0 && cc.opening == 0
 }
 
 // NewClientConn starts HTTP/3 on an established client connection.
@@ -227,7 +233,7 @@ func (cc *ClientConn) controlFrame(typ uint64, p []byte) error {
 				aborts = append(aborts, abort)
 			}
 		}
-		idle := len(cc.active) == len(aborts)
+		idle := len(cc.active) == len(aborts) && cc.opening == 0
 		cc.mu.Unlock()
 		for _, abort := range aborts {
 			abort(&errNotProcessed{errors.New("beyond the server's GOAWAY")})
@@ -250,7 +256,11 @@ func (cc *ClientConn) controlFrame(typ uint64, p []byte) error {
 func (cc *ClientConn) track(id uint64, abort func(error)) (func(), error) {
 	cc.mu.Lock()
 	defer cc.mu.Unlock()
+	cc.opening--
 	if cc.goaway && id >= cc.goawayID {
+		if cc.idleAfterGoAwayLocked() {
+			go cc.CloseWithError(ErrCodeNoError, "")
+		}
 		return nil, &errNotProcessed{errors.New("connection is going away")}
 	}
 	cc.active[id] = abort
@@ -259,7 +269,7 @@ func (cc *ClientConn) track(id uint64, abort func(error)) (func(), error) {
 		once.Do(func() {
 			cc.mu.Lock()
 			delete(cc.active, id)
-			closeNow := cc.goaway && len(cc.active) == 0
+			closeNow := cc.idleAfterGoAwayLocked()
 			cc.mu.Unlock()
 			if closeNow {
 				cc.CloseWithError(ErrCodeNoError, "")
@@ -277,29 +287,63 @@ type RequestStream struct {
 	fr   *frameReader
 	req  *http.Request
 	done func()
+
+	abortOnce sync.Once
+	aborted   chan struct{}
+	abortErr  error
+}
+
+// abort cancels the stream in both directions, remembering why.
+func (rs *RequestStream) abort(err error) {
+	rs.abortOnce.Do(func() {
+		rs.abortErr = err
+		rs.str.CancelWrite(transport.ErrorCode(ErrCodeRequestCanceled))
+		rs.str.CancelRead(transport.ErrorCode(ErrCodeRequestCanceled))
+		close(rs.aborted)
+	})
+}
+
+// abortCause returns the reason the stream was aborted, if it was.
+func (rs *RequestStream) abortCause() error {
+	select {
+	case <-rs.aborted:
+		return rs.abortErr
+	default:
+		return nil
+	}
 }
 
 // OpenRequestStream opens a request stream.
 func (cc *ClientConn) OpenRequestStream(ctx context.Context) (*RequestStream, error) {
+	cc.mu.Lock()
+	if cc.goaway {
+		cc.mu.Unlock()
+		return nil, &errNotProcessed{errors.New("connection is going away")}
+	}
+	cc.opening++
+	cc.mu.Unlock()
 	str, err := cc.tc.OpenStream(ctx)
 	if err != nil {
+		cc.mu.Lock()
+		cc.opening--
+		closeNow := cc.idleAfterGoAwayLocked()
+		cc.mu.Unlock()
+		if closeNow {
+			cc.CloseWithError(ErrCodeNoError, "")
+		}
 		if cc.tc.Context().Err() != nil || !cc.usable() {
 			return nil, &errNotProcessed{convertTransportError(err)}
 		}
 		return nil, fmt.Errorf("h3: open request stream: %w", convertTransportError(err))
 	}
 	id := uint64(str.StreamID())
-	rs := &RequestStream{cc: cc, fr: newFrameReader(str)}
+	rs := &RequestStream{cc: cc, fr: newFrameReader(str), aborted: make(chan struct{})}
 	body := newBodyReader(cc.Conn, str, rs.fr, ctx, -1)
 	body.closeCode = ErrCodeRequestCanceled
 	rs.Stream = newStream(cc.Conn, str, body, &dataWriter{str: str, ctx: cc.tc.Context()})
-	rs.done, err = cc.track(id, func(err error) {
-		str.CancelWrite(transport.ErrorCode(ErrCodeRequestCanceled))
-		str.CancelRead(transport.ErrorCode(ErrCodeRequestCanceled))
-	})
+	rs.done, err = cc.track(id, rs.abort)
 	if err != nil {
-		str.CancelWrite(transport.ErrorCode(ErrCodeRequestCanceled))
-		str.CancelRead(transport.ErrorCode(ErrCodeRequestCanceled))
+		rs.abort(err)
 		return nil, err
 	}
 	body.onEnd = rs.done
@@ -482,26 +526,8 @@ func (cc *ClientConn) RoundTrip(req *http.Request) (*http.Response, error) {
 	if err != nil {
 		return nil, err
 	}
-	str, id := rs.str, rs.id
-
-	// Cancellation: the request's context and GOAWAY abort the stream.
-	var abortErr error
-	var abortMu sync.Mutex
-	aborted := make(chan struct{})
-	var abortOnce sync.Once
-	abort := func(err error) {
-		abortOnce.Do(func() {
-			abortMu.Lock()
-			abortErr = err
-			abortMu.Unlock()
-			str.CancelWrite(transport.ErrorCode(ErrCodeRequestCanceled))
-			str.CancelRead(transport.ErrorCode(ErrCodeRequestCanceled))
-			close(aborted)
-		})
-	}
-	cc.mu.Lock()
-	cc.active[id] = abort
-	cc.mu.Unlock()
+	// Cancellation: the request's context (and GOAWAY, through the
+	// connection's tracking) abort the stream.
 	finished := make(chan struct{})
 	var finishOnce sync.Once
 	rs.body.onEnd = func() {
@@ -510,17 +536,13 @@ func (cc *ClientConn) RoundTrip(req *http.Request) (*http.Response, error) {
 	go func() {
 		select {
 		case <-ctx.Done():
-			abort(ctx.Err())
+			rs.abort(ctx.Err())
 		case <-finished:
 		}
 	}()
 	result := func(err error) error {
-		select {
-		case <-aborted:
-			abortMu.Lock()
-			defer abortMu.Unlock()
-			return abortErr
-		default:
+		if cause := rs.abortCause(); cause != nil {
+			return cause
 		}
 		var h3err *Error
 		if errors.As(err, &h3err) && h3err.Code == ErrCodeRequestRejected && h3err.Remote {
@@ -530,9 +552,10 @@ func (cc *ClientConn) RoundTrip(req *http.Request) (*http.Response, error) {
 	}
 
 	if err := rs.SendRequestHeader(req); err != nil {
+		err = result(err)
+		rs.abort(err)
 		rs.body.onEnd()
-		abort(err)
-		return nil, result(err)
+		return nil, err
 	}
 	go cc.sendBody(rs, req)
 	resp, err := rs.ReadResponse()
