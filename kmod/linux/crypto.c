@@ -1,0 +1,376 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Kernel implementation of the engine's crypto hooks (kmod/core/platform.h)
+ * over the crypto API: gcm(aes), rfc7539(chacha20,poly1305), ecb(aes),
+ * chacha20, hmac(sha256) and hmac(sha384).
+ *
+ * The engine runs in softirq, so every transform is synchronous (allocated
+ * with CRYPTO_ALG_ASYNC in the mask) and every request is preallocated with
+ * its key object: seal, open and mask never sleep and never allocate.  Key
+ * objects are allocated in process context (TQUIC_GFP_KERNEL) because
+ * transform allocation and GCM setkey may sleep; one context uses a key
+ * object at a time (the connection lock serialises them).  The two HMAC
+ * transforms are shared, keyed under a BH-safe spinlock per call.
+ * Scatterlists are built over the linear heap buffers the engine passes.
+ */
+#define pr_fmt(fmt) "tquic: " fmt
+
+#include <linux/module.h>
+#include <linux/scatterlist.h>
+#include <linux/slab.h>
+#include <linux/spinlock.h>
+#include <linux/string.h>
+#include <crypto/aead.h>
+#include <crypto/hash.h>
+#include <crypto/skcipher.h>
+
+#include "platform.h"
+#include "selftest.h"
+#include "tquic_crypto.h"
+
+struct tquic_aead {
+	struct crypto_aead *tfm;
+	struct aead_request *req;
+	u8 iv[TQUIC_AEAD_NONCE_LEN];
+};
+
+struct tquic_hp {
+	enum tquic_hp_alg alg;
+	struct crypto_skcipher *tfm;
+	struct skcipher_request *req;
+	u8 iv[TQUIC_HP_SAMPLE_LEN];
+	u8 block[TQUIC_HP_SAMPLE_LEN];	/* heap buffer for the scatterlist */
+};
+
+struct tquic_hmac_tfm {
+	const char *name;
+	struct crypto_shash *tfm;
+	spinlock_t lock;	/* serialises setkey + digest */
+};
+
+static struct tquic_hmac_tfm tquic_hmacs[] = {
+	{ .name = "hmac(sha256)" },
+	{ .name = "hmac(sha384)" },
+};
+
+static const char *tquic_aead_name(enum tquic_aead_alg alg, size_t key_len)
+{
+	switch (alg) {
+	case TQUIC_AEAD_AES_128_GCM:
+		return key_len == 16 ? "gcm(aes)" : NULL;
+	case TQUIC_AEAD_AES_256_GCM:
+		return key_len == 32 ? "gcm(aes)" : NULL;
+	case TQUIC_AEAD_CHACHA20_POLY1305:
+		return key_len == 32 ? "rfc7539(chacha20,poly1305)" : NULL;
+	}
+	return NULL;
+}
+
+struct tquic_aead *tquic_aead_alloc(enum tquic_aead_alg alg, const u8 *key,
+				    size_t key_len, unsigned int gfp)
+{
+	const char *name = tquic_aead_name(alg, key_len);
+	struct tquic_aead *a;
+
+	/* Transform allocation and setkey may sleep. */
+	if (!name || !(gfp & TQUIC_GFP_KERNEL))
+		return NULL;
+	might_sleep();
+	a = kzalloc(sizeof(*a), GFP_KERNEL);
+	if (!a)
+		return NULL;
+	a->tfm = crypto_alloc_aead(name, 0, CRYPTO_ALG_ASYNC);
+	if (IS_ERR(a->tfm)) {
+		a->tfm = NULL;
+		goto err;
+	}
+	if (crypto_aead_setkey(a->tfm, key, key_len) ||
+	    crypto_aead_setauthsize(a->tfm, TQUIC_AEAD_TAG_LEN) ||
+	    crypto_aead_ivsize(a->tfm) != TQUIC_AEAD_NONCE_LEN)
+		goto err;
+	a->req = aead_request_alloc(a->tfm, GFP_KERNEL);
+	if (!a->req)
+		goto err;
+	aead_request_set_callback(a->req, 0, NULL, NULL);
+	return a;
+err:
+	tquic_aead_free(a);
+	return NULL;
+}
+
+void tquic_aead_free(struct tquic_aead *aead)
+{
+	if (!aead)
+		return;
+	aead_request_free(aead->req);
+	crypto_free_aead(aead->tfm);
+	kfree_sensitive(aead);
+}
+
+/* AAD || data scatterlist over linear buffers; @sg has two entries. */
+static struct scatterlist *tquic_sg_ad(struct scatterlist *sg, const u8 *aad,
+				       size_t aad_len, const u8 *data,
+				       size_t len)
+{
+	if (!aad_len) {
+		sg_init_one(sg, data, len);
+		return sg;
+	}
+	sg_init_table(sg, 2);
+	sg_set_buf(&sg[0], aad, aad_len);
+	sg_set_buf(&sg[1], data, len);
+	return sg;
+}
+
+static int tquic_aead_crypt(struct tquic_aead *aead, bool enc, const u8 *nonce,
+			    const u8 *aad, size_t aad_len, const u8 *src,
+			    u8 *dst, size_t src_len, size_t dst_len)
+{
+	struct scatterlist sgs[2], sgd[2], *s, *d;
+	struct aead_request *req = aead->req;
+
+	if (aad_len > UINT_MAX || src_len > UINT_MAX - TQUIC_AEAD_TAG_LEN)
+		return -EINVAL;
+	memcpy(aead->iv, nonce, TQUIC_AEAD_NONCE_LEN);
+	s = tquic_sg_ad(sgs, aad, aad_len, src, src_len);
+	d = s;
+	if (src != dst)
+		d = tquic_sg_ad(sgd, aad, aad_len, dst, dst_len);
+	/* cryptlen: plaintext for encryption, ciphertext + tag for decryption */
+	aead_request_set_crypt(req, s, d, src_len, aead->iv);
+	aead_request_set_ad(req, aad_len);
+	return enc ? crypto_aead_encrypt(req) : crypto_aead_decrypt(req);
+}
+
+int tquic_aead_seal(struct tquic_aead *aead, const u8 *nonce,
+		    const u8 *aad, size_t aad_len,
+		    const u8 *src, u8 *dst, size_t len)
+{
+	/* In place, the source entry must cover the room for the tag too. */
+	if (src == dst) {
+		struct scatterlist sg[2];
+		struct aead_request *req = aead->req;
+
+		if (aad_len > UINT_MAX || len > UINT_MAX - TQUIC_AEAD_TAG_LEN)
+			return -EINVAL;
+		memcpy(aead->iv, nonce, TQUIC_AEAD_NONCE_LEN);
+		tquic_sg_ad(sg, aad, aad_len, dst, len + TQUIC_AEAD_TAG_LEN);
+		aead_request_set_crypt(req, sg, sg, len, aead->iv);
+		aead_request_set_ad(req, aad_len);
+		return crypto_aead_encrypt(req);
+	}
+	return tquic_aead_crypt(aead, true, nonce, aad, aad_len, src, dst, len,
+				len + TQUIC_AEAD_TAG_LEN);
+}
+
+int tquic_aead_open(struct tquic_aead *aead, const u8 *nonce,
+		    const u8 *aad, size_t aad_len,
+		    const u8 *src, u8 *dst, size_t len)
+{
+	if (len < TQUIC_AEAD_TAG_LEN)
+		return -EBADMSG;
+	return tquic_aead_crypt(aead, false, nonce, aad, aad_len, src, dst, len,
+				len - TQUIC_AEAD_TAG_LEN);
+}
+
+struct tquic_hp *tquic_hp_alloc(enum tquic_hp_alg alg, const u8 *key,
+				size_t key_len, unsigned int gfp)
+{
+	const char *name;
+	struct tquic_hp *hp;
+
+	switch (alg) {
+	case TQUIC_HP_AES_128:
+		name = key_len == 16 ? "ecb(aes)" : NULL;
+		break;
+	case TQUIC_HP_AES_256:
+		name = key_len == 32 ? "ecb(aes)" : NULL;
+		break;
+	case TQUIC_HP_CHACHA20:
+		name = key_len == 32 ? "chacha20" : NULL;
+		break;
+	default:
+		name = NULL;
+	}
+	if (!name || !(gfp & TQUIC_GFP_KERNEL))
+		return NULL;
+	might_sleep();
+	hp = kzalloc(sizeof(*hp), GFP_KERNEL);
+	if (!hp)
+		return NULL;
+	hp->alg = alg;
+	hp->tfm = crypto_alloc_skcipher(name, 0, CRYPTO_ALG_ASYNC);
+	if (IS_ERR(hp->tfm)) {
+		hp->tfm = NULL;
+		goto err;
+	}
+	if (crypto_skcipher_setkey(hp->tfm, key, key_len))
+		goto err;
+	hp->req = skcipher_request_alloc(hp->tfm, GFP_KERNEL);
+	if (!hp->req)
+		goto err;
+	skcipher_request_set_callback(hp->req, 0, NULL, NULL);
+	return hp;
+err:
+	tquic_hp_free(hp);
+	return NULL;
+}
+
+void tquic_hp_free(struct tquic_hp *hp)
+{
+	if (!hp)
+		return;
+	skcipher_request_free(hp->req);
+	crypto_free_skcipher(hp->tfm);
+	kfree_sensitive(hp);
+}
+
+int tquic_hp_mask(struct tquic_hp *hp, const u8 *sample, u8 *mask)
+{
+	struct scatterlist sg;
+	int err;
+
+	if (hp->alg == TQUIC_HP_CHACHA20) {
+		/* IV = 32-bit LE block counter || 96-bit nonce = the sample. */
+		memcpy(hp->iv, sample, TQUIC_HP_SAMPLE_LEN);
+		memset(hp->block, 0, TQUIC_HP_MASK_LEN);
+		sg_init_one(&sg, hp->block, TQUIC_HP_MASK_LEN);
+		skcipher_request_set_crypt(hp->req, &sg, &sg, TQUIC_HP_MASK_LEN,
+					   hp->iv);
+	} else {
+		memcpy(hp->block, sample, TQUIC_HP_SAMPLE_LEN);
+		sg_init_one(&sg, hp->block, TQUIC_HP_SAMPLE_LEN);
+		skcipher_request_set_crypt(hp->req, &sg, &sg,
+					   TQUIC_HP_SAMPLE_LEN, NULL);
+	}
+	err = crypto_skcipher_encrypt(hp->req);
+	if (!err)
+		memcpy(mask, hp->block, TQUIC_HP_MASK_LEN);
+	return err;
+}
+
+int tquic_hmac(enum tquic_hash_alg alg, const u8 *key, size_t key_len,
+	       const struct tquic_iov *iov, unsigned int n, u8 *out)
+{
+	struct tquic_hmac_tfm *h;
+	unsigned int i;
+	int err;
+
+	switch (alg) {
+	case TQUIC_HASH_SHA256:
+		h = &tquic_hmacs[0];
+		break;
+	case TQUIC_HASH_SHA384:
+		h = &tquic_hmacs[1];
+		break;
+	default:
+		return -EINVAL;
+	}
+	if (!h->tfm)
+		return -ENOENT;
+	spin_lock_bh(&h->lock);
+	{
+		SHASH_DESC_ON_STACK(desc, h->tfm);
+
+		desc->tfm = h->tfm;
+		err = crypto_shash_setkey(h->tfm, key, key_len);
+		if (!err)
+			err = crypto_shash_init(desc);
+		for (i = 0; !err && i < n; i++)
+			if (iov[i].len)
+				err = crypto_shash_update(desc, iov[i].base,
+							  iov[i].len);
+		if (!err)
+			err = crypto_shash_final(desc, out);
+		shash_desc_zero(desc);
+	}
+	spin_unlock_bh(&h->lock);
+	return err;
+}
+
+int tquic_crypto_init(void)
+{
+	size_t i;
+
+	for (i = 0; i < ARRAY_SIZE(tquic_hmacs); i++) {
+		struct crypto_shash *tfm;
+
+		spin_lock_init(&tquic_hmacs[i].lock);
+		tfm = crypto_alloc_shash(tquic_hmacs[i].name, 0, CRYPTO_ALG_ASYNC);
+		if (IS_ERR(tfm)) {
+			pr_err("cannot allocate %s: %ld\n", tquic_hmacs[i].name,
+			       PTR_ERR(tfm));
+			tquic_crypto_exit();
+			return PTR_ERR(tfm);
+		}
+		tquic_hmacs[i].tfm = tfm;
+	}
+	return 0;
+}
+
+void tquic_crypto_exit(void)
+{
+	size_t i;
+
+	for (i = 0; i < ARRAY_SIZE(tquic_hmacs); i++) {
+		crypto_free_shash(tquic_hmacs[i].tfm);
+		tquic_hmacs[i].tfm = NULL;
+	}
+}
+
+int tquic_crypto_selftest(u32 *passed, u32 *failed)
+{
+	unsigned int checks = 0;
+	int failures;
+
+	might_sleep();
+	failures = tquic_selftest(&checks);
+	if (failures < 0 || (unsigned int)failures > checks)
+		failures = checks;
+	*failed = failures;
+	*passed = checks - failures;
+	if (failures)
+		pr_warn("selftest: %u of %u checks failed\n", failures, checks);
+	else
+		pr_info("selftest: %u checks passed\n", checks);
+	return failures ? -EBADMSG : 0;
+}
+
+int tquic_crypto_driver_name(const char *alg, char *buf, size_t len)
+{
+	const char *driver;
+	int err = 0;
+
+	if (!strcmp(alg, "gcm(aes)") || !strcmp(alg, "rfc7539(chacha20,poly1305)")) {
+		struct crypto_aead *tfm = crypto_alloc_aead(alg, 0, CRYPTO_ALG_ASYNC);
+
+		if (IS_ERR(tfm))
+			return PTR_ERR(tfm);
+		driver = crypto_tfm_alg_driver_name(crypto_aead_tfm(tfm));
+		if (strscpy(buf, driver, len) < 0)
+			err = -E2BIG;
+		crypto_free_aead(tfm);
+	} else if (!strcmp(alg, "ecb(aes)") || !strcmp(alg, "chacha20")) {
+		struct crypto_skcipher *tfm;
+
+		tfm = crypto_alloc_skcipher(alg, 0, CRYPTO_ALG_ASYNC);
+		if (IS_ERR(tfm))
+			return PTR_ERR(tfm);
+		driver = crypto_tfm_alg_driver_name(crypto_skcipher_tfm(tfm));
+		if (strscpy(buf, driver, len) < 0)
+			err = -E2BIG;
+		crypto_free_skcipher(tfm);
+	} else if (!strcmp(alg, "hmac(sha256)") || !strcmp(alg, "hmac(sha384)")) {
+		struct crypto_shash *tfm = crypto_alloc_shash(alg, 0, CRYPTO_ALG_ASYNC);
+
+		if (IS_ERR(tfm))
+			return PTR_ERR(tfm);
+		driver = crypto_tfm_alg_driver_name(crypto_shash_tfm(tfm));
+		if (strscpy(buf, driver, len) < 0)
+			err = -E2BIG;
+		crypto_free_shash(tfm);
+	} else {
+		err = -ENOENT;
+	}
+	return err;
+}
