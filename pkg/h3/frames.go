@@ -45,7 +45,8 @@ type frameReader struct {
 }
 
 func newFrameReader(r io.Reader) *frameReader {
-	return &frameReader{r: bufio.NewReaderSize(r, 4096)}
+	// Reads larger than the buffer bypass it, so a small one suffices.
+	return &frameReader{r: bufio.NewReaderSize(r, 1024)}
 }
 
 // header reads a frame header. It returns io.EOF at a clean end of stream

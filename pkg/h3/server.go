@@ -426,7 +426,13 @@ func (sc *serverConn) handleStream(str transport.Stream) {
 		sc: sc, str: str, id: id, req: req, header: http.Header{}, body: body,
 		dw: &dataWriter{str: str, sched: sc.sched, ss: st, ctx: ctx},
 	}
-	rw.bw = bufio.NewWriterSize(writerFunc(rw.writeBody), 16<<10)
+	rw.bw = bufWriterPool.Get().(*bufio.Writer)
+	rw.bw.Reset(writerFunc(rw.writeBody))
+	defer func() {
+		// The handler has returned: the ResponseWriter is dead.
+		rw.bw.Reset(nil)
+		bufWriterPool.Put(rw.bw)
+	}()
 	handler := sc.srv.Handler
 	if handler == nil {
 		handler = http.DefaultServeMux
@@ -478,6 +484,8 @@ func ConnFromContext(ctx context.Context) (*Conn, bool) {
 	c, ok := ctx.Value(connContextKey{}).(*Conn)
 	return c, ok
 }
+
+var bufWriterPool = sync.Pool{New: func() any { return bufio.NewWriterSize(nil, 16<<10) }}
 
 type writerFunc func([]byte) (int, error)
 
