@@ -177,11 +177,11 @@ func (c *Client) Close() error {
 // ClientConn is the client side of one HTTP/3 connection.
 type ClientConn struct {
 	*Conn
-	mu        sync.Mutex
-	goaway    bool
-	goawayID  uint64
-	active    map[uint64]func(error) // request stream -> abort
-	opening   int                    // request streams being opened
+	mu       sync.Mutex
+	goaway   bool
+	goawayID uint64
+	active   map[uint64]func(error) // request stream -> abort
+	opening  int                    // request streams being opened
 }
 
 // idleAfterGoAwayLocked reports whether a connection that received GOAWAY
