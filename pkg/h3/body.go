@@ -123,6 +123,10 @@ func (b *bodyReader) read(p []byte) (int, error) {
 			if err := b.onPushPromise(payload); err != nil {
 				return 0, err
 			}
+		case typ == FramePushPromise && !b.conn.isServer:
+			// This client never sends MAX_PUSH_ID, so any push ID is
+			// beyond the limit (RFC 9114 section 7.2.5).
+			return 0, errConn(ErrCodeIDError, "PUSH_PROMISE although no MAX_PUSH_ID was sent")
 		case typ <= FrameMaxPushID && (typ != 0x0a && typ != 0x0b && typ != 0x0c) || typ == FramePriorityUpdate || typ == FramePriorityUpdatePush:
 			// Every known frame other than DATA and HEADERS, and the
 			// reserved HTTP/2 types, are forbidden on request streams.
