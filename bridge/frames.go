@@ -268,9 +268,10 @@ type Frame struct {
 	ReorderingThreshold   uint64
 }
 
-// cBytes copies b into C memory; free with C.free.
+// cBytes copies b into C memory of exactly len(b) bytes (so that sanitizers
+// catch any overread); free with C.free.
 func cBytes(b []byte) unsafe.Pointer {
-	p := C.malloc(C.size_t(len(b) + 1))
+	p := C.malloc(C.size_t(max(len(b), 1)))
 	copy(unsafe.Slice((*byte)(p), len(b)), b)
 	return p
 }

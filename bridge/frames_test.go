@@ -225,56 +225,59 @@ func TestFrameTruncated(t *testing.T) {
 	}
 }
 
+// frameMalformedVectors are malformed frames and the error code each must
+// produce.
+var frameMalformedVectors = []struct {
+	family, name, wire string
+	code               uint64
+}{
+	{"misc", "ping-2-byte-type", "4001", CodeProtocolViolation},
+	{"misc", "ack-4-byte-type", "80000002 00 00 00 00", CodeProtocolViolation},
+	{"misc", "unknown-type-0x20", "20", CodeFrameEncodingError},
+	{"misc", "unknown-type-0x40", "4040", CodeFrameEncodingError},
+	{"misc", "unknown-type-2^30", "c000000040000000", CodeFrameEncodingError},
+	{"misc", "unknown-type-non-minimal", "c000000000001234", CodeProtocolViolation},
+	{"misc", "reset-stream-at-reliable-above-final", "24 04 01 05 06", CodeFrameEncodingError},
+	{"misc", "close-reason-beyond-frame", "1c 00 00 05 61", CodeFrameEncodingError},
+	{"misc", "app-close-reason-beyond-frame", "1d 00 4005 61", CodeFrameEncodingError},
+	{"misc", "path-challenge-short", "1a 01020304050607", CodeFrameEncodingError},
+	{"stream", "stream-offset-plus-len-overflow", "0e 00 ffffffffffffffff 01 00", CodeFrameEncodingError},
+	{"stream", "stream-no-len-overflow", "0c 00 ffffffffffffffff 00", CodeFrameEncodingError},
+	{"stream", "stream-len-beyond-packet", "0a 00 05 01", CodeFrameEncodingError},
+	{"stream", "crypto-overflow", "06 ffffffffffffffff 01 00", CodeFrameEncodingError},
+	{"stream", "crypto-len-beyond-packet", "06 00 03 0102", CodeFrameEncodingError},
+	{"stream", "new-token-empty", "07 00", CodeFrameEncodingError},
+	{"stream", "datagram-len-beyond-packet", "31 03 0102", CodeFrameEncodingError},
+	{"flow", "max-streams-bidi-above-2^60", "12 d000000000000001", CodeFrameEncodingError},
+	{"flow", "max-streams-uni-above-2^60", "13 ffffffffffffffff", CodeFrameEncodingError},
+	{"flow", "streams-blocked-bidi-above-2^60", "16 d000000000000001", CodeFrameEncodingError},
+	{"flow", "streams-blocked-uni-above-2^60", "17 d000000000000001", CodeFrameEncodingError},
+	{"cid", "new-cid-zero-length", "18 01 00 00 " + testTokenHex, CodeFrameEncodingError},
+	{"cid", "new-cid-length-21", "18 01 00 15 " + strings.Repeat("aa", 21) + testTokenHex, CodeFrameEncodingError},
+	{"cid", "new-cid-retire-prior-to-above-seq", "18 01 02 04 01020304 " + testTokenHex, CodeFrameEncodingError},
+	{"cid", "new-cid-short-token", "18 01 00 04 01020304 000102", CodeFrameEncodingError},
+	{"cid", "path-new-cid-path-id-above-2^32-1", "7e78 c000000100000000 01 00 04 01020304 " + testTokenHex, CodeProtocolViolation},
+	{"cid", "path-new-cid-retire-prior-to-above-seq", "7e78 01 01 02 04 01020304 " + testTokenHex, CodeFrameEncodingError},
+	{"ack", "ack-first-range-below-zero", "02 05 00 00 06", CodeFrameEncodingError},
+	{"ack", "ack-gap-below-zero", "02 05 00 01 00 04 00", CodeFrameEncodingError},
+	{"ack", "ack-range-below-zero", "02 0a 00 01 00 00 09", CodeFrameEncodingError},
+	{"ack", "ack-huge-range-count", "02 0a 00 bfffffff 00 00 00", CodeFrameEncodingError},
+	{"ack", "ack-ecn-missing-counts", "03 0a 00 00 00 01 02", CodeFrameEncodingError},
+	{"ack", "path-ack-path-id-above-2^32-1", "3e c000000100000000 00 00 00 00", CodeProtocolViolation},
+	{"ack", "accurate-ecn-mark-4", "a051a5fa 0a 00 00 00 04", CodeFrameEncodingError},
+	{"ack", "accurate-range-ecn-mark-ff", "a051a5fa 0a 00 01 00 01 00 00 ff", CodeFrameEncodingError},
+	{"ack", "accurate-gap-below-zero", "a051a5fa 02 00 01 01 01 02 00 01", CodeFrameEncodingError},
+	{"mp", "max-path-id-above-2^32-1", "7e7a c000000100000000", CodeProtocolViolation},
+	{"mp", "paths-blocked-above-2^32-1", "7e7b c000000100000000", CodeProtocolViolation},
+	{"mp", "path-abandon-path-id-above-2^32-1", "7e75 c000000100000000 00", CodeProtocolViolation},
+	{"mp", "path-status-path-id-above-2^32-1", "7e76 c000000100000000 00", CodeProtocolViolation},
+	{"mp", "path-cids-blocked-path-id-above-2^32-1", "7e7c c000000100000000 00", CodeProtocolViolation},
+	{"ackfreq", "ack-frequency-max-ack-delay-2^14ms", "40af 01 01 80fa0000 01", CodeProtocolViolation},
+	{"ackfreq", "ack-frequency-truncated", "40af 01 01 01", CodeFrameEncodingError},
+}
+
 func TestFrameMalformed(t *testing.T) {
-	tests := []struct {
-		family, name, wire string
-		code               uint64
-	}{
-		{"misc", "ping-2-byte-type", "4001", CodeProtocolViolation},
-		{"misc", "ack-4-byte-type", "80000002 00 00 00 00", CodeProtocolViolation},
-		{"misc", "unknown-type-0x20", "20", CodeFrameEncodingError},
-		{"misc", "unknown-type-0x40", "4040", CodeFrameEncodingError},
-		{"misc", "unknown-type-2^30", "c000000040000000", CodeFrameEncodingError},
-		{"misc", "unknown-type-non-minimal", "c000000000001234", CodeProtocolViolation},
-		{"misc", "reset-stream-at-reliable-above-final", "24 04 01 05 06", CodeFrameEncodingError},
-		{"misc", "close-reason-beyond-frame", "1c 00 00 05 61", CodeFrameEncodingError},
-		{"misc", "app-close-reason-beyond-frame", "1d 00 4005 61", CodeFrameEncodingError},
-		{"misc", "path-challenge-short", "1a 01020304050607", CodeFrameEncodingError},
-		{"stream", "stream-offset-plus-len-overflow", "0e 00 ffffffffffffffff 01 00", CodeFrameEncodingError},
-		{"stream", "stream-no-len-overflow", "0c 00 ffffffffffffffff 00", CodeFrameEncodingError},
-		{"stream", "stream-len-beyond-packet", "0a 00 05 01", CodeFrameEncodingError},
-		{"stream", "crypto-overflow", "06 ffffffffffffffff 01 00", CodeFrameEncodingError},
-		{"stream", "crypto-len-beyond-packet", "06 00 03 0102", CodeFrameEncodingError},
-		{"stream", "new-token-empty", "07 00", CodeFrameEncodingError},
-		{"stream", "datagram-len-beyond-packet", "31 03 0102", CodeFrameEncodingError},
-		{"flow", "max-streams-bidi-above-2^60", "12 d000000000000001", CodeFrameEncodingError},
-		{"flow", "max-streams-uni-above-2^60", "13 ffffffffffffffff", CodeFrameEncodingError},
-		{"flow", "streams-blocked-bidi-above-2^60", "16 d000000000000001", CodeFrameEncodingError},
-		{"flow", "streams-blocked-uni-above-2^60", "17 d000000000000001", CodeFrameEncodingError},
-		{"cid", "new-cid-zero-length", "18 01 00 00 " + testTokenHex, CodeFrameEncodingError},
-		{"cid", "new-cid-length-21", "18 01 00 15 " + strings.Repeat("aa", 21) + testTokenHex, CodeFrameEncodingError},
-		{"cid", "new-cid-retire-prior-to-above-seq", "18 01 02 04 01020304 " + testTokenHex, CodeFrameEncodingError},
-		{"cid", "new-cid-short-token", "18 01 00 04 01020304 000102", CodeFrameEncodingError},
-		{"cid", "path-new-cid-path-id-above-2^32-1", "7e78 c000000100000000 01 00 04 01020304 " + testTokenHex, CodeProtocolViolation},
-		{"cid", "path-new-cid-retire-prior-to-above-seq", "7e78 01 01 02 04 01020304 " + testTokenHex, CodeFrameEncodingError},
-		{"ack", "ack-first-range-below-zero", "02 05 00 00 06", CodeFrameEncodingError},
-		{"ack", "ack-gap-below-zero", "02 05 00 01 00 04 00", CodeFrameEncodingError},
-		{"ack", "ack-range-below-zero", "02 0a 00 01 00 00 09", CodeFrameEncodingError},
-		{"ack", "ack-huge-range-count", "02 0a 00 bfffffff 00 00 00", CodeFrameEncodingError},
-		{"ack", "ack-ecn-missing-counts", "03 0a 00 00 00 01 02", CodeFrameEncodingError},
-		{"ack", "path-ack-path-id-above-2^32-1", "3e c000000100000000 00 00 00 00", CodeProtocolViolation},
-		{"ack", "accurate-ecn-mark-4", "a051a5fa 0a 00 00 00 04", CodeFrameEncodingError},
-		{"ack", "accurate-range-ecn-mark-ff", "a051a5fa 0a 00 01 00 01 00 00 ff", CodeFrameEncodingError},
-		{"ack", "accurate-gap-below-zero", "a051a5fa 02 00 01 01 01 02 00 01", CodeFrameEncodingError},
-		{"mp", "max-path-id-above-2^32-1", "7e7a c000000100000000", CodeProtocolViolation},
-		{"mp", "paths-blocked-above-2^32-1", "7e7b c000000100000000", CodeProtocolViolation},
-		{"mp", "path-abandon-path-id-above-2^32-1", "7e75 c000000100000000 00", CodeProtocolViolation},
-		{"mp", "path-status-path-id-above-2^32-1", "7e76 c000000100000000 00", CodeProtocolViolation},
-		{"mp", "path-cids-blocked-path-id-above-2^32-1", "7e7c c000000100000000 00", CodeProtocolViolation},
-		{"ackfreq", "ack-frequency-max-ack-delay-2^14ms", "40af 01 01 80fa0000 01", CodeProtocolViolation},
-		{"ackfreq", "ack-frequency-truncated", "40af 01 01 01", CodeFrameEncodingError},
-	}
-	for _, tc := range tests {
+	for _, tc := range frameMalformedVectors {
 		t.Run(tc.family+"/"+tc.name, func(t *testing.T) {
 			frames, err := DecodeFrames(hx(t, tc.wire))
 			code, ok := ErrorCode(err)

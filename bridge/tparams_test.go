@@ -156,79 +156,85 @@ func TestTransportParamsManyVersions(t *testing.T) {
 	}
 }
 
+const (
+	client, server = false, true
+	cbase          = "0f 00 "                // a valid client set
+	sbase          = "00 04 01020304 0f 00 " // a valid server set
+)
+
+// tpValidationVectors are parameter sets, valid or not; every invalid one
+// must fail with TRANSPORT_PARAMETER_ERROR.
+var tpValidationVectors = []struct {
+	name   string
+	server bool
+	wire   string
+	ok     bool
+}{
+	{"minimal-client", client, cbase, true},
+	{"minimal-server", server, sbase, true},
+	{"empty", client, "", false},
+	{"missing-initial-scid", client, "01 01 05", false},
+	{"server-missing-original-dcid", server, "0f 00", false},
+	{"truncated-id", client, cbase + "40", false},
+	{"truncated-length", client, cbase + "01", false},
+	{"value-beyond-end", client, cbase + "01 04 0102", false},
+	{"duplicate", client, cbase + "01 01 05 01 01 05", false},
+	{"duplicate-non-minimal-id", client, cbase + "01 01 05 4001 01 05", false},
+	{"duplicate-cid", client, cbase + "0f 00", false},
+	{"int-empty", client, cbase + "01 00", false},
+	{"int-trailing-byte", client, cbase + "01 02 05 00", false},
+	{"int-truncated-varint", client, cbase + "01 01 40", false},
+	{"max-udp-payload-1199", client, cbase + "03 02 44af", false},
+	{"max-udp-payload-1200", client, cbase + "03 02 44b0", true},
+	{"ack-delay-exponent-21", client, cbase + "0a 01 15", false},
+	{"ack-delay-exponent-20", client, cbase + "0a 01 14", true},
+	{"max-ack-delay-2^14", client, cbase + "0b 04 80004000", false},
+	{"max-ack-delay-2^14-1", client, cbase + "0b 02 7fff", true},
+	{"active-cid-limit-0", client, cbase + "0e 01 00", false},
+	{"active-cid-limit-1", client, cbase + "0e 01 01", false},
+	{"active-cid-limit-2", client, cbase + "0e 01 02", true},
+	{"max-streams-bidi-2^60+1", client, cbase + "08 08 d000000000000001", false},
+	{"max-streams-uni-2^60+1", client, cbase + "09 08 d000000000000001", false},
+	{"max-streams-bidi-2^60", client, cbase + "08 08 d000000000000000", true},
+	{"client-original-dcid", client, cbase + "00 04 01020304", false},
+	{"client-stateless-reset-token", client, cbase + "02 10 " + testTokenHex, false},
+	{"client-preferred-address", client, cbase + "0d 31 c0000201 01bb 20010db8000000000000000000000001 01bb 08 0102030405060708 " + testTokenHex, false},
+	{"client-retry-scid", client, cbase + "10 04 01020304", false},
+	{"server-stateless-reset-token", server, sbase + "02 10 " + testTokenHex, true},
+	{"server-stateless-reset-token-15", server, sbase + "02 0f " + testTokenHex[:30], false},
+	{"server-stateless-reset-token-17", server, sbase + "02 11 " + testTokenHex + "00", false},
+	{"server-retry-scid", server, sbase + "10 00", true},
+	{"preferred-address", server, sbase + "0d 31 c0000201 01bb 20010db8000000000000000000000001 01bb 08 0102030405060708 " + testTokenHex, true},
+	{"preferred-address-zero-cid", server, sbase + "0d 29 c0000201 01bb 20010db8000000000000000000000001 01bb 00 " + testTokenHex, false},
+	{"preferred-address-cid-21", server, sbase + "0d 3e c0000201 01bb 20010db8000000000000000000000001 01bb 15 " + strings.Repeat("aa", 21) + testTokenHex, false},
+	{"preferred-address-extra-byte", server, sbase + "0d 32 c0000201 01bb 20010db8000000000000000000000001 01bb 08 0102030405060708 " + testTokenHex + "00", false},
+	{"preferred-address-short", server, sbase + "0d 30 c0000201 01bb 20010db8000000000000000000000001 01bb 08 0102030405060708 " + testTokenHex[:30], false},
+	{"preferred-address-truncated-fixed", server, sbase + "0d 05 c0000201 01", false},
+	{"original-dcid-21", server, "00 15 " + strings.Repeat("aa", 21) + " 0f 00", false},
+	{"initial-scid-21", client, "0f 15 " + strings.Repeat("aa", 21), false},
+	{"initial-scid-20", client, "0f 14 " + strings.Repeat("aa", 20), true},
+	{"retry-scid-21", server, sbase + "10 15 " + strings.Repeat("aa", 21), false},
+	{"disable-active-migration-non-empty", client, cbase + "0c 01 00", false},
+	{"reset-stream-at-non-empty", client, cbase + "1d 01 00", false},
+	{"accurate-ack-ecn-non-empty", client, cbase + "c02051a5fa8648af 01 00", false},
+	{"version-info-empty", client, cbase + "11 00", false},
+	{"version-info-len-5", client, cbase + "11 05 0000000100", false},
+	{"version-info-len-6", client, cbase + "11 06 000000010000", false},
+	{"version-info-chosen-0", client, cbase + "11 04 00000000", false},
+	{"version-info-available-0", client, cbase + "11 0c 00000001 00000001 00000000", false},
+	{"version-info-chosen-only", server, sbase + "11 04 6b3343cf", true},
+	{"initial-max-path-id-2^32", client, cbase + "3e 08 c000000100000000", false},
+	{"initial-max-path-id-2^32-1", client, cbase + "3e 08 c0000000ffffffff", true},
+	{"min-ack-delay-above-default-max", client, cbase + "c0000000ff04de1b 04 800061a9", false},
+	{"min-ack-delay-equal-default-max", client, cbase + "c0000000ff04de1b 04 800061a8", true},
+	{"min-ack-delay-above-max", client, cbase + "0b 01 0a c0000000ff04de1b 04 80002711", false},
+	{"min-ack-delay-above-max-after", client, cbase + "c0000000ff04de1b 04 80002711 0b 01 0a", false},
+	{"min-ack-delay-equal-max", client, cbase + "c0000000ff04de1b 04 80002710 0b 01 0a", true},
+	{"max-datagram-frame-size", client, cbase + "20 01 00", true},
+}
+
 func TestTransportParamsValidation(t *testing.T) {
-	const client, server = false, true
-	const cbase = "0f 00 "                // a valid client set
-	const sbase = "00 04 01020304 0f 00 " // a valid server set
-	tests := []struct {
-		name   string
-		server bool
-		wire   string
-		ok     bool
-	}{
-		{"minimal-client", client, cbase, true},
-		{"minimal-server", server, sbase, true},
-		{"empty", client, "", false},
-		{"missing-initial-scid", client, "01 01 05", false},
-		{"server-missing-original-dcid", server, "0f 00", false},
-		{"truncated-id", client, cbase + "40", false},
-		{"truncated-length", client, cbase + "01", false},
-		{"value-beyond-end", client, cbase + "01 04 0102", false},
-		{"duplicate", client, cbase + "01 01 05 01 01 05", false},
-		{"duplicate-non-minimal-id", client, cbase + "01 01 05 4001 01 05", false},
-		{"duplicate-cid", client, cbase + "0f 00", false},
-		{"int-empty", client, cbase + "01 00", false},
-		{"int-trailing-byte", client, cbase + "01 02 05 00", false},
-		{"int-truncated-varint", client, cbase + "01 01 40", false},
-		{"max-udp-payload-1199", client, cbase + "03 02 44af", false},
-		{"max-udp-payload-1200", client, cbase + "03 02 44b0", true},
-		{"ack-delay-exponent-21", client, cbase + "0a 01 15", false},
-		{"ack-delay-exponent-20", client, cbase + "0a 01 14", true},
-		{"max-ack-delay-2^14", client, cbase + "0b 04 80004000", false},
-		{"max-ack-delay-2^14-1", client, cbase + "0b 02 7fff", true},
-		{"active-cid-limit-0", client, cbase + "0e 01 00", false},
-		{"active-cid-limit-1", client, cbase + "0e 01 01", false},
-		{"active-cid-limit-2", client, cbase + "0e 01 02", true},
-		{"max-streams-bidi-2^60+1", client, cbase + "08 08 d000000000000001", false},
-		{"max-streams-uni-2^60+1", client, cbase + "09 08 d000000000000001", false},
-		{"max-streams-bidi-2^60", client, cbase + "08 08 d000000000000000", true},
-		{"client-original-dcid", client, cbase + "00 04 01020304", false},
-		{"client-stateless-reset-token", client, cbase + "02 10 " + testTokenHex, false},
-		{"client-preferred-address", client, cbase + "0d 31 c0000201 01bb 20010db8000000000000000000000001 01bb 08 0102030405060708 " + testTokenHex, false},
-		{"client-retry-scid", client, cbase + "10 04 01020304", false},
-		{"server-stateless-reset-token", server, sbase + "02 10 " + testTokenHex, true},
-		{"server-stateless-reset-token-15", server, sbase + "02 0f " + testTokenHex[:30], false},
-		{"server-stateless-reset-token-17", server, sbase + "02 11 " + testTokenHex + "00", false},
-		{"server-retry-scid", server, sbase + "10 00", true},
-		{"preferred-address", server, sbase + "0d 31 c0000201 01bb 20010db8000000000000000000000001 01bb 08 0102030405060708 " + testTokenHex, true},
-		{"preferred-address-zero-cid", server, sbase + "0d 29 c0000201 01bb 20010db8000000000000000000000001 01bb 00 " + testTokenHex, false},
-		{"preferred-address-cid-21", server, sbase + "0d 3e c0000201 01bb 20010db8000000000000000000000001 01bb 15 " + strings.Repeat("aa", 21) + testTokenHex, false},
-		{"preferred-address-extra-byte", server, sbase + "0d 32 c0000201 01bb 20010db8000000000000000000000001 01bb 08 0102030405060708 " + testTokenHex + "00", false},
-		{"preferred-address-short", server, sbase + "0d 30 c0000201 01bb 20010db8000000000000000000000001 01bb 08 0102030405060708 " + testTokenHex[:30], false},
-		{"preferred-address-truncated-fixed", server, sbase + "0d 05 c0000201 01", false},
-		{"original-dcid-21", server, "00 15 " + strings.Repeat("aa", 21) + " 0f 00", false},
-		{"initial-scid-21", client, "0f 15 " + strings.Repeat("aa", 21), false},
-		{"initial-scid-20", client, "0f 14 " + strings.Repeat("aa", 20), true},
-		{"retry-scid-21", server, sbase + "10 15 " + strings.Repeat("aa", 21), false},
-		{"disable-active-migration-non-empty", client, cbase + "0c 01 00", false},
-		{"reset-stream-at-non-empty", client, cbase + "1d 01 00", false},
-		{"accurate-ack-ecn-non-empty", client, cbase + "c02051a5fa8648af 01 00", false},
-		{"version-info-empty", client, cbase + "11 00", false},
-		{"version-info-len-5", client, cbase + "11 05 0000000100", false},
-		{"version-info-len-6", client, cbase + "11 06 000000010000", false},
-		{"version-info-chosen-0", client, cbase + "11 04 00000000", false},
-		{"version-info-available-0", client, cbase + "11 0c 00000001 00000001 00000000", false},
-		{"version-info-chosen-only", server, sbase + "11 04 6b3343cf", true},
-		{"initial-max-path-id-2^32", client, cbase + "3e 08 c000000100000000", false},
-		{"initial-max-path-id-2^32-1", client, cbase + "3e 08 c0000000ffffffff", true},
-		{"min-ack-delay-above-default-max", client, cbase + "c0000000ff04de1b 04 800061a9", false},
-		{"min-ack-delay-equal-default-max", client, cbase + "c0000000ff04de1b 04 800061a8", true},
-		{"min-ack-delay-above-max", client, cbase + "0b 01 0a c0000000ff04de1b 04 80002711", false},
-		{"min-ack-delay-above-max-after", client, cbase + "c0000000ff04de1b 04 80002711 0b 01 0a", false},
-		{"min-ack-delay-equal-max", client, cbase + "c0000000ff04de1b 04 80002710 0b 01 0a", true},
-		{"max-datagram-frame-size", client, cbase + "20 01 00", true},
-	}
-	for _, tc := range tests {
+	for _, tc := range tpValidationVectors {
 		t.Run(tc.name, func(t *testing.T) {
 			tp, err := DecodeTransportParams(hx(t, tc.wire), tc.server)
 			if tc.ok {
