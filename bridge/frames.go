@@ -557,3 +557,24 @@ func CheckFrames(payload []byte) (frames int, err error) {
 	}
 	return frames, nil
 }
+
+// AppendStreamFrameHeader appends only the header of a STREAM frame for
+// length bytes of data at offset (the OFF bit is set when offset is not
+// zero, the LEN bit when withLen); the data is to follow it.
+func AppendStreamFrameHeader(b []byte, id, offset, length uint64, fin, withLen bool) ([]byte, error) {
+	const bound = 32
+	out := C.malloc(bound)
+	defer C.free(out)
+	var w C.struct_tquic_wbuf
+	C.tquic_wbuf_init(&w, (*C.u8)(out), bound)
+	if rc := C.tquic_frame_encode_stream_hdr(&w, C.u64(id), C.u64(offset), C.u64(length), C.bool(fin), C.bool(withLen)); rc != 0 {
+		return b, fmt.Errorf("encode STREAM header: invalid values (engine error %d)", int(rc))
+	}
+	return append(b, unsafe.Slice((*byte)(out), bound-int(w.left))...), nil
+}
+
+// StreamFrameHeaderLen returns the size of that header, or 0 when the values
+// cannot be encoded.
+func StreamFrameHeaderLen(id, offset, length uint64, withLen bool) int {
+	return int(C.tquic_frame_stream_hdr_len(C.u64(id), C.u64(offset), C.u64(length), C.bool(withLen)))
+}

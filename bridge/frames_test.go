@@ -515,3 +515,40 @@ func TestFrameInfo(t *testing.T) {
 		t.Errorf("names: %v %v", FrameAck, FrameType(0x0f))
 	}
 }
+
+// A STREAM header followed by the data is the frame AppendFrame builds.
+func TestStreamFrameHeader(t *testing.T) {
+	data := []byte("payload")
+	for _, id := range []uint64{0, 63, 64, 1 << 20, maxVarint} {
+		for _, off := range []uint64{0, 1, 16383, 16384, 1 << 40} {
+			for _, fin := range []bool{false, true} {
+				for _, withLen := range []bool{false, true} {
+					typ := FrameStream
+					if withLen {
+						typ |= FrameStreamLen
+					}
+					want, err := AppendFrame(nil, &Frame{Type: typ, StreamID: id, Offset: off, Fin: fin, Data: data})
+					if err != nil {
+						t.Fatal(err)
+					}
+					hdr, err := AppendStreamFrameHeader(nil, id, off, uint64(len(data)), fin, withLen)
+					if err != nil {
+						t.Fatal(err)
+					}
+					if got := append(hdr, data...); !bytes.Equal(got, want) {
+						t.Fatalf("id %d off %d fin %v len %v: %x, want %x", id, off, fin, withLen, got, want)
+					}
+					if n := StreamFrameHeaderLen(id, off, uint64(len(data)), withLen); n != len(hdr) {
+						t.Fatalf("header length %d, wrote %d", n, len(hdr))
+					}
+				}
+			}
+		}
+	}
+	if _, err := AppendStreamFrameHeader(nil, 0, maxVarint, 1, false, true); err == nil {
+		t.Fatal("header past 2^62-1 encoded")
+	}
+	if StreamFrameHeaderLen(1<<62, 0, 0, true) != 0 || StreamFrameHeaderLen(0, maxVarint, 1, true) != 0 {
+		t.Fatal("length of an unencodable header")
+	}
+}

@@ -377,24 +377,61 @@ static int encode_ack(struct tquic_wbuf *w, u64 type,
 	return err;
 }
 
-static int encode_stream(struct tquic_wbuf *w, u64 type,
-			 const struct tquic_frame_stream *s)
+static int encode_stream_hdr(struct tquic_wbuf *w, u64 type, u64 id,
+			     u64 offset, u64 len, bool fin)
 {
 	int err;
 
 	type &= ~TQUIC_FT_STREAM_FIN;
-	if (s->offset)
+	if (offset)
 		type |= TQUIC_FT_STREAM_OFF;
-	if (s->fin)
+	if (fin)
 		type |= TQUIC_FT_STREAM_FIN;
-	if (s->offset > TQUIC_VARINT_MAX || s->len > TQUIC_VARINT_MAX - s->offset)
+	if (offset > TQUIC_VARINT_MAX || len > TQUIC_VARINT_MAX - offset)
 		return -EINVAL;
-	err = put_v(w, type) ?: put_v(w, s->id);
+	err = put_v(w, type) ?: put_v(w, id);
 	if (!err && (type & TQUIC_FT_STREAM_OFF))
-		err = put_v(w, s->offset);
+		err = put_v(w, offset);
 	if (!err && (type & TQUIC_FT_STREAM_LEN))
-		err = put_v(w, s->len);
-	return err ?: put_b(w, s->data, s->len);
+		err = put_v(w, len);
+	return err;
+}
+
+static int encode_stream(struct tquic_wbuf *w, u64 type,
+			 const struct tquic_frame_stream *s)
+{
+	return encode_stream_hdr(w, type, s->id, s->offset, s->len, s->fin) ?:
+	       put_b(w, s->data, s->len);
+}
+
+int tquic_frame_encode_stream_hdr(struct tquic_wbuf *wout, u64 id, u64 offset,
+				  u64 len, bool fin, bool with_len)
+{
+	struct tquic_wbuf w = *wout;
+	int err;
+
+	err = encode_stream_hdr(&w, TQUIC_FT_STREAM |
+				(with_len ? TQUIC_FT_STREAM_LEN : 0),
+				id, offset, len, fin);
+	if (err)
+		return err;
+	*wout = w;
+	return 0;
+}
+
+size_t tquic_frame_stream_hdr_len(u64 id, u64 offset, u64 len, bool with_len)
+{
+	size_t n;
+
+	if (id > TQUIC_VARINT_MAX || offset > TQUIC_VARINT_MAX ||
+	    len > TQUIC_VARINT_MAX - offset)
+		return 0;
+	n = 1 + tquic_varint_len(id);
+	if (offset)
+		n += tquic_varint_len(offset);
+	if (with_len)
+		n += tquic_varint_len(len);
+	return n;
 }
 
 static int encode_new_cid(struct tquic_wbuf *w, u64 type,

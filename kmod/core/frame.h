@@ -255,6 +255,17 @@ int tquic_frame_decode(struct tquic_cursor *c, struct tquic_frame *f,
  */
 int tquic_frame_encode(struct tquic_wbuf *w, const struct tquic_frame *f);
 
+/*
+ * Writes only the header of a STREAM frame (type, stream ID, offset when
+ * non-zero, length when @with_len) for @len bytes of data the caller then
+ * places right after it, e.g. straight from its stream buffer.  Returns 0,
+ * -EINVAL or -ENOBUFS like tquic_frame_encode().
+ */
+int tquic_frame_encode_stream_hdr(struct tquic_wbuf *w, u64 id, u64 offset,
+				  u64 len, bool fin, bool with_len);
+/* Size of that header, or 0 when the values cannot be encoded. */
+size_t tquic_frame_stream_hdr_len(u64 id, u64 offset, u64 len, bool with_len);
+
 void tquic_ack_iter_init(struct tquic_ack_iter *it, u64 type,
 			 const struct tquic_frame_ack *ack);
 /* Returns false after the last range. */
