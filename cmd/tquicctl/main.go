@@ -3,11 +3,14 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"os"
+	"strings"
+	"time"
 
 	"github.com/urfave/cli/v2"
 
@@ -21,9 +24,15 @@ const (
 	exitModuleNotLoaded = 3
 )
 
+// requestTimeout bounds each command's wait for the kernel.
+const requestTimeout = 30 * time.Second
+
 func main() {
 	app := newApp(os.Stdout)
-	if err := app.Run(os.Args); err != nil {
+	ctx, cancel := context.WithTimeout(context.Background(), requestTimeout)
+	err := app.RunContext(ctx, os.Args)
+	cancel()
+	if err != nil {
 		fmt.Fprintln(os.Stderr, "tquicctl:", err)
 		os.Exit(exitCode(err))
 	}
@@ -55,7 +64,7 @@ func newApp(out io.Writer) *cli.App {
 			fmt.Fprintf(os.Stderr, "tquicctl: unknown command %q (see 'tquicctl help')\n", name)
 			os.Exit(exitUsage)
 		},
-		Commands: []*cli.Command{showCommand(), selftestCommand()},
+		Commands: []*cli.Command{showCommand(), setCommand(), selftestCommand()},
 	}
 }
 
@@ -64,7 +73,7 @@ var jsonFlag = &cli.BoolFlag{Name: "json", Aliases: []string{"j"}, Usage: "print
 func showCommand() *cli.Command {
 	return &cli.Command{
 		Name:  "show",
-		Usage: "show the module's version, build id and crypto drivers",
+		Usage: "show the module's version, build id, crypto drivers and this namespace's config",
 		UsageText: `tquicctl show        # human-readable
    tquicctl show -j     # JSON`,
 		Flags:        []cli.Flag{jsonFlag},
@@ -78,11 +87,15 @@ func showCommand() *cli.Command {
 				return err
 			}
 			defer nl.Close()
-			info, err := nl.Info()
+			info, err := nl.Info(c.Context)
 			if err != nil {
 				return err
 			}
-			return printInfo(c.App.Writer, info, c.Bool("json"))
+			cfg, err := nl.Config(c.Context)
+			if err != nil {
+				return err
+			}
+			return printShow(c.App.Writer, showOutput{Info: info, Config: cfg}, c.Bool("json"))
 		},
 	}
 }
@@ -104,7 +117,7 @@ func selftestCommand() *cli.Command {
 				return err
 			}
 			defer nl.Close()
-			res, err := nl.Selftest()
+			res, err := nl.Selftest(c.Context)
 			if err != nil {
 				return err
 			}
@@ -133,13 +146,40 @@ func usageError(c *cli.Context, err error, _ bool) error {
 	return cli.Exit(fmt.Sprintf("%s: %v (see 'tquicctl %s --help')", c.Command.Name, err, c.Command.Name), exitUsage)
 }
 
-func printInfo(w io.Writer, info *tquicnl.Info, asJSON bool) error {
+// showOutput is what `tquicctl show` prints: the module, then the config.
+type showOutput struct {
+	*tquicnl.Info
+	Config *tquicnl.Config `json:"config"`
+}
+
+func printShow(w io.Writer, out showOutput, asJSON bool) error {
 	if asJSON {
-		return printJSON(w, info)
+		return printJSON(w, out)
 	}
+	info, cfg := out.Info, out.Config
 	fmt.Fprintf(w, "version:  %s\nbuild id: %s\ncrypto:\n", info.Version, info.BuildID)
 	for _, d := range info.Crypto {
 		fmt.Fprintf(w, "  %-28s %s\n", d.Algorithm, d.Driver)
 	}
+	versions := make([]string, len(cfg.Versions))
+	for i, v := range cfg.Versions {
+		versions[i] = v.String()
+	}
+	fmt.Fprintf(w, "config:\n")
+	fmt.Fprintf(w, "  cc             %s\n", cfg.CongestionControl)
+	fmt.Fprintf(w, "  versions       %s\n", strings.Join(versions, ","))
+	fmt.Fprintf(w, "  pacing         %s\n", onOff(cfg.Pacing))
+	fmt.Fprintf(w, "  ecn            %s\n", cfg.ECN)
+	fmt.Fprintf(w, "  amplification  %d\n", cfg.Amplification)
+	fmt.Fprintf(w, "  retry          %s\n", cfg.Retry)
+	fmt.Fprintf(w, "  idle-timeout   %s\n", cfg.IdleTimeout)
+	fmt.Fprintf(w, "  cid-len        %d\n", cfg.CIDLen)
 	return nil
+}
+
+func onOff(b bool) string {
+	if b {
+		return "on"
+	}
+	return "off"
 }

@@ -15,18 +15,27 @@ import (
 func TestPrintInfo(t *testing.T) {
 	info := &tquicnl.Info{Version: "0.1.0", BuildID: "0123456789abcdef",
 		Crypto: []tquicnl.CryptoDriver{{Algorithm: "gcm(aes)", Driver: "generic-gcm-aesni"}}}
+	cfg := &tquicnl.Config{CongestionControl: "cubic", Versions: []tquicnl.Version{tquicnl.Version2, tquicnl.Version1}}
+	out := showOutput{Info: info, Config: cfg}
 	var human, js bytes.Buffer
-	if err := printInfo(&human, info, false); err != nil {
+	if err := printShow(&human, out, false); err != nil {
 		t.Fatal(err)
 	}
-	if !strings.Contains(human.String(), "version:  0.1.0") || !strings.Contains(human.String(), "generic-gcm-aesni") {
+	if !strings.Contains(human.String(), "version:  0.1.0") || !strings.Contains(human.String(), "generic-gcm-aesni") ||
+		!strings.Contains(human.String(), "versions       v2,v1") {
 		t.Fatalf("human output %q", human.String())
 	}
-	if err := printInfo(&js, info, true); err != nil {
+	if err := printShow(&js, out, true); err != nil {
 		t.Fatal(err)
 	}
-	var back tquicnl.Info
-	if err := json.Unmarshal(js.Bytes(), &back); err != nil || back.Crypto[0].Driver != "generic-gcm-aesni" {
+	var back struct {
+		tquicnl.Info
+		Config struct {
+			Versions []string `json:"versions"`
+		} `json:"config"`
+	}
+	if err := json.Unmarshal(js.Bytes(), &back); err != nil || back.Crypto[0].Driver != "generic-gcm-aesni" ||
+		len(back.Config.Versions) != 2 || back.Config.Versions[0] != "v2" {
 		t.Fatalf("json output %q: %v", js.String(), err)
 	}
 }
@@ -36,6 +45,16 @@ func TestUsageErrorsExitWithUsageCode(t *testing.T) {
 		{"tquicctl", "show", "--bogus"},
 		{"tquicctl", "show", "extra"},
 		{"tquicctl", "selftest", "extra"},
+		{"tquicctl", "set"},
+		{"tquicctl", "set", "cc"},
+		{"tquicctl", "set", "bogus", "1"},
+		{"tquicctl", "set", "versions", "v3"},
+		{"tquicctl", "set", "pacing", "maybe"},
+		{"tquicctl", "set", "ecn", "ect2"},
+		{"tquicctl", "set", "amplification", "300"},
+		{"tquicctl", "set", "idle-timeout", "soon"},
+		{"tquicctl", "set", "cid-len", "-1"},
+		{"tquicctl", "set", "cc", "cubic", "cc", "newreno"},
 	} {
 		var out bytes.Buffer
 		err := newApp(&out).Run(args)
@@ -54,5 +73,18 @@ func TestModuleNotLoadedExitCode(t *testing.T) {
 	}
 	if got := exitCode(cli.Exit("x", 7)); got != 7 {
 		t.Fatalf("exit code %d, want 7", got)
+	}
+}
+
+func TestParseSetArgs(t *testing.T) {
+	u, err := parseSetArgs([]string{"cc", "newreno", "versions", "v2,v1", "pacing", "off", "ecn", "l4s",
+		"amplification", "3", "retry", "under-load", "idle-timeout", "10s", "cid-len", "12"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if *u.CongestionControl != "newreno" || len(u.Versions) != 2 || u.Versions[0] != tquicnl.Version2 ||
+		*u.Pacing || *u.ECN != tquicnl.ECNL4S || *u.Amplification != 3 || *u.Retry != tquicnl.RetryUnderLoad ||
+		u.IdleTimeout.Seconds() != 10 || *u.CIDLen != 12 {
+		t.Fatalf("parsed %+v", u)
 	}
 }

@@ -16,9 +16,15 @@ static int __init tquic_init(void)
 {
 	int err;
 
+	err = tquic_config_init();
+	if (err) {
+		pr_err("per-namespace config registration failed: %d\n", err);
+		return err;
+	}
 	err = tquic_genl_init();
 	if (err) {
 		pr_err("generic netlink family registration failed: %d\n", err);
+		tquic_config_exit();
 		return err;
 	}
 	pr_info("version %s (build %s) loaded\n", TQUIC_MODULE_VERSION, tquic_build_id);
@@ -28,6 +34,7 @@ static int __init tquic_init(void)
 static void __exit tquic_exit(void)
 {
 	tquic_genl_exit();
+	tquic_config_exit();
 	pr_info("unloaded\n");
 }
 

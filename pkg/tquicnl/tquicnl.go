@@ -3,9 +3,11 @@
 package tquicnl
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"os"
+	"time"
 
 	"github.com/mdlayher/genetlink"
 	"github.com/mdlayher/netlink"
@@ -28,6 +30,11 @@ func Dial() (*Client, error) {
 	conn, err := genetlink.Dial(nil)
 	if err != nil {
 		return nil, fmt.Errorf("tquicnl: open generic netlink socket: %w", err)
+	}
+	// The kernel explains refusals (bad attribute values) in extended acks.
+	if err := conn.SetOption(netlink.ExtendedAcknowledge, true); err != nil {
+		conn.Close()
+		return nil, fmt.Errorf("tquicnl: enable extended acks: %w", err)
 	}
 	family, err := conn.GetFamily(uapi.GenlName)
 	if err != nil {
@@ -59,8 +66,8 @@ type Info struct {
 }
 
 // Info asks the module for its version, build id and crypto drivers.
-func (c *Client) Info() (*Info, error) {
-	msgs, err := c.execute(uapi.CmdGetInfo, nil)
+func (c *Client) Info(ctx context.Context) (*Info, error) {
+	msgs, err := c.execute(ctx, uapi.CmdGetInfo, nil)
 	if err != nil {
 		return nil, fmt.Errorf("tquicnl: get info: %w", err)
 	}
@@ -82,8 +89,8 @@ type SelftestResult struct {
 
 // Selftest makes the module run the engine's test vectors (RFC 9001,
 // RFC 9369, multipath nonce, key update) through the kernel crypto API.
-func (c *Client) Selftest() (*SelftestResult, error) {
-	msgs, err := c.execute(uapi.CmdSelftest, nil)
+func (c *Client) Selftest(ctx context.Context) (*SelftestResult, error) {
+	msgs, err := c.execute(ctx, uapi.CmdSelftest, nil)
 	if err != nil {
 		return nil, fmt.Errorf("tquicnl: selftest: %w", err)
 	}
@@ -123,12 +130,37 @@ func parseSelftest(b []byte) (*SelftestResult, error) {
 	return &res, nil
 }
 
-func (c *Client) execute(cmd uint8, attrs []byte) ([]genetlink.Message, error) {
+// execute sends one request and waits for its reply; ctx bounds the wait (a
+// module that never answers must not hang a caller).
+func (c *Client) execute(ctx context.Context, cmd uint8, attrs []byte) ([]genetlink.Message, error) {
+	return c.executeFlags(ctx, cmd, attrs, netlink.Request)
+}
+
+// executeAck is execute for commands that answer with an acknowledgement only.
+func (c *Client) executeAck(ctx context.Context, cmd uint8, attrs []byte) error {
+	_, err := c.executeFlags(ctx, cmd, attrs, netlink.Request|netlink.Acknowledge)
+	return err
+}
+
+func (c *Client) executeFlags(ctx context.Context, cmd uint8, attrs []byte, flags netlink.HeaderFlags) ([]genetlink.Message, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	deadline, _ := ctx.Deadline()
+	if err := c.conn.SetDeadline(deadline); err != nil {
+		return nil, fmt.Errorf("set deadline: %w", err)
+	}
+	stop := context.AfterFunc(ctx, func() { c.conn.SetDeadline(time.Unix(1, 0)) })
+	defer stop()
 	req := genetlink.Message{
 		Header: genetlink.Header{Command: cmd, Version: c.family.Version},
 		Data:   attrs,
 	}
-	return c.conn.Execute(req, c.family.ID, netlink.Request)
+	msgs, err := c.conn.Execute(req, c.family.ID, flags)
+	if err != nil && ctx.Err() != nil {
+		return nil, fmt.Errorf("%w (%v)", ctx.Err(), err)
+	}
+	return msgs, err
 }
 
 func parseInfo(b []byte) (*Info, error) {

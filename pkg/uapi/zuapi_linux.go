@@ -9,13 +9,17 @@ const (
 )
 
 const (
-	GenlName    = "tquic"
-	GenlVersion = 0x1
+	GenlName        = "tquic"
+	GenlVersion     = 0x1
+	GenlMcgrpEvents = "events"
 )
 
 const (
-	CmdGetInfo  = 0x1
-	CmdSelftest = 0x2
+	CmdGetInfo     = 0x1
+	CmdSelftest    = 0x2
+	CmdConfigGet   = 0x3
+	CmdConfigSet   = 0x4
+	CmdEventConfig = 0x5
 )
 
 const (
@@ -24,9 +28,36 @@ const (
 	AttrCrypto         = 0x3
 	AttrSelftestPassed = 0x4
 	AttrSelftestFailed = 0x5
-	AttrMax            = 0x5
+	AttrConfig         = 0x6
+	AttrMax            = 0x6
 
 	AttrCryptoAlg       = 0x1
 	AttrCryptoAlgName   = 0x2
 	AttrCryptoAlgDriver = 0x3
+)
+
+const (
+	AttrConfigCC            = 0x1
+	AttrConfigVersions      = 0x2
+	AttrConfigPacing        = 0x3
+	AttrConfigECN           = 0x4
+	AttrConfigAmplification = 0x5
+	AttrConfigRetry         = 0x6
+	AttrConfigIdleTimeoutMs = 0x7
+	AttrConfigCIDLen        = 0x8
+
+	ConfigMaxVersions = 0x8
+	ConfigCCNameMax   = 0x10
+)
+
+const (
+	ECNOff  = 0x0
+	ECNECT0 = 0x1
+	ECNL4S  = 0x2
+)
+
+const (
+	RetryNever     = 0x0
+	RetryAlways    = 0x1
+	RetryUnderLoad = 0x2
 )
