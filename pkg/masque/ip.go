@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"net"
 	"net/netip"
 )
 
@@ -129,4 +130,9 @@ func ICMPTooBig(pkt []byte, mtu int, from netip.Addr) ([]byte, error) {
 		binary.BigEndian.PutUint16(icmp[2:4], checksum(sum, icmp))
 		return out, nil
 	}
+}
+
+// prefixToIPNet converts a prefix for the netlink API.
+func prefixToIPNet(p netip.Prefix) *net.IPNet {
+	return &net.IPNet{IP: p.Addr().AsSlice(), Mask: net.CIDRMask(p.Bits(), p.Addr().BitLen())}
 }
