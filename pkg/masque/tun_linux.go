@@ -37,7 +37,6 @@ func CreateTUN(name string) (*TUN, error) {
 	return &TUN{f: os.NewFile(uintptr(fd), "tun"), name: ifr.Name()}, nil
 }
 
-
 // Name returns the interface name.
 func (t *TUN) Name() string { return t.name }
 
