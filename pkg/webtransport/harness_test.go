@@ -161,6 +161,8 @@ func (g goSession) CloseCause() error {
 //
 // It reports how each session ended on ended and any failure on errs.
 type echoServer struct {
+	mu    sync.Mutex
+	byID  map[uint64]chan closeInfo // our sessions' ends, by session ID
 	ended chan closeInfo
 	errs  chan error
 	pongs chan string
@@ -177,11 +179,31 @@ func (e *echoServer) fail(format string, args ...any) {
 	}
 }
 
+// endedChan returns the channel on which the end of our session id is
+// reported.
+func (e *echoServer) endedChan(id uint64) chan closeInfo {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.byID == nil {
+		e.byID = map[uint64]chan closeInfo{}
+	}
+	ch, ok := e.byID[id]
+	if !ok {
+		ch = make(chan closeInfo, 1)
+		e.byID[id] = ch
+	}
+	return ch
+}
+
 func (e *echoServer) serve(sess tSession) {
 	ctx := sess.Context()
 	go func() {
 		<-ctx.Done()
-		e.ended <- closeInfoOf(sess.CloseCause())
+		ci := closeInfoOf(sess.CloseCause())
+		if o, ok := sess.(ourSession); ok {
+			e.endedChan(o.s.ID()) <- ci
+		}
+		e.ended <- ci
 	}()
 	go func() {
 		for {

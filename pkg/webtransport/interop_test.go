@@ -17,7 +17,7 @@ import (
 )
 
 func quicConf() *quic.Config {
-	return &quic.Config{EnableDatagrams: true, EnableStreamResetPartialDelivery: true, MaxIdleTimeout: 10 * time.Second}
+	return &quic.Config{EnableDatagrams: true, EnableStreamResetPartialDelivery: true, MaxIdleTimeout: 20 * time.Second, KeepAlivePeriod: 2 * time.Second}
 }
 
 // startOurServer runs our h3.Server with WebTransport on /wt; every

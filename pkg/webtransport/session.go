@@ -251,7 +251,8 @@ func (s *Session) newStream(str transport.Stream, r io.Reader) *Stream {
 	st.SendStream = SendStream{sess: s, str: str}
 	st.ReceiveStream = ReceiveStream{sess: s, str: str, r: r}
 	var release func()
-	if !str.StreamID().IsClientInitiated() == s.cs.isServer {
+	// Streams the peer opened give their credit back when finished.
+	if str.StreamID().IsClientInitiated() == s.cs.isServer {
 		release = func() { s.releaseStream(true) }
 	}
 	done := s.track(str.StreamID(), func() {

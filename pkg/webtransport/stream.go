@@ -9,6 +9,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/tquic/tquic/pkg/h3"
 	"github.com/tquic/tquic/pkg/transport"
 )
 
@@ -184,7 +185,15 @@ func (sess *Session) streamError(err error) error {
 		}
 		return out
 	}
-	if transport.IsConnectionError(err) {
+	var he *h3.Error
+	if errors.As(err, &he) && !he.Connection {
+		out := &StreamError{HTTPCode: uint64(he.Code), Remote: he.Remote}
+		if c, cerr := CodeFromHTTP(uint64(he.Code)); cerr == nil {
+			out.ErrorCode = c
+		}
+		return fmt.Errorf("%w (%w)", out, he)
+	}
+	if transport.IsConnectionError(err) || errors.As(err, &he) {
 		return fmt.Errorf("webtransport: connection closed: %w", err)
 	}
 	return err
