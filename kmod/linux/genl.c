@@ -6,9 +6,10 @@
 #include <linux/kernel.h>
 #include <linux/err.h>
 #include <net/genetlink.h>
-#include <crypto/aead.h>
+#include <linux/crypto.h>
 
 #include "tquic.h"
+#include "tquic_crypto.h"
 
 enum { TQUIC_GENL_MCGRP_EVENTS_ID };
 
@@ -79,37 +80,33 @@ static int tquic_validate_versions(const struct nlattr *attr, struct netlink_ext
 	return 0;
 }
 
-/* The AEADs the engine uses; GET_INFO names the driver the kernel picks. */
-static const char *const tquic_aead_algs[] = {
+/* The algorithms the engine uses; GET_INFO names the driver the kernel picks. */
+static const char *const tquic_crypto_algs[] = {
 	"gcm(aes)",
 	"rfc7539(chacha20,poly1305)",
+	"ecb(aes)",
+	"chacha20",
+	"hmac(sha256)",
+	"hmac(sha384)",
 };
 
 static int tquic_put_crypto_driver(struct sk_buff *skb, const char *alg)
 {
-	struct crypto_aead *tfm;
+	char driver[CRYPTO_MAX_ALG_NAME];
 	struct nlattr *nest;
-	const char *driver;
-	int err;
 
-	tfm = crypto_alloc_aead(alg, 0, 0);
-	driver = IS_ERR(tfm) ? "unavailable" : crypto_aead_driver_name(tfm);
-
-	err = -EMSGSIZE;
+	if (tquic_crypto_driver_name(alg, driver, sizeof(driver)))
+		strscpy(driver, "unavailable", sizeof(driver));
 	nest = nla_nest_start(skb, TQUIC_A_CRYPTO_ALG);
 	if (!nest)
-		goto out;
+		return -EMSGSIZE;
 	if (nla_put_string(skb, TQUIC_A_CRYPTO_ALG_NAME, alg) ||
 	    nla_put_string(skb, TQUIC_A_CRYPTO_ALG_DRIVER, driver)) {
 		nla_nest_cancel(skb, nest);
-		goto out;
+		return -EMSGSIZE;
 	}
 	nla_nest_end(skb, nest);
-	err = 0;
-out:
-	if (!IS_ERR(tfm))
-		crypto_free_aead(tfm);
-	return err;
+	return 0;
 }
 
 static struct genl_family tquic_genl_family;
@@ -137,8 +134,8 @@ static int tquic_genl_get_info(struct sk_buff *skb, struct genl_info *info)
 	crypto = nla_nest_start(msg, TQUIC_A_CRYPTO);
 	if (!crypto)
 		goto err_free;
-	for (i = 0; i < ARRAY_SIZE(tquic_aead_algs); i++) {
-		err = tquic_put_crypto_driver(msg, tquic_aead_algs[i]);
+	for (i = 0; i < ARRAY_SIZE(tquic_crypto_algs); i++) {
+		err = tquic_put_crypto_driver(msg, tquic_crypto_algs[i]);
 		if (err)
 			goto err_free;
 	}
@@ -150,6 +147,30 @@ static int tquic_genl_get_info(struct sk_buff *skb, struct genl_info *info)
 err_free:
 	nlmsg_free(msg);
 	return err;
+}
+
+static int tquic_genl_selftest(struct sk_buff *skb, struct genl_info *info)
+{
+	u32 passed, failed;
+	struct sk_buff *msg;
+	void *hdr;
+	int err;
+
+	err = tquic_crypto_selftest(&passed, &failed);
+	if (err && err != -EBADMSG)
+		return err;
+
+	msg = genlmsg_new(NLMSG_DEFAULT_SIZE, GFP_KERNEL);
+	if (!msg)
+		return -ENOMEM;
+	hdr = genlmsg_put_reply(msg, info, &tquic_genl_family, 0, TQUIC_CMD_SELFTEST);
+	if (!hdr || nla_put_u32(msg, TQUIC_A_SELFTEST_PASSED, passed) ||
+	    nla_put_u32(msg, TQUIC_A_SELFTEST_FAILED, failed)) {
+		nlmsg_free(msg);
+		return -EMSGSIZE;
+	}
+	genlmsg_end(msg, hdr);
+	return genlmsg_reply(msg, info);
 }
 
 static int tquic_put_config(struct sk_buff *skb, const struct tquic_config *cfg)
@@ -280,6 +301,11 @@ static const struct genl_small_ops tquic_genl_ops[] = {
 	{
 		.cmd	= TQUIC_CMD_GET_INFO,
 		.doit	= tquic_genl_get_info,
+	},
+	{
+		.cmd	= TQUIC_CMD_SELFTEST,
+		.doit	= tquic_genl_selftest,
+		.flags	= GENL_UNS_ADMIN_PERM,
 	},
 	{
 		.cmd	= TQUIC_CMD_CONFIG_GET,

@@ -9,32 +9,51 @@
 #include <net/genetlink.h>
 
 #include "tquic.h"
+#include "tquic_crypto.h"
 
 const char tquic_build_id[] = TQUIC_BUILD_ID;
 
 static int __init tquic_init(void)
 {
+	u32 passed, failed;
 	int err;
 
+	err = tquic_crypto_init();
+	if (err) {
+		pr_err("crypto setup failed: %d\n", err);
+		return err;
+	}
+	/* Refuse to carry traffic on crypto that fails the RFC vectors. */
+	err = tquic_crypto_selftest(&passed, &failed);
+	if (err) {
+		pr_err("self-test failed (%u of %u checks): not loading\n", failed, passed + failed);
+		goto err_crypto;
+	}
 	err = tquic_config_init();
 	if (err) {
 		pr_err("per-namespace config registration failed: %d\n", err);
-		return err;
+		goto err_crypto;
 	}
 	err = tquic_genl_init();
 	if (err) {
 		pr_err("generic netlink family registration failed: %d\n", err);
-		tquic_config_exit();
-		return err;
+		goto err_config;
 	}
 	pr_info("version %s (build %s) loaded\n", TQUIC_MODULE_VERSION, tquic_build_id);
 	return 0;
+
+err_config:
+	tquic_config_exit();
+err_crypto:
+	tquic_crypto_exit();
+	return err;
 }
 
 static void __exit tquic_exit(void)
 {
 	tquic_genl_exit();
 	tquic_config_exit();
+	tquic_crypto_exit();
 	pr_info("unloaded\n");
 }
 

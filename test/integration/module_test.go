@@ -86,6 +86,9 @@ echo "$modprobe_path" >/proc/sys/kernel/modprobe
 test/vm/load-tquic.sh ` + e.module + `
 ` + e.tquicctl + ` show
 ` + e.tquicctl + ` show -j >` + e.share + `/info.json
+# The engine's RFC vectors through the kernel crypto API (also run at load).
+` + e.tquicctl + ` selftest -j >` + e.share + `/selftest.json
+dmesg | grep -q 'tquic: selftest: [0-9]* checks passed'
 rmmod tquic
 if lsmod | grep -q '^tquic '; then echo "tquic still loaded"; exit 1; fi
 # Reload once more: init and exit must both be repeatable.
@@ -120,9 +123,24 @@ rmmod tquic
 	if d := drivers["gcm(aes)"]; !strings.Contains(d, "aesni") {
 		t.Fatalf("gcm(aes) driver %q, want the AES-NI one", d)
 	}
-	if d := drivers["rfc7539(chacha20,poly1305)"]; d == "" || d == "unavailable" {
-		t.Fatalf("rfc7539(chacha20,poly1305) driver %q", d)
+	for _, alg := range []string{"rfc7539(chacha20,poly1305)", "ecb(aes)", "chacha20", "hmac(sha256)", "hmac(sha384)"} {
+		if d := drivers[alg]; d == "" || d == "unavailable" {
+			t.Fatalf("%s driver %q", alg, d)
+		}
 	}
+
+	b, err := os.ReadFile(filepath.Join(e.share, "selftest.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var st tquicnl.SelftestResult
+	if err := json.Unmarshal(b, &st); err != nil {
+		t.Fatalf("selftest -j printed %q: %v", b, err)
+	}
+	if st.Failed != 0 || st.Passed < 40 {
+		t.Fatalf("kernel selftest: %d passed, %d failed", st.Passed, st.Failed)
+	}
+	t.Logf("kernel selftest: %d vector checks passed on kernel crypto", st.Passed)
 }
 
 // TestDKMSModuleLoads loads the module that 'make dkms' built and installed

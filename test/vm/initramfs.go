@@ -24,7 +24,7 @@ fail() { echo "tquic-vm init: $*"; echo o >/proc/sysrq-trigger; while :; do :; d
 for m in $(cat /modules.order); do
 	insmod "/modules/$m" || fail "insmod $m"
 done
-work=$(sed -n 's/.*tquic\.work=\([^ ]*\).*/\1/p' /proc/cmdline)
+work=$(sed -n 's/.*tquic_vm_work=\([^ ]*\).*/\1/p' /proc/cmdline)
 mount -t 9p -o trans=virtio,version=9p2000.L,ro,msize=512000,cache=loose root /newroot || fail "mount root"
 mount -t tmpfs tmpfs /newroot/tmp || fail "mount /tmp"
 mount -t tmpfs tmpfs /newroot/run || fail "mount /run"

@@ -204,7 +204,7 @@ func boot(ctx context.Context, cfg Config, accel, script string) (*Result, error
 		"-nodefaults", "-display", "none", "-no-reboot",
 		"-m", strconv.Itoa(cfg.MemoryMiB), "-smp", strconv.Itoa(cfg.CPUs),
 		"-kernel", kernel, "-initrd", initrd,
-		"-append", "console=ttyS0 loglevel=5 panic=-1 rdinit=/init tquic.work=" + work,
+		"-append", "console=ttyS0 loglevel=5 panic=-1 rdinit=/init tquic_vm_work=" + work,
 		"-virtfs", "local,path=/,mount_tag=root,security_model=none,readonly=on,multidevs=remap",
 		"-virtfs", "local,path=" + work + ",mount_tag=work,security_model=none,multidevs=remap",
 		"-serial", "stdio",
