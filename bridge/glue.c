@@ -223,6 +223,7 @@ int tqb_bench_packet(struct tquic_keys *k, u8 *buf, size_t len, u64 iters)
 		.type = TQUIC_PKT_1RTT,
 		.dcid = dcid,
 		.dcid_len = TQB_BENCH_DCID_LEN,
+		.pn_len = 4,
 	};
 	struct tquic_hdr h;
 	size_t hdr_len;
@@ -232,8 +233,6 @@ int tqb_bench_packet(struct tquic_keys *k, u8 *buf, size_t len, u64 iters)
 	for (i = 0; i < iters; i++) {
 		pn = 1000 + i;
 		o.pn = pn;
-		o.pn_len = tquic_pn_len(pn, pn - 1);
-		o.pn_len = o.pn_len < 4 ? 4 : o.pn_len;
 		err = tquic_write_header(buf, len, &o, &hdr_len);
 		if (err)
 			return err;

@@ -54,11 +54,9 @@ func (c *recordingConn) ReadFrom(b []byte) (int, net.Addr, error) {
 }
 
 func (c *recordingConn) WriteTo(b []byte, addr net.Addr) (int, error) {
-	n, err := c.PacketConn.WriteTo(b, addr)
-	if err == nil {
-		c.add(true, b)
-	}
-	return n, err
+	// Recorded before it is sent, so that it precedes any answer.
+	c.add(true, b)
+	return c.PacketConn.WriteTo(b, addr)
 }
 
 func (c *recordingConn) records() []datagramRecord {
@@ -297,7 +295,7 @@ func decryptAll(t *testing.T, version uint32, recs []datagramRecord, keylog []by
 	// The client's first Initial gives the Initial keys and the client's
 	// CID length; the server's first Initial gives the server's.
 	if len(recs) == 0 || !recs[0].fromClient {
-		t.Fatal("no client Initial recorded first")
+		t.Fatal("the client's first Initial is not the first datagram recorded")
 	}
 	first, err := ParseHeader(recs[0].data, 0, 0)
 	if err != nil || first.Type != PacketInitial {
