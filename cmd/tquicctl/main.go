@@ -64,7 +64,7 @@ func newApp(out io.Writer) *cli.App {
 			fmt.Fprintf(os.Stderr, "tquicctl: unknown command %q (see 'tquicctl help')\n", name)
 			os.Exit(exitUsage)
 		},
-		Commands: []*cli.Command{showCommand(), setCommand(), selftestCommand()},
+		Commands: []*cli.Command{showCommand(), setCommand(), monitorCommand(), selftestCommand()},
 	}
 }
 
@@ -156,25 +156,42 @@ func printShow(w io.Writer, out showOutput, asJSON bool) error {
 	if asJSON {
 		return printJSON(w, out)
 	}
-	info, cfg := out.Info, out.Config
+	info := out.Info
 	fmt.Fprintf(w, "version:  %s\nbuild id: %s\ncrypto:\n", info.Version, info.BuildID)
 	for _, d := range info.Crypto {
 		fmt.Fprintf(w, "  %-28s %s\n", d.Algorithm, d.Driver)
 	}
+	fmt.Fprintf(w, "config:\n")
+	printConfig(w, out.Config, "  ")
+	return nil
+}
+
+// printJSONLine prints v as one line of JSON, for streams of records.
+func printJSONLine(w io.Writer, v any) error {
+	return json.NewEncoder(w).Encode(v)
+}
+
+func printEvent(w io.Writer, ev tquicnl.Event) error {
+	fmt.Fprintf(w, "event %s\n", ev.Kind)
+	if ev.Config != nil {
+		printConfig(w, ev.Config, "  ")
+	}
+	return nil
+}
+
+func printConfig(w io.Writer, cfg *tquicnl.Config, indent string) {
 	versions := make([]string, len(cfg.Versions))
 	for i, v := range cfg.Versions {
 		versions[i] = v.String()
 	}
-	fmt.Fprintf(w, "config:\n")
-	fmt.Fprintf(w, "  cc             %s\n", cfg.CongestionControl)
-	fmt.Fprintf(w, "  versions       %s\n", strings.Join(versions, ","))
-	fmt.Fprintf(w, "  pacing         %s\n", onOff(cfg.Pacing))
-	fmt.Fprintf(w, "  ecn            %s\n", cfg.ECN)
-	fmt.Fprintf(w, "  amplification  %d\n", cfg.Amplification)
-	fmt.Fprintf(w, "  retry          %s\n", cfg.Retry)
-	fmt.Fprintf(w, "  idle-timeout   %s\n", cfg.IdleTimeout)
-	fmt.Fprintf(w, "  cid-len        %d\n", cfg.CIDLen)
-	return nil
+	fmt.Fprintf(w, "%scc             %s\n", indent, cfg.CongestionControl)
+	fmt.Fprintf(w, "%sversions       %s\n", indent, strings.Join(versions, ","))
+	fmt.Fprintf(w, "%spacing         %s\n", indent, onOff(cfg.Pacing))
+	fmt.Fprintf(w, "%secn            %s\n", indent, cfg.ECN)
+	fmt.Fprintf(w, "%samplification  %d\n", indent, cfg.Amplification)
+	fmt.Fprintf(w, "%sretry          %s\n", indent, cfg.Retry)
+	fmt.Fprintf(w, "%sidle-timeout   %s\n", indent, cfg.IdleTimeout)
+	fmt.Fprintf(w, "%scid-len        %d\n", indent, cfg.CIDLen)
 }
 
 func onOff(b bool) string {

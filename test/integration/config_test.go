@@ -45,8 +45,17 @@ func TestConfigPerNamespace(t *testing.T) {
 test/vm/load-tquic.sh ` + e.module + `
 ip netns add a
 ip netns add b
+# Watch a's events; wait until the monitor has joined the group.
+ip netns exec a ` + ctl + ` monitor -j >` + out + `/events.json 2>` + out + `/monitor.err &
+mon=$!
+i=0
+until grep -q monitoring ` + out + `/monitor.err; do i=$((i+1)); [ $i -lt 200 ] || { echo "monitor did not start"; exit 1; }; sleep 0.05; done
 ip netns exec a ` + ctl + ` set cc newreno versions v2,v1 pacing off ecn l4s amplification 2 retry under-load idle-timeout 12s cid-len 16
 ip netns exec a ` + ctl + ` show -j >` + out + `/a.json
+i=0
+until grep -q '"kind":"config"' ` + out + `/events.json; do i=$((i+1)); [ $i -lt 200 ] || { echo "no config event"; exit 1; }; sleep 0.05; done
+kill -INT $mon
+wait $mon
 ip netns exec b ` + ctl + ` show -j >` + out + `/b.json
 ip netns exec a ` + ctl + ` show
 refuse() {
@@ -75,6 +84,20 @@ rmmod tquic
 	if c := b.Config; c.CongestionControl != "cubic" || strings.Join(c.Versions, ",") != "v1,v2" || !c.Pacing ||
 		c.ECN != "ect0" || c.Amplification != 3 || c.Retry != "never" || c.CIDLen != 8 {
 		t.Fatalf("namespace b config changed by a's set: %+v", c)
+	}
+	events, err := os.ReadFile(filepath.Join(out, "events.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ev struct {
+		Kind   string `json:"kind"`
+		Config struct {
+			CongestionControl string `json:"congestion_control"`
+		} `json:"config"`
+	}
+	if err := json.Unmarshal([]byte(strings.SplitN(string(events), "\n", 2)[0]), &ev); err != nil ||
+		ev.Kind != "config" || ev.Config.CongestionControl != "newreno" {
+		t.Fatalf("monitor printed %q (%v)", events, err)
 	}
 	for name, want := range map[string]string{
 		"cc":   "unknown congestion control",
