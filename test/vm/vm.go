@@ -172,6 +172,14 @@ func Run(ctx context.Context, cfg Config, script string) (*Result, error) {
 		}
 		cfg.Dir = root
 	}
+	// The guest mounts fresh tmpfs on /tmp and /run: a working directory
+	// there (a clone in /tmp, say) has to be shared explicitly.
+	for _, hidden := range []string{"/tmp", "/run"} {
+		if cfg.Dir == hidden || strings.HasPrefix(cfg.Dir, hidden+"/") {
+			cfg.Shares = append([]string{cfg.Dir}, cfg.Shares...)
+			break
+		}
+	}
 	accel, err := pickAccel(ctx, cfg.Kernel)
 	if err != nil {
 		return nil, err
