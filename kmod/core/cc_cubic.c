@@ -56,7 +56,8 @@ struct cubic {
 	u32 rtt_sample_count;
 	u32 css_rounds;
 	u8 hs_state;
-	bool recovery_valid;
+	bool recovery_valid;	/* recovery_start is set */
+	bool in_recovery;	/* no ACK of a packet sent after recovery_start yet */
 	bool epoch_valid;
 	bool round_valid;
 };
@@ -233,7 +234,7 @@ static void cubic_on_ack(struct tquic_cc *cc, const struct tquic_ack_sample *s)
 	c->last_ack_time = s->now;
 	if (!s->bytes_acked || cubic_in_recovery(cc, s->newest_sent_time))
 		return;
-	c->recovery_valid = false;
+	c->in_recovery = false;
 	/* RFC 9438 section 5.8 / RFC 9002 section 7.8: no growth when app limited. */
 	if (s->app_limited)
 		return;
@@ -274,6 +275,7 @@ static void cubic_reduce(struct tquic_cc *cc, u64 now, u64 sent_time)
 	if (cubic_in_recovery(cc, sent_time))
 		return;
 	c->recovery_valid = true;
+	c->in_recovery = true;
 	c->recovery_start = now;
 	c->epoch_valid = false;
 	c->cwnd_prior = c->cwnd;
@@ -311,6 +313,7 @@ static void cubic_on_pc(struct tquic_cc *cc, u64 now)
 	(void)now;
 	c->cwnd = tquic_cc_min_window(cc->mss);
 	c->recovery_valid = false;
+	c->in_recovery = false;
 	c->epoch_valid = false;
 	/* Slow start again up to ssthresh, with HyStart++ watching the RTT. */
 	c->hs_state = HS_SLOW_START;
@@ -348,7 +351,7 @@ static const char *cubic_state(const struct tquic_cc *cc)
 {
 	const struct cubic *c = CUBIC(cc);
 
-	if (c->recovery_valid)
+	if (c->in_recovery)
 		return "recovery";
 	if (c->cwnd >= c->ssthresh)
 		return "congestion_avoidance";

@@ -5,9 +5,10 @@
 struct newreno {
 	u64 cwnd;
 	u64 ssthresh;
-	u64 recovery_start;	/* valid if in_recovery_period */
+	u64 recovery_start;	/* valid if recovery_valid */
 	u64 ca_acc;		/* bytes acked * mss not yet turned into cwnd */
-	bool recovery_valid;
+	bool recovery_valid;	/* recovery_start is set */
+	bool in_recovery;	/* no ACK of a packet sent after recovery_start yet */
 };
 
 #define NR(cc) TQUIC_CC_PRIV(cc, struct newreno)
@@ -38,7 +39,7 @@ static void newreno_on_ack(struct tquic_cc *cc, const struct tquic_ack_sample *s
 	if (!s->bytes_acked || newreno_in_recovery(cc, s->newest_sent_time))
 		return;
 	/* Leaving recovery: an ACK for a packet sent after it started. */
-	nr->recovery_valid = false;
+	nr->in_recovery = false;
 	/* RFC 9002 section 7.8: no growth while the window is underused. */
 	if (s->app_limited)
 		return;
@@ -61,6 +62,7 @@ static void newreno_reduce(struct tquic_cc *cc, u64 now, u64 sent_time)
 	if (newreno_in_recovery(cc, sent_time))
 		return;
 	nr->recovery_valid = true;
+	nr->in_recovery = true;
 	nr->recovery_start = now;
 	nr->ssthresh = nr->cwnd / 2;
 	nr->cwnd = tquic_max_u64(nr->ssthresh, tquic_cc_min_window(cc->mss));
@@ -88,6 +90,7 @@ static void newreno_on_pc(struct tquic_cc *cc, u64 now)
 	(void)now;
 	nr->cwnd = tquic_cc_min_window(cc->mss);
 	nr->recovery_valid = false;
+	nr->in_recovery = false;
 	nr->ca_acc = 0;
 	cc->persistent_congestion_events++;
 }
@@ -121,7 +124,7 @@ static const char *newreno_state(const struct tquic_cc *cc)
 {
 	const struct newreno *nr = NR(cc);
 
-	if (nr->recovery_valid)
+	if (nr->in_recovery)
 		return "recovery";
 	return nr->cwnd < nr->ssthresh ? "slow_start" : "congestion_avoidance";
 }
