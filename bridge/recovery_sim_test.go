@@ -89,9 +89,9 @@ func runSim(t testing.TB, cfg simConfig, windows []simWindow) simResult {
 		now        uint64
 		nextPN     uint64
 		nextChunk  uint64
-		retx       []uint64          // chunks to send again
+		retx       []uint64           // chunks to send again
 		inflight   = map[uint64]int{} // pn -> chunk (sender's view)
-		outBytes   uint64            // sum of sizes the sender believes outstanding
+		outBytes   uint64             // sum of sizes the sender believes outstanding
 		delivered  = map[uint64]bool{}
 		departures []uint64 // bottleneck departure times of queued packets
 		linkFree   uint64
