@@ -7,7 +7,7 @@ GO ?= go
 FUZZTIME ?= 10m
 TEST_FUZZTIME ?= 2s
 
-.PHONY: all deps build kmod go-build test test-go demo vm-shell bench fuzz dkms lint asan generate clean
+.PHONY: all deps build kmod go-build test demo vm-shell bench fuzz dkms lint asan generate proto clean
 
 all: build
 
@@ -25,6 +25,10 @@ go-build:
 
 generate:
 	$(GO) generate ./...
+
+# Regenerate the checked-in gRPC code of tquicd from proto/.
+proto:
+	ci/proto.sh
 
 lint:
 	ci/lint.sh

@@ -8,12 +8,14 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"strings"
 	"time"
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/tquic/tquic/pkg/tquicd"
 	"github.com/tquic/tquic/pkg/tquicnl"
 )
 
@@ -64,6 +66,13 @@ func newApp(out io.Writer) *cli.App {
 			fmt.Fprintf(os.Stderr, "tquicctl: unknown command %q (see 'tquicctl help')\n", name)
 			os.Exit(exitUsage)
 		},
+		Flags: []cli.Flag{
+			&cli.StringFlag{Name: "remote", Usage: "manage the module through tquicd at `HOST:PORT` instead of locally"},
+			&cli.StringFlag{Name: "tls-ca", Usage: "CA that signed tquicd's certificate (PEM; default: system roots)"},
+			&cli.StringFlag{Name: "tls-cert", Usage: "client certificate for mutual TLS (PEM)"},
+			&cli.StringFlag{Name: "tls-key", Usage: "client key for mutual TLS (PEM)"},
+			&cli.StringFlag{Name: "tls-server-name", Usage: "name to verify in tquicd's certificate (default: the remote host)"},
+		},
 		Commands: []*cli.Command{showCommand(), setCommand(), monitorCommand(), selftestCommand()},
 	}
 }
@@ -82,7 +91,7 @@ func showCommand() *cli.Command {
 			if c.NArg() > 0 {
 				return cli.Exit(fmt.Sprintf("show takes no arguments, got %q", c.Args().First()), exitUsage)
 			}
-			nl, err := tquicnl.Dial()
+			nl, err := controller(c)
 			if err != nil {
 				return err
 			}
@@ -112,7 +121,7 @@ func selftestCommand() *cli.Command {
 			if c.NArg() > 0 {
 				return cli.Exit(fmt.Sprintf("selftest takes no arguments, got %q", c.Args().First()), exitUsage)
 			}
-			nl, err := tquicnl.Dial()
+			nl, err := controller(c)
 			if err != nil {
 				return err
 			}
@@ -140,6 +149,27 @@ func printJSON(w io.Writer, v any) error {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
 	return enc.Encode(v)
+}
+
+// controller opens the module locally, or through tquicd with --remote.
+func controller(c *cli.Context) (tquicnl.Controller, error) {
+	addr := c.String("remote")
+	if addr == "" {
+		return tquicnl.Dial()
+	}
+	serverName := c.String("tls-server-name")
+	if serverName == "" {
+		host, _, err := net.SplitHostPort(addr)
+		if err != nil {
+			return nil, cli.Exit(fmt.Sprintf("--remote %q: want HOST:PORT", addr), exitUsage)
+		}
+		serverName = host
+	}
+	tlsConfig, err := tquicd.ClientTLS(c.String("tls-ca"), c.String("tls-cert"), c.String("tls-key"), serverName)
+	if err != nil {
+		return nil, cli.Exit(err.Error(), exitUsage)
+	}
+	return tquicd.DialRemote(addr, tlsConfig)
 }
 
 func usageError(c *cli.Context, err error, _ bool) error {

@@ -24,7 +24,7 @@ func monitorCommand() *cli.Command {
 			if c.NArg() > 0 {
 				return cli.Exit(fmt.Sprintf("monitor takes no arguments, got %q", c.Args().First()), exitUsage)
 			}
-			nl, err := tquicnl.Dial()
+			nl, err := controller(c)
 			if err != nil {
 				return err
 			}

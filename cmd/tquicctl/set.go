@@ -29,7 +29,7 @@ idle-timeout (a duration; 0 = none), cid-len (0-20).`,
 			if err != nil {
 				return cli.Exit(fmt.Sprintf("set: %v (see 'tquicctl set --help')", err), exitUsage)
 			}
-			nl, err := tquicnl.Dial()
+			nl, err := controller(c)
 			if err != nil {
 				return err
 			}

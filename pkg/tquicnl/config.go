@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/mdlayher/netlink"
+	"golang.org/x/sys/unix"
 
 	"github.com/tquic/tquic/pkg/uapi"
 )
@@ -166,13 +167,56 @@ func (c *Client) SetConfig(ctx context.Context, u ConfigUpdate) error {
 		return fmt.Errorf("tquicnl: set config: %w", err)
 	}
 	if err := c.executeAck(ctx, uapi.CmdConfigSet, attrs); err != nil {
-		var oe *netlink.OpError
-		if errors.As(err, &oe) && oe.Message != "" {
-			return fmt.Errorf("tquicnl: set config: %s: %w", oe.Message, oe.Err)
-		}
-		return fmt.Errorf("tquicnl: set config: %w", err)
+		return kernelError("set config", err)
 	}
 	return nil
+}
+
+// Kinds of kernel refusal, for errors.Is.
+var (
+	// ErrInvalidConfig: the kernel rejected a value (range, unknown name).
+	ErrInvalidConfig = errors.New("invalid configuration")
+	// ErrPermission: the caller lacks CAP_NET_ADMIN in the namespace.
+	ErrPermission = errors.New("permission denied")
+)
+
+// KernelError is a refused request with the kernel's own explanation.
+type KernelError struct {
+	Op      string
+	Message string // the kernel's extended-ack text, if any
+	Kind    error  // ErrInvalidConfig, ErrPermission or nil
+	Err     error  // the netlink error (errno)
+}
+
+func (e *KernelError) Error() string {
+	if e.Message != "" {
+		return fmt.Sprintf("tquicnl: %s: %s (%v)", e.Op, e.Message, e.Err)
+	}
+	return fmt.Sprintf("tquicnl: %s: %v", e.Op, e.Err)
+}
+
+// Unwrap exposes both the kind and the errno.
+func (e *KernelError) Unwrap() []error {
+	if e.Kind == nil {
+		return []error{e.Err}
+	}
+	return []error{e.Kind, e.Err}
+}
+
+func kernelError(op string, err error) error {
+	ke := &KernelError{Op: op, Err: err}
+	var oe *netlink.OpError
+	if errors.As(err, &oe) {
+		ke.Message = oe.Message
+		ke.Err = oe.Err
+	}
+	switch {
+	case errors.Is(err, unix.EPERM):
+		ke.Kind = ErrPermission
+	case errors.Is(err, unix.EINVAL), errors.Is(err, unix.ERANGE), errors.Is(err, unix.ENOENT):
+		ke.Kind = ErrInvalidConfig
+	}
+	return ke
 }
 
 func encodeConfigUpdate(u ConfigUpdate) ([]byte, error) {

@@ -207,3 +207,16 @@ func parseInfo(b []byte) (*Info, error) {
 	}
 	return &info, nil
 }
+
+// Controller is what tquicctl drives: the module over generic netlink
+// (*Client) or a tquicd daemon over gRPC (tquicd.RemoteClient).
+type Controller interface {
+	Info(ctx context.Context) (*Info, error)
+	Config(ctx context.Context) (*Config, error)
+	SetConfig(ctx context.Context, u ConfigUpdate) error
+	Selftest(ctx context.Context) (*SelftestResult, error)
+	Watch(ctx context.Context, joined func(), fn func(Event) error) error
+	Close() error
+}
+
+var _ Controller = (*Client)(nil)

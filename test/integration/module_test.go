@@ -24,7 +24,7 @@ func (w consoleLog) Write(p []byte) (int, error) {
 // env is what a module test needs on the host: the repository, the built
 // module, and a shared directory holding freshly built tools.
 type env struct {
-	root, module, share, tquicctl string
+	root, module, share, tquicctl, tquicd string
 }
 
 func setup(t *testing.T) env {
@@ -37,11 +37,11 @@ func setup(t *testing.T) env {
 	if _, err := os.Stat(e.module); err != nil {
 		t.Fatalf("%v: build the module first ('make build')", err)
 	}
-	e.tquicctl = filepath.Join(e.share, "tquicctl")
-	build := exec.Command("go", "build", "-o", e.tquicctl, "./cmd/tquicctl")
+	e.tquicctl, e.tquicd = filepath.Join(e.share, "tquicctl"), filepath.Join(e.share, "tquicd")
+	build := exec.Command("go", "build", "-o", e.share+"/", "./cmd/tquicctl", "./cmd/tquicd")
 	build.Dir = root
 	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("build tquicctl: %v\n%s", err, out)
+		t.Fatalf("build tquicctl and tquicd: %v\n%s", err, out)
 	}
 	return e
 }
