@@ -17,6 +17,12 @@
 /* Largest Length field the writer emits in two bytes. */
 #define TQUIC_VARINT2_MAX	16383
 
+/* tquic_put_bytes() for optional fields: @p may be NULL when @n is 0. */
+static bool tquic_put_opt(struct tquic_wbuf *w, const u8 *p, size_t n)
+{
+	return !n || tquic_put_bytes(w, p, n);
+}
+
 static u32 tquic_be32(const u8 *p)
 {
 	return (u32)p[0] << 24 | (u32)p[1] << 16 | (u32)p[2] << 8 | p[3];
@@ -227,7 +233,7 @@ int tquic_write_header(u8 *buf, size_t cap, const struct tquic_hdr_out *o,
 		if (o->key_phase)
 			first |= TQUIC_SHORT_KEY_PHASE;
 		if (!tquic_put_u8(&w, first) ||
-		    !tquic_put_bytes(&w, o->dcid, o->dcid_len))
+		    !tquic_put_opt(&w, o->dcid, o->dcid_len))
 			return -ENOBUFS;
 		goto pn;
 	}
@@ -246,13 +252,13 @@ int tquic_write_header(u8 *buf, size_t cap, const struct tquic_hdr_out *o,
 		(u8)(o->pn_len - 1);
 	if (!tquic_put_u8(&w, first) || !tquic_put_uint(&w, 4, o->version) ||
 	    !tquic_put_u8(&w, o->dcid_len) ||
-	    !tquic_put_bytes(&w, o->dcid, o->dcid_len) ||
+	    !tquic_put_opt(&w, o->dcid, o->dcid_len) ||
 	    !tquic_put_u8(&w, o->scid_len) ||
-	    !tquic_put_bytes(&w, o->scid, o->scid_len))
+	    !tquic_put_opt(&w, o->scid, o->scid_len))
 		return -ENOBUFS;
 	if (o->type == TQUIC_PKT_INITIAL &&
 	    (!tquic_put_varint(&w, o->token_len) ||
-	     !tquic_put_bytes(&w, o->token, o->token_len)))
+	     !tquic_put_opt(&w, o->token, o->token_len)))
 		return -ENOBUFS;
 	if (!tquic_put_varint_n(&w, length <= TQUIC_VARINT2_MAX ? 2 :
 				tquic_varint_len(length), length))
@@ -404,7 +410,8 @@ static int tquic_retry_tag(struct tquic_aead *aead, u32 version,
 	if (!buf)
 		return -ENOMEM;
 	buf[0] = (u8)odcid_len;
-	memcpy(buf + 1, odcid, odcid_len);
+	if (odcid_len)
+		memcpy(buf + 1, odcid, odcid_len);
 	memcpy(buf + 1 + odcid_len, pkt, len);
 	err = tquic_aead_seal(aead, vp->retry_nonce, buf, aad_len,
 			      buf + aad_len, buf + aad_len, 0);
@@ -433,10 +440,10 @@ int tquic_retry_build(const struct tquic_retry_keys *rk,
 			  (u8)(bits << 4) | (p->unused_bits & 0x0f)) ||
 	    !tquic_put_uint(&w, 4, p->version) ||
 	    !tquic_put_u8(&w, p->dcid_len) ||
-	    !tquic_put_bytes(&w, p->dcid, p->dcid_len) ||
+	    !tquic_put_opt(&w, p->dcid, p->dcid_len) ||
 	    !tquic_put_u8(&w, p->scid_len) ||
-	    !tquic_put_bytes(&w, p->scid, p->scid_len) ||
-	    !tquic_put_bytes(&w, p->token, p->token_len) ||
+	    !tquic_put_opt(&w, p->scid, p->scid_len) ||
+	    !tquic_put_opt(&w, p->token, p->token_len) ||
 	    w.left < TQUIC_RETRY_TAG_LEN)
 		return -ENOBUFS;
 	err = tquic_retry_tag(tquic_retry_aead(rk, p->version), p->version,
@@ -487,9 +494,9 @@ int tquic_vn_build(u8 *buf, size_t cap, u8 unused_bits, const u8 *dcid,
 	if (!tquic_put_u8(&w, TQUIC_FORM_LONG | (unused_bits & 0x7f)) ||
 	    !tquic_put_uint(&w, 4, 0) ||
 	    !tquic_put_u8(&w, (u8)dcid_len) ||
-	    !tquic_put_bytes(&w, dcid, dcid_len) ||
+	    !tquic_put_opt(&w, dcid, dcid_len) ||
 	    !tquic_put_u8(&w, (u8)scid_len) ||
-	    !tquic_put_bytes(&w, scid, scid_len))
+	    !tquic_put_opt(&w, scid, scid_len))
 		return -ENOBUFS;
 	for (i = 0; i < n_versions; i++)
 		if (!tquic_put_uint(&w, 4, versions[i]))
