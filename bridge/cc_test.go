@@ -394,3 +394,26 @@ func TestPacerSpacing(t *testing.T) {
 		t.Fatalf("gap at 2.4 MB/s: %d", at)
 	}
 }
+
+// After an idle period the cubic epoch moves forward: idle time is not
+// growth time.
+func TestCCCubicIdleRestart(t *testing.T) {
+	grow := func(idleSend bool) uint64 {
+		p := mustPath(t, "cubic", true)
+		p.rttUpdate(50*ms, 0, true, 0)
+		p.ccAck(1*ms, 100*mss-12000, 0, 0, false)
+		p.ccLoss(10*ms, mss, 5*ms)
+		p.ccAck(20*ms, mss, 50*ms, 15*ms, false) // epoch starts
+		if idleSend {
+			if err := p.sent(spaceApp, 0, 10000*ms, mss, sentData, 0, 0, 0); err != nil {
+				t.Fatal(err)
+			}
+		}
+		w := p.cwnd()
+		p.ccAck(10050*ms, mss, 50*ms, 10000*ms, false)
+		return p.cwnd() - w
+	}
+	if idle, busy := grow(true), grow(false); idle > 60 || busy < 500 {
+		t.Fatalf("growth after 10 s: %d bytes with the idle restart, %d without", idle, busy)
+	}
+}

@@ -42,7 +42,10 @@ int tquic_cc_init(struct tquic_cc *cc, const struct tquic_cc_ops *ops,
 {
 	if (!ops)
 		ops = tquic_cc_find(TQUIC_CC_DEFAULT_NAME);
-	if (!ops || !rtt || mss < 64)
+	if (!ops || !rtt || mss < 64 || !ops->on_ack ||
+	    !ops->on_congestion_event || !ops->on_persistent_congestion ||
+	    !ops->cwnd || !ops->ssthresh || !ops->in_slow_start ||
+	    !ops->in_recovery || !ops->state_name)
 		return -EINVAL;
 	memset(cc, 0, sizeof(*cc));
 	cc->ops = ops;

@@ -77,6 +77,10 @@ struct tquic_ecn_sample {
 	u64 bytes_in_flight;
 };
 
+/*
+ * init, release, on_packet_sent, on_ecn, on_mss_change and pacing_rate may
+ * be NULL; the other operations are required (tquic_cc_init checks).
+ */
 struct tquic_cc_ops {
 	const char *name;
 	unsigned int flags;	/* TQUIC_CC_F_* */

@@ -48,6 +48,7 @@ struct cubic {
 	u64 acc_cubic;		/* (target - cwnd) * acked not yet applied */
 	u64 acc_est;		/* acked * mss * alpha_num not yet applied */
 	u64 last_ack_time;
+	u64 last_sent_time;
 	/* HyStart++ */
 	u64 round_start;	/* packets sent after this end the round when acked */
 	u64 last_round_min_rtt;
@@ -83,6 +84,7 @@ static int cubic_init(struct tquic_cc *cc, u64 now)
 	c->ssthresh = TQUIC_U64_MAX;
 	c->hs_state = HS_SLOW_START;
 	c->last_ack_time = now;
+	c->last_sent_time = now;
 	hystart_reset(c);
 	return 0;
 }
@@ -258,14 +260,17 @@ static void cubic_on_ack(struct tquic_cc *cc, const struct tquic_ack_sample *s)
 static void cubic_on_sent(struct tquic_cc *cc, u64 now, u64 bytes, u64 in_flight)
 {
 	struct cubic *c = CUBIC(cc);
+	u64 last = tquic_max_u64(c->last_ack_time, c->last_sent_time);
 
 	(void)bytes;
 	/*
 	 * Restarting after an idle period: the curve must not count the idle
 	 * time as growth time (as Linux does on CA_EVENT_TX_START).
 	 */
-	if (!in_flight && c->epoch_valid && now > c->last_ack_time)
-		c->epoch_start = tquic_sat_add(c->epoch_start, now - c->last_ack_time);
+	if (!in_flight && c->epoch_valid && now > last)
+		c->epoch_start = tquic_min_u64(tquic_sat_add(c->epoch_start, now - last),
+					       now);
+	c->last_sent_time = now;
 }
 
 static void cubic_reduce(struct tquic_cc *cc, u64 now, u64 sent_time)
