@@ -12,16 +12,16 @@ TEST_FUZZTIME ?= 2s
 all: build
 
 deps:
-	ci/deps.sh
+	ci/timed.sh deps ci/deps.sh
 
 # The module (W=1, sparse, zero warnings) and the Go programs.
 build: deps kmod go-build
 
 kmod:
-	ci/kbuild.sh kmod
+	ci/timed.sh kmod ci/kbuild.sh kmod
 
 go-build:
-	$(GO) build -o bin/ ./cmd/...
+	ci/timed.sh go-build $(GO) build -o bin/ ./cmd/...
 
 generate:
 	$(GO) generate ./...
@@ -31,16 +31,17 @@ proto:
 	ci/proto.sh
 
 lint:
-	ci/lint.sh
+	ci/timed.sh lint ci/lint.sh
 
 dkms: deps
-	ci/dkms.sh
+	ci/timed.sh dkms ci/dkms.sh
 
 # Everything: lint, host tests (engine, protocol layers, interop), VM tests
 # (the module in a real kernel), and a short run of every fuzz target.
 test: build dkms lint
-	$(GO) test -p 2 -timeout 40m ./...
-	FUZZTIME=$(TEST_FUZZTIME) ci/fuzz.sh
+	ci/timed.sh host-tests $(GO) test -p 2 -timeout 20m $$($(GO) list ./... | grep -v /test/)
+	ci/timed.sh vm-tests $(GO) test -p 2 -timeout 30m ./test/...
+	FUZZTIME=$(TEST_FUZZTIME) ci/timed.sh fuzz ci/fuzz.sh
 
 demo: build
 	bin/tquic-vm run test/demo.sh
