@@ -110,7 +110,8 @@ static inline struct tquic_cid tqb_cid(const u8 *p, size_t len)
 {
 	struct tquic_cid c = { .len = (u8)len };
 
-	memcpy(c.id, p, len > TQUIC_MAX_CID_LEN ? TQUIC_MAX_CID_LEN : len);
+	if (len)
+		memcpy(c.id, p, len > TQUIC_MAX_CID_LEN ? TQUIC_MAX_CID_LEN : len);
 	return c;
 }
 

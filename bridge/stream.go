@@ -243,7 +243,8 @@ static inline int tqb_rbuf_insert(struct tquic_rbuf *rb, u64 off, const u8 *p, u
 	b = tqb_buf_new(pad + len, truesize);
 	if (!b)
 		return -ENOMEM;
-	memcpy(tquic_buf_data(b) + pad, p, len);
+	if (len)
+		memcpy(tquic_buf_data(b) + pad, p, len);
 	err = tquic_rbuf_insert(rb, off, tquic_buf_data(b) + pad, len, b, TQUIC_GFP_ATOMIC);
 	tquic_buf_put(b);
 	return err;

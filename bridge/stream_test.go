@@ -514,9 +514,18 @@ func TestStreamStopSendingLocal(t *testing.T) {
 	s.acked(p)
 	deliver(t, c, s) // RESET_STREAM answer
 	wantStates(t, c, id, sendResetRcvd, recvRecv)
-	wantStates(t, s, id, sendReady, recvResetRcvd)
+	// The server stopped reading: the reset needs no reading to finish.
+	wantStates(t, s, id, sendReady, recvResetRead)
 	if _, _, err := s.read(id, 1); !errors.Is(err, engineResult(errnoCONNRESET)) {
 		t.Fatal(err)
+	}
+	// Finishing the server's (unused) send side completes the stream.
+	if err := s.reset(id, 1); err != nil {
+		t.Fatal(err)
+	}
+	deliver(t, s, c)
+	if _, _, ok := s.states(id); ok {
+		t.Fatal("stream not finished after both sides ended")
 	}
 	if code, stopped := c.stopError(id); !stopped || code != 9 {
 		t.Fatalf("client stop error %d %v", code, stopped)

@@ -12,7 +12,7 @@
 /* Slack on top of twice the window for receive memory. */
 #define TQUIC_RMEM_SLACK	65536ULL
 #define TQUIC_HASH_BITS_MIN	4U
-#define TQUIC_HASH_BITS_MAX	16U
+#define TQUIC_HASH_BITS_MAX	12U	/* 4096 buckets: one 64 KB array */
 
 static inline u64 min_u64(u64 a, u64 b)
 {
@@ -1453,6 +1453,11 @@ int tquic_streams_on_reset(struct tquic_streams *s, const struct tquic_frame_res
 	stream_ctrl_clear(st, TQUIC_SCTRL_MAX_STREAM_DATA | TQUIC_SCTRL_STOP);
 	tquic_fc_rx_consume(&s->conn_rx, unread, s->now_us, s->srtt_us);
 	stream_event(s, st, TQUIC_STREAM_EV_PEER_RESET | TQUIC_STREAM_EV_READABLE);
+	/* After STOP_SENDING the application reads no more: nothing to tell it. */
+	if (st->discard) {
+		st->recv_state = TQUIC_RECV_RESET_READ;
+		stream_maybe_done(s, st);
+	}
 	return 0;
 }
 
