@@ -1,0 +1,987 @@
+package bridge
+
+/*
+#include <stdlib.h>
+#include "conn.h"
+#include "buf_user.h"
+
+// Copies a received datagram into a host buffer and feeds it to the engine.
+static int tqb_conn_recv(struct tquic_conn *c, const u8 *data, size_t len,
+			 const struct tquic_addr *peer, u8 ecn, u64 now)
+{
+	struct tquic_buf *b = tquic_buf_alloc(len, TQUIC_GFP_KERNEL);
+	int err;
+
+	if (!b)
+		return -ENOMEM;
+	memcpy(tquic_buf_data(b), data, len);
+	err = tquic_conn_recv(c, b, NULL, peer, ecn, now, TQUIC_GFP_KERNEL);
+	tquic_buf_put(b);
+	return err;
+}
+
+static struct tquic_conn *tqb_conn_client(const struct tquic_conn_config *cfg, u32 version,
+					  const u8 *dcid, u8 dcid_len, const u8 *scid,
+					  u8 scid_len, const struct tquic_addr *peer,
+					  u64 now, int *err)
+{
+	return tquic_conn_client_new(cfg, version, dcid, dcid_len, scid, scid_len, NULL, peer,
+				     now, TQUIC_GFP_KERNEL, err);
+}
+
+static long tqb_conn_send(struct tquic_conn *c, u8 *buf, size_t cap, u64 now, u8 *ecn)
+{
+	struct tquic_send_info info;
+	long n = tquic_conn_send(c, buf, cap, now, &info, TQUIC_GFP_KERNEL);
+
+	if (n > 0)
+		*ecn = info.ecn;
+	return n;
+}
+
+static void tqb_cfg_set_cc(struct tquic_conn_config *cfg, const char *name)
+{
+	size_t n = strlen(name);
+
+	if (n >= sizeof(cfg->cc_name))
+		n = sizeof(cfg->cc_name) - 1;
+	memcpy(cfg->cc_name, name, n);
+	cfg->cc_name[n] = 0;
+}
+*/
+import "C"
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"math"
+	"net"
+	"net/netip"
+	"sync"
+	"time"
+	"unsafe"
+
+	"github.com/tquic/tquic/pkg/handshake"
+	"github.com/tquic/tquic/pkg/transport"
+)
+
+// Errors reported for connections that ended without an application close.
+var (
+	// ErrIdleTimeout: no packet arrived within the idle timeout.
+	ErrIdleTimeout = errors.New("bridge: idle timeout")
+	// ErrStatelessReset: the peer answered with a stateless reset.
+	ErrStatelessReset = errors.New("bridge: stateless reset")
+	// ErrHandshakeTimeout: the handshake did not finish in time.
+	ErrHandshakeTimeout = errors.New("bridge: handshake timeout")
+	// ErrVersionNegotiation: the server speaks none of our versions.
+	ErrVersionNegotiation = errors.New("bridge: no common QUIC version")
+)
+
+// Config configures connections of the user-space host. The zero value
+// is usable: QUIC v1 preferred, v2 offered, CUBIC, pacing, 30 s idle
+// timeout.
+type Config struct {
+	// Versions in preference order (Version1, Version2). A client sends
+	// its first Initial in the first one and offers the others for
+	// compatible version negotiation; a server picks its most preferred
+	// version the client offers.
+	Versions []uint32
+	// CongestionControl names the controller ("cubic", "newreno").
+	CongestionControl string
+	// DisablePacing turns pacing off.
+	DisablePacing bool
+	// ECN marks packets ECT(0) and validates ECN (the socket must pass
+	// the codepoints through).
+	ECN bool
+	// MaxIdleTimeout is the idle timeout we advertise (0: 30 s).
+	MaxIdleTimeout time.Duration
+	// HandshakeTimeout bounds Dial's handshake (0: 10 s).
+	HandshakeTimeout time.Duration
+	// EnableDatagrams offers RFC 9221 datagrams.
+	EnableDatagrams bool
+	// MaxDatagramSize is the largest UDP payload we send (0: 1452).
+	MaxDatagramSize int
+	// InitialStreamWindow, InitialConnectionWindow are the flow-control
+	// windows we advertise; they grow by auto-tuning up to the Max ones.
+	InitialStreamWindow     uint64
+	InitialConnectionWindow uint64
+	MaxStreamWindow         uint64
+	MaxConnectionWindow     uint64
+	// MaxIncomingStreams and MaxIncomingUniStreams bound the peer's
+	// concurrent streams (0: 100).
+	MaxIncomingStreams    int64
+	MaxIncomingUniStreams int64
+	// SendBuffer is the per-stream send buffer (0: 1 MB).
+	SendBuffer uint64
+	// KeyUpdateInterval initiates a 1-RTT key update every N packets.
+	KeyUpdateInterval uint64
+	// RequireAddressValidation makes a server answer first Initials
+	// without a valid token with a Retry.
+	RequireAddressValidation bool
+	// StatelessResetKey derives stateless reset tokens and address
+	// validation tokens; a random key is used when nil.
+	StatelessResetKey *[32]byte
+	// EnableEarlyData lets a server accept 0-RTT.
+	EnableEarlyData bool
+}
+
+func (cfg *Config) engineConfig() (C.struct_tquic_conn_config, error) {
+	var ec C.struct_tquic_conn_config
+	C.tquic_conn_config_init(&ec)
+	if cfg == nil {
+		cfg = &Config{}
+	}
+	if len(cfg.Versions) > 0 {
+		if len(cfg.Versions) > int(C.TQUIC_CONN_MAX_VERSIONS) {
+			return ec, fmt.Errorf("bridge: at most %d versions", int(C.TQUIC_CONN_MAX_VERSIONS))
+		}
+		for i, v := range cfg.Versions {
+			ec.versions[i] = C.u32(v)
+		}
+		ec.n_versions = C.u32(len(cfg.Versions))
+	}
+	if cfg.CongestionControl != "" {
+		cs := C.CString(cfg.CongestionControl)
+		C.tqb_cfg_set_cc(&ec, cs)
+		C.free(unsafe.Pointer(cs))
+	}
+	ec.pacing = C.bool(!cfg.DisablePacing)
+	ec.ecn = C.bool(cfg.ECN)
+	if cfg.MaxIdleTimeout > 0 {
+		ec.idle_timeout = C.u64(cfg.MaxIdleTimeout / time.Millisecond)
+	}
+	if cfg.EnableDatagrams {
+		ec.max_datagram_frame_size = 65535
+	}
+	if cfg.MaxDatagramSize > 0 {
+		ec.max_datagram_size = C.u32(cfg.MaxDatagramSize)
+	}
+	if cfg.InitialStreamWindow > 0 {
+		ec.limits.max_stream_data_bidi_local = C.u64(cfg.InitialStreamWindow)
+		ec.limits.max_stream_data_bidi_remote = C.u64(cfg.InitialStreamWindow)
+		ec.limits.max_stream_data_uni = C.u64(cfg.InitialStreamWindow)
+	}
+	if cfg.InitialConnectionWindow > 0 {
+		ec.limits.max_data = C.u64(cfg.InitialConnectionWindow)
+	}
+	if cfg.MaxStreamWindow > 0 {
+		ec.max_stream_window = C.u64(cfg.MaxStreamWindow)
+	}
+	if cfg.MaxConnectionWindow > 0 {
+		ec.max_conn_window = C.u64(cfg.MaxConnectionWindow)
+	}
+	if cfg.MaxIncomingStreams > 0 {
+		ec.limits.max_streams_bidi = C.u64(cfg.MaxIncomingStreams)
+	}
+	if cfg.MaxIncomingUniStreams > 0 {
+		ec.limits.max_streams_uni = C.u64(cfg.MaxIncomingUniStreams)
+	}
+	if cfg.SendBuffer > 0 {
+		ec.send_buffer = C.u64(cfg.SendBuffer)
+	}
+	ec.key_update_packets = C.u64(cfg.KeyUpdateInterval)
+	if cfg.StatelessResetKey != nil {
+		for i, b := range cfg.StatelessResetKey {
+			ec.reset_key[i] = C.u8(b)
+		}
+	} else {
+		var k [32]byte
+		if _, err := rand.Read(k[:]); err != nil {
+			return ec, fmt.Errorf("bridge: reset key: %w", err)
+		}
+		for i, b := range k {
+			ec.reset_key[i] = C.u8(b)
+		}
+	}
+	return ec, nil
+}
+
+var epoch = time.Now()
+
+// monoNow is the engine's clock: nanoseconds since the package loaded.
+func monoNow() uint64 { return uint64(time.Since(epoch)) + 1 }
+
+func connAddr(ap netip.AddrPort) C.struct_tquic_addr {
+	var a C.struct_tquic_addr
+	ip := ap.Addr().Unmap()
+	if ip.Is4() {
+		a.family = C.TQUIC_ADDR_V4
+		b := ip.As4()
+		for i := range b {
+			a.addr[i] = C.u8(b[i])
+		}
+	} else {
+		a.family = C.TQUIC_ADDR_V6
+		b := ip.As16()
+		for i := range b {
+			a.addr[i] = C.u8(b[i])
+		}
+	}
+	a.port = C.u16(ap.Port())
+	return a
+}
+
+// packetWriter sends datagrams for a connection (its own socket or the
+// listener's shared one).
+type packetWriter interface {
+	WriteToUDPAddrPort(b []byte, addr netip.AddrPort) (int, error)
+}
+
+// Conn is a QUIC connection run by the engine in user space over a UDP
+// socket. It implements transport.Connection.
+type Conn struct {
+	mu       sync.Mutex
+	c        *C.struct_tquic_conn
+	hs       *handshake.Driver
+	isServer bool
+	pc       packetWriter
+	udp      *net.UDPConn // client: owned socket
+	raddr    netip.AddrPort
+	laddr    net.Addr
+	ln       *Listener
+	cids     map[string]struct{}
+
+	timer    *time.Timer
+	deadline uint64
+	sendBuf  []byte
+	cryptBuf []byte
+
+	streams    map[int64]*Stream
+	acceptBidi []*Stream
+	acceptUni  []*Stream
+	acceptCh   chan struct{} // signalled when a stream is queued
+	openCh     chan struct{} // signalled when the peer raises stream limits
+	dgramCh    chan struct{}
+
+	hsDone     chan struct{}
+	hsDoneOnce sync.Once
+	ctx        context.Context
+	cancel     context.CancelCauseFunc
+	closeErr   error
+	version    uint32
+	tlsState   tls.ConnectionState
+	datagrams  bool
+	accepted   bool // server: handed to Accept
+	freed      bool
+	stats      C.struct_tquic_conn_stats
+}
+
+func newConn(ctx context.Context, isServer bool) *Conn {
+	c := &Conn{
+		isServer: isServer,
+		sendBuf:  make([]byte, 65536),
+		cryptBuf: make([]byte, 16384),
+		streams:  make(map[int64]*Stream),
+		acceptCh: make(chan struct{}, 1),
+		openCh:   make(chan struct{}, 1),
+		dgramCh:  make(chan struct{}, 1),
+		hsDone:   make(chan struct{}),
+		cids:     make(map[string]struct{}),
+	}
+	c.ctx, c.cancel = context.WithCancelCause(context.WithoutCancel(ctx))
+	c.timer = time.AfterFunc(time.Hour, c.onTimer)
+	c.timer.Stop()
+	return c
+}
+
+func signal(ch chan struct{}) {
+	select {
+	case ch <- struct{}{}:
+	default:
+	}
+}
+
+// engine adapts the connection to handshake.Engine; its methods run under c.mu.
+type engine struct{ c *Conn }
+
+func (e engine) InstallSecret(level handshake.Level, write bool, suite uint16, secret []byte) error {
+	if len(secret) == 0 {
+		return errors.New("empty secret")
+	}
+	r := C.tquic_conn_install_secret(e.c.c, uint32(level), C.bool(write), C.u16(suite),
+		(*C.u8)(unsafe.Pointer(&secret[0])), C.size_t(len(secret)), C.u64(monoNow()), C.TQUIC_GFP_KERNEL)
+	if r != 0 {
+		return fmt.Errorf("engine: install secret: errno %d", -int(r))
+	}
+	return nil
+}
+
+func (e engine) WriteCrypto(level handshake.Level, data []byte) error {
+	if len(data) == 0 {
+		return nil
+	}
+	r := C.tquic_conn_crypto_write(e.c.c, uint32(level), (*C.u8)(unsafe.Pointer(&data[0])),
+		C.size_t(len(data)), C.TQUIC_GFP_KERNEL)
+	if r != 0 {
+		return fmt.Errorf("engine: crypto write: errno %d", -int(r))
+	}
+	return nil
+}
+
+func (e engine) LocalTransportParameters() ([]byte, error) {
+	buf := make([]byte, 1024)
+	n := C.tquic_conn_local_tparams(e.c.c, (*C.u8)(unsafe.Pointer(&buf[0])), C.size_t(len(buf)))
+	if n < 0 {
+		return nil, fmt.Errorf("engine: encode transport parameters: errno %d", -int(n))
+	}
+	return buf[:n], nil
+}
+
+func (e engine) SetPeerTransportParameters(p []byte) error {
+	var ptr *C.u8
+	if len(p) > 0 {
+		ptr = (*C.u8)(unsafe.Pointer(&p[0]))
+	}
+	r := C.tquic_conn_set_peer_tparams(e.c.c, ptr, C.size_t(len(p)), C.u64(monoNow()))
+	if r != 0 {
+		return fmt.Errorf("engine: peer transport parameters rejected (code %#x)", int(r))
+	}
+	return nil
+}
+
+func (e engine) HandshakeComplete() { C.tquic_conn_handshake_complete(e.c.c, C.u64(monoNow())) }
+
+func (e engine) Alert(alert uint8) { C.tquic_conn_tls_alert(e.c.c, C.u8(alert), C.u64(monoNow())) }
+
+func (e engine) RejectedEarlyData() { C.tquic_conn_early_data_rejected(e.c.c, C.u64(monoNow())) }
+
+// ---- the event loop pieces, all under c.mu ----
+
+// handleDatagram feeds one datagram and runs everything it triggers.
+func (c *Conn) handleDatagram(b []byte, from netip.AddrPort) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.c == nil || len(b) == 0 {
+		return
+	}
+	peer := connAddr(from)
+	C.tqb_conn_recv(c.c, (*C.u8)(unsafe.Pointer(&b[0])), C.size_t(len(b)), &peer, 0, C.u64(monoNow()))
+	c.afterInput()
+}
+
+func (c *Conn) onTimer() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.c == nil {
+		return
+	}
+	c.deadline = 0
+	C.tquic_conn_on_timeout(c.c, C.u64(monoNow()))
+	c.afterInput()
+}
+
+// afterInput drives TLS with received CRYPTO data, dispatches events,
+// sends what is due and re-arms the timer.
+func (c *Conn) afterInput() {
+	c.driveTLS()
+	c.drainEvents()
+	c.flush()
+	c.drainEvents()
+	c.armTimer()
+}
+
+func (c *Conn) driveTLS() {
+	if c.c == nil || c.hs == nil {
+		return
+	}
+	for progress := true; progress; {
+		progress = false
+		for _, lvl := range []handshake.Level{tls.QUICEncryptionLevelInitial,
+			tls.QUICEncryptionLevelHandshake, tls.QUICEncryptionLevelApplication} {
+			for {
+				n := C.tquic_conn_crypto_read(c.c, uint32(lvl), (*C.u8)(unsafe.Pointer(&c.cryptBuf[0])),
+					C.size_t(len(c.cryptBuf)))
+				if n <= 0 {
+					break
+				}
+				progress = true
+				if err := c.hs.HandleData(lvl, c.cryptBuf[:n]); err != nil {
+					return
+				}
+			}
+		}
+	}
+}
+
+func (c *Conn) flush() {
+	if c.c == nil {
+		return
+	}
+	var ecn C.u8
+	for i := 0; i < 4096; i++ {
+		n := C.tqb_conn_send(c.c, (*C.u8)(unsafe.Pointer(&c.sendBuf[0])), C.size_t(len(c.sendBuf)),
+			C.u64(monoNow()), &ecn)
+		if n <= 0 {
+			return
+		}
+		// Send errors are losses as far as QUIC is concerned.
+		_, _ = c.pc.WriteToUDPAddrPort(c.sendBuf[:n], c.raddr)
+	}
+}
+
+func (c *Conn) armTimer() {
+	if c.c == nil {
+		c.timer.Stop()
+		return
+	}
+	d := uint64(C.tquic_conn_next_deadline(c.c))
+	if d == math.MaxUint64 {
+		c.timer.Stop()
+		c.deadline = 0
+		return
+	}
+	if d == c.deadline {
+		return
+	}
+	c.deadline = d
+	now := monoNow()
+	wait := time.Duration(0)
+	if d > now {
+		wait = time.Duration(d - now)
+	}
+	c.timer.Reset(wait)
+}
+
+func (c *Conn) drainEvents() {
+	if c.c == nil {
+		return
+	}
+	var ev C.struct_tquic_event
+	for c.c != nil && C.tquic_conn_next_event(c.c, &ev) {
+		switch ev._type {
+		case C.TQUIC_EV_STREAM:
+			if s := c.streams[int64(ev.id)]; s != nil {
+				s.onEvent(uint32(ev.flags))
+			}
+		case C.TQUIC_EV_STREAMS_AVAILABLE:
+			signal(c.openCh)
+		case C.TQUIC_EV_HANDSHAKE_DONE:
+			c.onHandshakeDone()
+		case C.TQUIC_EV_CLOSED:
+			c.onClosed()
+		case C.TQUIC_EV_DRAINED:
+			c.onClosed()
+			c.free()
+			return
+		case C.TQUIC_EV_CID_NEW:
+			c.cidAdd(C.GoBytes(unsafe.Pointer(&ev.data[0]), C.int(ev.len)))
+		case C.TQUIC_EV_CID_RETIRED:
+			c.cidRemove(C.GoBytes(unsafe.Pointer(&ev.data[0]), C.int(ev.len)))
+		case C.TQUIC_EV_DATAGRAM:
+			signal(c.dgramCh)
+		}
+	}
+	c.acceptNew()
+}
+
+func (c *Conn) acceptNew() {
+	var id C.u64
+	for c.c != nil && C.tquic_conn_stream_accept(c.c, &id) {
+		s := c.newStream(int64(id))
+		if transport.StreamID(id).IsUnidirectional() {
+			c.acceptUni = append(c.acceptUni, s)
+		} else {
+			c.acceptBidi = append(c.acceptBidi, s)
+		}
+		signal(c.acceptCh)
+	}
+}
+
+func (c *Conn) onHandshakeDone() {
+	if c.hs != nil {
+		c.tlsState = c.hs.ConnectionState()
+	}
+	c.version = uint32(C.tquic_conn_version(c.c))
+	c.datagrams = bool(C.tquic_conn_datagrams_enabled(c.c))
+	c.hsDoneOnce.Do(func() { close(c.hsDone) })
+	if c.ln != nil {
+		c.ln.enqueue(c)
+	}
+}
+
+// onClosed records why the connection ended and wakes every waiter.
+func (c *Conn) onClosed() {
+	if c.closeErr != nil || c.c == nil {
+		return
+	}
+	var ci C.struct_tquic_close_info
+	if !C.tquic_conn_close_info(c.c, &ci) {
+		ci.flags = C.TQUIC_CLOSE_F_IDLE
+	}
+	remote := ci.flags&C.TQUIC_CLOSE_F_REMOTE != 0
+	var reason string
+	if ci.reason_len > 0 {
+		reason = C.GoStringN((*C.char)(unsafe.Pointer(ci.reason)), C.int(ci.reason_len))
+	}
+	switch {
+	case ci.flags&C.TQUIC_CLOSE_F_RESET != 0:
+		c.closeErr = &transport.TransportError{Err: ErrStatelessReset}
+	case ci.flags&C.TQUIC_CLOSE_F_IDLE != 0:
+		if ci.flags&C.TQUIC_CLOSE_F_HANDSHAKE != 0 {
+			c.closeErr = &transport.TransportError{Err: ErrHandshakeTimeout}
+		} else {
+			c.closeErr = &transport.TransportError{Err: ErrIdleTimeout}
+		}
+	case ci.flags&C.TQUIC_CLOSE_F_APP != 0:
+		c.closeErr = &transport.ApplicationError{ErrorCode: transport.ErrorCode(ci.code), Message: reason, Remote: remote}
+	case ci.code == C.TQUIC_ERR_VERSION_NEGOTIATION_ERROR && ci.flags&C.TQUIC_CLOSE_F_HANDSHAKE != 0 && remote:
+		c.closeErr = &transport.TransportError{Code: uint64(ci.code), Err: ErrVersionNegotiation}
+	default:
+		who := "local"
+		if remote {
+			who = "remote"
+		}
+		err := fmt.Errorf("bridge: %s transport error %#x", who, uint64(ci.code))
+		if reason != "" {
+			err = fmt.Errorf("bridge: %s transport error %#x: %s", who, uint64(ci.code), reason)
+		}
+		if c.hs != nil && c.hs.Err() != nil && !remote {
+			err = fmt.Errorf("%w (%w)", err, c.hs.Err())
+		}
+		c.closeErr = &transport.TransportError{Code: uint64(ci.code), Err: err}
+	}
+	c.cancel(c.closeErr)
+	for _, s := range c.streams {
+		s.wake()
+	}
+	signal(c.acceptCh)
+	signal(c.openCh)
+	signal(c.dgramCh)
+	if c.ln != nil && !c.accepted {
+		c.hsDoneOnce.Do(func() { close(c.hsDone) })
+	}
+}
+
+// free releases the engine connection once it is drained.
+func (c *Conn) free() {
+	if c.freed {
+		return
+	}
+	c.freed = true
+	c.timer.Stop()
+	if c.c != nil {
+		C.tquic_conn_stats(c.c, &c.stats)
+		C.tquic_conn_free(c.c)
+		c.c = nil
+	}
+	if c.hs != nil {
+		_ = c.hs.Close()
+	}
+	if c.ln != nil {
+		c.ln.remove(c)
+	}
+	if c.udp != nil {
+		_ = c.udp.Close()
+	}
+	for _, s := range c.streams {
+		s.wake()
+	}
+}
+
+func (c *Conn) cidAdd(id []byte) {
+	c.cids[string(id)] = struct{}{}
+	if c.ln != nil {
+		c.ln.route(id, c)
+	}
+}
+
+func (c *Conn) cidRemove(id []byte) {
+	delete(c.cids, string(id))
+	if c.ln != nil {
+		c.ln.unroute(id, c)
+	}
+}
+
+// err returns the connection's close error, or nil while it is open.
+func (c *Conn) errLocked() error {
+	if c.closeErr != nil {
+		return c.closeErr
+	}
+	if c.c == nil {
+		return net.ErrClosed
+	}
+	return nil
+}
+
+// ---- transport.Connection ----
+
+func (c *Conn) openStream(ctx context.Context, uni bool) (*Stream, error) {
+	for {
+		c.mu.Lock()
+		if err := c.errLocked(); err != nil {
+			c.mu.Unlock()
+			return nil, err
+		}
+		var id C.u64
+		r := C.tquic_conn_stream_open(c.c, C.bool(uni), &id, C.TQUIC_GFP_KERNEL)
+		if r == 0 {
+			s := c.newStream(int64(id))
+			c.mu.Unlock()
+			return s, nil
+		}
+		if r != -C.EAGAIN {
+			c.mu.Unlock()
+			return nil, fmt.Errorf("bridge: open stream: errno %d", -int(r))
+		}
+		c.flush() // STREAMS_BLOCKED
+		c.armTimer()
+		c.mu.Unlock()
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-c.ctx.Done():
+		case <-c.openCh:
+		}
+	}
+}
+
+// OpenStream opens a bidirectional stream, waiting for stream credit.
+func (c *Conn) OpenStream(ctx context.Context) (transport.Stream, error) {
+	return c.openStream(ctx, false)
+}
+
+// OpenUniStream opens a unidirectional stream, waiting for stream credit.
+func (c *Conn) OpenUniStream(ctx context.Context) (transport.SendStream, error) {
+	return c.openStream(ctx, true)
+}
+
+func (c *Conn) accept(ctx context.Context, uni bool) (*Stream, error) {
+	for {
+		c.mu.Lock()
+		q := &c.acceptBidi
+		if uni {
+			q = &c.acceptUni
+		}
+		if len(*q) > 0 {
+			s := (*q)[0]
+			*q = (*q)[1:]
+			if len(*q) > 0 {
+				signal(c.acceptCh)
+			}
+			c.mu.Unlock()
+			return s, nil
+		}
+		if err := c.errLocked(); err != nil {
+			c.mu.Unlock()
+			return nil, err
+		}
+		c.mu.Unlock()
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-c.acceptCh:
+		}
+	}
+}
+
+// AcceptStream returns the next bidirectional stream the peer opened.
+func (c *Conn) AcceptStream(ctx context.Context) (transport.Stream, error) {
+	return c.accept(ctx, false)
+}
+
+// AcceptUniStream returns the next unidirectional stream the peer opened.
+func (c *Conn) AcceptUniStream(ctx context.Context) (transport.ReceiveStream, error) {
+	return c.accept(ctx, true)
+}
+
+// SendDatagram queues an RFC 9221 datagram.
+func (c *Conn) SendDatagram(p []byte) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if err := c.errLocked(); err != nil {
+		return err
+	}
+	if !bool(C.tquic_conn_datagrams_enabled(c.c)) {
+		return transport.ErrDatagramsDisabled
+	}
+	var ptr *C.u8
+	if len(p) > 0 {
+		ptr = (*C.u8)(unsafe.Pointer(&p[0]))
+	}
+	r := C.tquic_conn_dgram_send(c.c, ptr, C.size_t(len(p)), C.TQUIC_GFP_KERNEL)
+	switch {
+	case r == -C.EMSGSIZE:
+		return &transport.DatagramTooLargeError{MaxPayload: int(C.tquic_conn_dgram_max(c.c))}
+	case r == -C.ENOBUFS:
+		return nil // queue full: datagrams are unreliable
+	case r != 0:
+		return fmt.Errorf("bridge: send datagram: errno %d", -int(r))
+	}
+	c.flush()
+	c.armTimer()
+	return nil
+}
+
+// ReceiveDatagram returns the next datagram received.
+func (c *Conn) ReceiveDatagram(ctx context.Context) ([]byte, error) {
+	buf := make([]byte, 65536)
+	for {
+		c.mu.Lock()
+		if c.c != nil {
+			if !bool(C.tquic_conn_datagrams_enabled(c.c)) && c.hsDoneClosed() {
+				c.mu.Unlock()
+				return nil, transport.ErrDatagramsDisabled
+			}
+			n := C.tquic_conn_dgram_recv(c.c, (*C.u8)(unsafe.Pointer(&buf[0])), C.size_t(len(buf)))
+			if n >= 0 {
+				c.mu.Unlock()
+				return append([]byte(nil), buf[:n]...), nil
+			}
+		}
+		if err := c.errLocked(); err != nil {
+			c.mu.Unlock()
+			return nil, err
+		}
+		c.mu.Unlock()
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-c.dgramCh:
+		}
+	}
+}
+
+func (c *Conn) hsDoneClosed() bool {
+	select {
+	case <-c.hsDone:
+		return true
+	default:
+		return false
+	}
+}
+
+// CloseWithError closes the connection with an application error code.
+func (c *Conn) CloseWithError(code transport.ErrorCode, msg string) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.c == nil || c.closeErr != nil {
+		return nil
+	}
+	var ptr *C.u8
+	if len(msg) > 0 {
+		b := []byte(msg)
+		ptr = (*C.u8)(unsafe.Pointer(&b[0]))
+	}
+	C.tquic_conn_close(c.c, true, C.u64(code), ptr, C.size_t(len(msg)), C.u64(monoNow()))
+	c.drainEvents()
+	c.flush()
+	c.armTimer()
+	return nil
+}
+
+// Context is canceled when the connection closes.
+func (c *Conn) Context() context.Context { return c.ctx }
+
+// State returns the negotiated state.
+func (c *Conn) State() transport.ConnectionState {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	st := transport.ConnectionState{
+		ALPN:       c.tlsState.NegotiatedProtocol,
+		Version:    c.version,
+		LocalAddr:  c.laddr,
+		RemoteAddr: net.UDPAddrFromAddrPort(c.raddr),
+		TLS:        c.tlsState,
+		Datagrams:  c.datagrams,
+	}
+	return st
+}
+
+// Stats are engine counters of one connection.
+type Stats struct {
+	PacketsSent, PacketsReceived, PacketsLost, PacketsDropped uint64
+	BytesSent, BytesReceived                                  uint64
+	KeyUpdates                                                uint64
+	SmoothedRTT                                               time.Duration
+	CongestionWindow                                          uint64
+	AmplificationViolations                                   uint64
+	// EngineMemory is the memory the engine holds for the connection.
+	EngineMemory uint64
+}
+
+// Stats returns the connection's engine counters.
+func (c *Conn) Stats() Stats {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var mem uint64
+	if c.c != nil {
+		C.tquic_conn_stats(c.c, &c.stats)
+		mem = uint64(C.tquic_conn_mem(c.c))
+	}
+	s := c.stats
+	return Stats{
+		PacketsSent: uint64(s.pkts_sent), PacketsReceived: uint64(s.pkts_recv),
+		PacketsLost: uint64(s.pkts_lost), PacketsDropped: uint64(s.pkts_dropped),
+		BytesSent: uint64(s.bytes_sent), BytesReceived: uint64(s.bytes_recv),
+		KeyUpdates: uint64(s.key_updates), SmoothedRTT: time.Duration(s.srtt),
+		CongestionWindow: uint64(s.cwnd), AmplificationViolations: uint64(s.amp_violations),
+		EngineMemory: mem,
+	}
+}
+
+// KeyUpdate initiates a 1-RTT key update.
+func (c *Conn) KeyUpdate() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if err := c.errLocked(); err != nil {
+		return err
+	}
+	if r := C.tquic_conn_key_update(c.c, C.u64(monoNow())); r != 0 {
+		return fmt.Errorf("bridge: key update: errno %d", -int(r))
+	}
+	c.flush()
+	c.armTimer()
+	return nil
+}
+
+// HandshakeComplete is closed once the handshake is confirmed (or the
+// connection failed).
+func (c *Conn) HandshakeComplete() <-chan struct{} { return c.hsDone }
+
+// ---- Dial ----
+
+func randomCID(n int) ([]byte, error) {
+	b := make([]byte, n)
+	if _, err := rand.Read(b); err != nil {
+		return nil, fmt.Errorf("bridge: random CID: %w", err)
+	}
+	return b, nil
+}
+
+// Dial opens a client connection to addr and completes the handshake.
+func Dial(ctx context.Context, addr string, tlsConf *tls.Config, cfg *Config) (*Conn, error) {
+	ua, err := net.ResolveUDPAddr("udp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("bridge: resolve %s: %w", addr, err)
+	}
+	network := "udp4"
+	if ua.IP.To4() == nil {
+		network = "udp6"
+	}
+	udp, err := net.ListenUDP(network, nil)
+	if err != nil {
+		return nil, fmt.Errorf("bridge: listen: %w", err)
+	}
+	c, err := dialOn(ctx, udp, ua.AddrPort(), tlsConf, cfg)
+	if err != nil {
+		_ = udp.Close()
+		return nil, err
+	}
+	return c, nil
+}
+
+func dialOn(ctx context.Context, udp *net.UDPConn, raddr netip.AddrPort, tlsConf *tls.Config, cfg *Config) (*Conn, error) {
+	if cfg == nil {
+		cfg = &Config{}
+	}
+	ec, err := cfg.engineConfig()
+	if err != nil {
+		return nil, err
+	}
+	dcid, err := randomCID(8)
+	if err != nil {
+		return nil, err
+	}
+	scid, err := randomCID(8)
+	if err != nil {
+		return nil, err
+	}
+	version := Version1
+	if len(cfg.Versions) > 0 {
+		version = cfg.Versions[0]
+	}
+	c := newConn(ctx, false)
+	c.udp = udp
+	c.pc = udp
+	c.laddr = udp.LocalAddr()
+	c.raddr = netip.AddrPortFrom(raddr.Addr().Unmap(), raddr.Port())
+	if ua, ok := udp.LocalAddr().(*net.UDPAddr); ok && ua.IP.To4() == nil {
+		c.raddr = raddr
+	}
+	peer := connAddr(c.raddr)
+	var cerr C.int
+	c.c = C.tqb_conn_client(&ec, C.u32(version), (*C.u8)(unsafe.Pointer(&dcid[0])), C.u8(len(dcid)),
+		(*C.u8)(unsafe.Pointer(&scid[0])), C.u8(len(scid)), &peer, C.u64(monoNow()), &cerr)
+	if c.c == nil {
+		return nil, fmt.Errorf("bridge: new client connection: errno %d", -int(cerr))
+	}
+	c.mu.Lock()
+	tp, err := engine{c}.LocalTransportParameters()
+	if err != nil {
+		C.tquic_conn_free(c.c)
+		c.mu.Unlock()
+		return nil, err
+	}
+	c.hs = handshake.NewClient(handshake.Config{TLS: tlsConf}, engine{c}, tp)
+	hsTimeout := cfg.HandshakeTimeout
+	if hsTimeout <= 0 {
+		hsTimeout = 10 * time.Second
+	}
+	hctx, hcancel := context.WithTimeout(ctx, hsTimeout)
+	defer hcancel()
+	if err := c.hs.Start(hctx); err != nil {
+		C.tquic_conn_free(c.c)
+		c.c = nil
+		c.mu.Unlock()
+		return nil, err
+	}
+	c.afterInput()
+	c.mu.Unlock()
+	go c.readLoop()
+
+	select {
+	case <-c.hsDone:
+	case <-c.ctx.Done():
+	case <-hctx.Done():
+		c.mu.Lock()
+		if c.c != nil && c.closeErr == nil {
+			C.tquic_conn_close(c.c, false, C.TQUIC_ERR_NO_ERROR, nil, 0, C.u64(monoNow()))
+			c.afterInput()
+		}
+		c.mu.Unlock()
+		c.shutdown()
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		return nil, &transport.TransportError{Err: ErrHandshakeTimeout}
+	}
+	c.mu.Lock()
+	err = c.closeErr
+	c.mu.Unlock()
+	if err != nil {
+		c.shutdown()
+		return nil, err
+	}
+	return c, nil
+}
+
+// shutdown frees a client connection that will not be used.
+func (c *Conn) shutdown() {
+	c.mu.Lock()
+	c.free()
+	c.mu.Unlock()
+}
+
+// readLoop reads the client's own socket.
+func (c *Conn) readLoop() {
+	buf := make([]byte, 65536)
+	for {
+		n, from, err := c.udp.ReadFromUDPAddrPort(buf)
+		if err != nil {
+			c.mu.Lock()
+			if c.c != nil && c.closeErr == nil {
+				c.closeErr = &transport.TransportError{Err: fmt.Errorf("bridge: socket: %w", err)}
+				c.cancel(c.closeErr)
+				c.free()
+			}
+			c.mu.Unlock()
+			return
+		}
+		c.handleDatagram(buf[:n], netip.AddrPortFrom(from.Addr().Unmap(), from.Port()))
+	}
+}
+
+var _ transport.Connection = (*Conn)(nil)

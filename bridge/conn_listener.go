@@ -1,0 +1,397 @@
+package bridge
+
+/*
+#include <stdlib.h>
+#include "conn.h"
+
+static long tqb_token_make(const struct tquic_conn_config *cfg, int retry,
+			   const struct tquic_addr *peer, const u8 *odcid, u8 odcid_len,
+			   u64 now, u8 *buf, size_t cap)
+{
+	return tquic_token_make(cfg->reset_key, retry, peer, odcid, odcid_len, now, buf, cap);
+}
+
+static int tqb_token_check(const struct tquic_conn_config *cfg, const struct tquic_addr *peer,
+			   const u8 *token, size_t len, u64 now, u64 lifetime,
+			   u8 *odcid, u8 *odcid_len)
+{
+	return tquic_token_check(cfg->reset_key, peer, token, len, now, lifetime, odcid, odcid_len);
+}
+
+static struct tquic_conn *tqb_conn_server(const struct tquic_conn_config *cfg,
+					  struct tquic_server_params *sp, const u8 *odcid,
+					  u8 odcid_len, const u8 *dcid, u8 dcid_len,
+					  const u8 *scid, u8 scid_len, const u8 *cid,
+					  const struct tquic_addr *peer, u64 now, int *err)
+{
+	sp->odcid = odcid;
+	sp->odcid_len = odcid_len;
+	sp->dcid = dcid;
+	sp->dcid_len = dcid_len;
+	sp->scid = scid;
+	sp->scid_len = scid_len;
+	sp->cid = cid;
+	return tquic_conn_server_new(cfg, sp, NULL, peer, now, TQUIC_GFP_KERNEL, err);
+}
+
+static long tqb_reset_build(const struct tquic_conn_config *cfg, const u8 *cid, size_t cid_len,
+			    size_t trigger_len, u8 *buf, size_t cap)
+{
+	return tquic_stateless_reset_build(cfg->reset_key, cid, cid_len, trigger_len, buf, cap);
+}
+*/
+import "C"
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"sync"
+	"time"
+	"unsafe"
+
+	"github.com/tquic/tquic/pkg/handshake"
+	"github.com/tquic/tquic/pkg/transport"
+)
+
+// retryTokenLifetime bounds how old a Retry token may be.
+const retryTokenLifetime = 10 * time.Second
+
+// Listener accepts QUIC connections on a UDP socket; the connections
+// share it. It implements transport.Listener.
+type Listener struct {
+	udp     *net.UDPConn
+	tlsConf *tls.Config
+	cfg     Config
+	ec      C.struct_tquic_conn_config
+	ctx     context.Context
+	cancel  context.CancelFunc
+
+	mu       sync.Mutex
+	conns    map[string]*Conn
+	live     map[*Conn]struct{}
+	acceptQ  []*Conn
+	acceptCh chan struct{}
+	closed   bool
+	sockDone bool
+}
+
+// Listen opens a UDP socket on addr and accepts connections on it.
+func Listen(addr string, tlsConf *tls.Config, cfg *Config) (*Listener, error) {
+	ua, err := net.ResolveUDPAddr("udp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("bridge: resolve %s: %w", addr, err)
+	}
+	udp, err := net.ListenUDP("udp", ua)
+	if err != nil {
+		return nil, fmt.Errorf("bridge: listen %s: %w", addr, err)
+	}
+	l, err := ListenOn(udp, tlsConf, cfg)
+	if err != nil {
+		_ = udp.Close()
+		return nil, err
+	}
+	return l, nil
+}
+
+// ListenOn accepts connections on an existing UDP socket, which the
+// listener then owns.
+func ListenOn(udp *net.UDPConn, tlsConf *tls.Config, cfg *Config) (*Listener, error) {
+	if cfg == nil {
+		cfg = &Config{}
+	}
+	if tlsConf == nil || (len(tlsConf.Certificates) == 0 && tlsConf.GetCertificate == nil && tlsConf.GetConfigForClient == nil) {
+		return nil, errors.New("bridge: listener needs a TLS certificate")
+	}
+	ec, err := cfg.engineConfig()
+	if err != nil {
+		return nil, err
+	}
+	l := &Listener{
+		udp:      udp,
+		tlsConf:  tlsConf,
+		cfg:      *cfg,
+		ec:       ec,
+		conns:    make(map[string]*Conn),
+		live:     make(map[*Conn]struct{}),
+		acceptCh: make(chan struct{}, 1),
+	}
+	l.ctx, l.cancel = context.WithCancel(context.Background())
+	go l.readLoop()
+	return l, nil
+}
+
+// Addr returns the local address.
+func (l *Listener) Addr() net.Addr { return l.udp.LocalAddr() }
+
+// Accept returns the next connection whose handshake completed.
+func (l *Listener) Accept(ctx context.Context) (transport.Connection, error) {
+	return l.AcceptConn(ctx)
+}
+
+// AcceptConn is Accept returning the concrete type.
+func (l *Listener) AcceptConn(ctx context.Context) (*Conn, error) {
+	for {
+		l.mu.Lock()
+		if len(l.acceptQ) > 0 {
+			c := l.acceptQ[0]
+			l.acceptQ = l.acceptQ[1:]
+			if len(l.acceptQ) > 0 {
+				signal(l.acceptCh)
+			}
+			l.mu.Unlock()
+			return c, nil
+		}
+		if l.closed {
+			l.mu.Unlock()
+			return nil, fmt.Errorf("bridge: accept: %w", net.ErrClosed)
+		}
+		l.mu.Unlock()
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-l.acceptCh:
+		}
+	}
+}
+
+// Close stops accepting. Established connections go on; the socket closes
+// when the last of them is gone.
+func (l *Listener) Close() error {
+	l.mu.Lock()
+	if l.closed {
+		l.mu.Unlock()
+		return nil
+	}
+	l.closed = true
+	q := l.acceptQ
+	l.acceptQ = nil
+	idle := len(l.live) == 0
+	l.mu.Unlock()
+	signal(l.acceptCh)
+	for _, c := range q {
+		_ = c.CloseWithError(0, "listener closed")
+	}
+	if idle {
+		l.closeSocket()
+	}
+	return nil
+}
+
+func (l *Listener) closeSocket() {
+	l.mu.Lock()
+	done := l.sockDone
+	l.sockDone = true
+	l.mu.Unlock()
+	if !done {
+		l.cancel()
+		_ = l.udp.Close()
+	}
+}
+
+// enqueue hands a connection whose handshake is done to Accept; c.mu is held.
+func (l *Listener) enqueue(c *Conn) {
+	if c.accepted {
+		return
+	}
+	c.accepted = true
+	l.mu.Lock()
+	closed := l.closed
+	if !closed {
+		l.acceptQ = append(l.acceptQ, c)
+	}
+	l.mu.Unlock()
+	signal(l.acceptCh)
+}
+
+func (l *Listener) route(cid []byte, c *Conn) {
+	l.mu.Lock()
+	l.conns[string(cid)] = c
+	l.mu.Unlock()
+}
+
+func (l *Listener) unroute(cid []byte, c *Conn) {
+	l.mu.Lock()
+	if l.conns[string(cid)] == c {
+		delete(l.conns, string(cid))
+	}
+	l.mu.Unlock()
+}
+
+// remove forgets a drained connection; c.mu is held.
+func (l *Listener) remove(c *Conn) {
+	l.mu.Lock()
+	for id := range c.cids {
+		if l.conns[id] == c {
+			delete(l.conns, id)
+		}
+	}
+	delete(l.live, c)
+	last := l.closed && len(l.live) == 0
+	l.mu.Unlock()
+	if last {
+		go l.closeSocket()
+	}
+}
+
+func (l *Listener) readLoop() {
+	buf := make([]byte, 65536)
+	cidLen := int(l.ec.cid_len)
+	for {
+		n, from, err := l.udp.ReadFromUDPAddrPort(buf)
+		if err != nil {
+			if errors.Is(err, net.ErrClosed) {
+				return
+			}
+			continue
+		}
+		from = netip.AddrPortFrom(from.Addr().Unmap(), from.Port())
+		b := buf[:n]
+		var dcid []byte
+		if n > 0 && b[0]&0x80 != 0 {
+			if n < 6 || 6+int(b[5]) > n {
+				continue
+			}
+			dcid = b[6 : 6+int(b[5])]
+		} else {
+			if n < 1+cidLen {
+				continue
+			}
+			dcid = b[1 : 1+cidLen]
+		}
+		l.mu.Lock()
+		c := l.conns[string(dcid)]
+		l.mu.Unlock()
+		if c != nil {
+			c.handleDatagram(b, from)
+			continue
+		}
+		l.unknown(b, from)
+	}
+}
+
+// unknown handles a datagram for no known connection: a new connection,
+// Version Negotiation, Retry or a stateless reset.
+func (l *Listener) unknown(b []byte, from netip.AddrPort) {
+	// The engine keeps pointers into the datagram in its parameters: C memory.
+	n := len(b)
+	mem := C.malloc(C.size_t(n + 2*int(C.TQUIC_MAX_CID_LEN) + 512))
+	defer C.free(mem)
+	cb := unsafe.Slice((*byte)(mem), n+2*int(C.TQUIC_MAX_CID_LEN)+512)
+	copy(cb, b)
+	odcid := cb[n : n+int(C.TQUIC_MAX_CID_LEN)]
+	ourCID := cb[n+int(C.TQUIC_MAX_CID_LEN) : n+2*int(C.TQUIC_MAX_CID_LEN)]
+	scratch := cb[n+2*int(C.TQUIC_MAX_CID_LEN):]
+	out := make([]byte, 1500)
+
+	var sp C.struct_tquic_server_params
+	var tok *C.u8
+	var tokLen C.size_t
+	action := C.tquic_server_classify(&l.ec, (*C.u8)(mem), C.size_t(n), &sp, &tok, &tokLen)
+	switch action {
+	case C.TQUIC_SERVER_VERSION_NEGOTIATE:
+		r := C.tquic_vn_reply(&l.ec, (*C.u8)(mem), C.size_t(n), (*C.u8)(unsafe.Pointer(&out[0])), C.size_t(len(out)))
+		if r > 0 {
+			_, _ = l.udp.WriteToUDPAddrPort(out[:r], from)
+		}
+		return
+	case C.TQUIC_SERVER_STATELESS_RESET:
+		cidLen := int(l.ec.cid_len)
+		r := C.tqb_reset_build(&l.ec, (*C.u8)(unsafe.Pointer(&cb[1])), C.size_t(cidLen), C.size_t(n),
+			(*C.u8)(unsafe.Pointer(&out[0])), C.size_t(len(out)))
+		if r > 0 {
+			_, _ = l.udp.WriteToUDPAddrPort(out[:r], from)
+		}
+		return
+	case C.TQUIC_SERVER_ACCEPT:
+	default:
+		return
+	}
+	l.mu.Lock()
+	closed := l.closed
+	l.mu.Unlock()
+	if closed {
+		return
+	}
+	peer := connAddr(from)
+	now := C.u64(monoNow())
+	validated, retried := false, false
+	if tokLen > 0 {
+		var odl C.u8
+		r := C.tqb_token_check(&l.ec, &peer, tok, tokLen, now, C.u64(retryTokenLifetime),
+			(*C.u8)(unsafe.Pointer(&odcid[0])), &odl)
+		switch r {
+		case 0:
+			validated, retried = true, true
+			sp.odcid = (*C.u8)(unsafe.Pointer(&odcid[0]))
+			sp.odcid_len = odl
+		case 1:
+			validated = true
+		}
+	}
+	if l.cfg.RequireAddressValidation && !validated {
+		l.sendRetry(&sp, &peer, now, scratch, from)
+		return
+	}
+	if _, err := rand.Read(ourCID[:l.ec.cid_len]); err != nil {
+		return
+	}
+	sp.retried = C.bool(retried)
+	sp.validated = C.bool(validated)
+	c := newConn(l.ctx, true)
+	c.ln = l
+	c.pc = l.udp
+	c.raddr = from
+	c.laddr = l.udp.LocalAddr()
+	var cerr C.int
+	c.c = C.tqb_conn_server(&l.ec, &sp, sp.odcid, sp.odcid_len, sp.dcid, sp.dcid_len, sp.scid,
+		sp.scid_len, (*C.u8)(unsafe.Pointer(&ourCID[0])), &peer, now, &cerr)
+	if c.c == nil {
+		return
+	}
+	c.hs = handshake.NewServer(handshake.Config{TLS: l.tlsConf, EnableEarlyData: l.cfg.EnableEarlyData}, engine{c})
+	initialDCID := C.GoBytes(unsafe.Pointer(sp.dcid), C.int(sp.dcid_len))
+	c.mu.Lock()
+	c.cids[string(initialDCID)] = struct{}{}
+	c.cids[string(ourCID[:l.ec.cid_len])] = struct{}{}
+	l.mu.Lock()
+	l.live[c] = struct{}{}
+	for id := range c.cids {
+		l.conns[id] = c
+	}
+	l.mu.Unlock()
+	if err := c.hs.Start(l.ctx); err != nil {
+		c.free()
+		c.mu.Unlock()
+		return
+	}
+	c.mu.Unlock()
+	c.handleDatagram(b, from)
+}
+
+func (l *Listener) sendRetry(sp *C.struct_tquic_server_params, peer *C.struct_tquic_addr, now C.u64,
+	scratch []byte, from netip.AddrPort) {
+	newSCID := scratch[:l.ec.cid_len]
+	if _, err := rand.Read(newSCID); err != nil {
+		return
+	}
+	token := scratch[64:320]
+	tl := C.tqb_token_make(&l.ec, 1, peer, sp.dcid, sp.dcid_len, now,
+		(*C.u8)(unsafe.Pointer(&token[0])), C.size_t(len(token)))
+	if tl <= 0 {
+		return
+	}
+	out := make([]byte, 1500)
+	r := C.tquic_retry_reply(sp, (*C.u8)(unsafe.Pointer(&newSCID[0])), C.u8(len(newSCID)),
+		(*C.u8)(unsafe.Pointer(&token[0])), C.size_t(tl), (*C.u8)(unsafe.Pointer(&out[0])),
+		C.size_t(len(out)), C.TQUIC_GFP_KERNEL)
+	if r > 0 {
+		_, _ = l.udp.WriteToUDPAddrPort(out[:r], from)
+	}
+}
+
+var _ transport.Listener = (*Listener)(nil)

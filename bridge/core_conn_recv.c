@@ -1,0 +1,3 @@
+// SPDX-License-Identifier: GPL-2.0 OR MIT
+/* The engine's connection layer (conn_recv.c), compiled into the bridge. */
+#include "../kmod/core/conn_recv.c"

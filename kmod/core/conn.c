@@ -1,0 +1,1418 @@
+// SPDX-License-Identifier: GPL-2.0 OR MIT
+/*
+ * QUIC connections: setup, keys, transport parameters, handshake progress,
+ * close, timers, events and the application-side API.  Receiving is in
+ * conn_recv.c, building packets in conn_send.c, stateless server helpers
+ * in conn_server.c.
+ */
+#include "conn_internal.h"
+
+static u64 min_u64(u64 a, u64 b)
+{
+	return a < b ? a : b;
+}
+
+static u64 max_u64(u64 a, u64 b)
+{
+	return a > b ? a : b;
+}
+
+void tquic_conn_config_init(struct tquic_conn_config *cfg)
+{
+	memset(cfg, 0, sizeof(*cfg));
+	cfg->versions[0] = TQUIC_VERSION_1;
+	cfg->versions[1] = TQUIC_VERSION_2;
+	cfg->n_versions = 2;
+	cfg->pacing = true;
+	cfg->cid_len = 8;
+	cfg->active_cid_limit = 4;
+	cfg->ack_delay_exponent = TQUIC_ACK_DEFAULT_EXPONENT;
+	cfg->amp_factor = 3;
+	cfg->max_datagram_size = 1452;
+	cfg->idle_timeout = 30000;
+	cfg->max_ack_delay = 25;
+	cfg->limits.max_data = 1 << 20;
+	cfg->limits.max_stream_data_bidi_local = 256 << 10;
+	cfg->limits.max_stream_data_bidi_remote = 256 << 10;
+	cfg->limits.max_stream_data_uni = 256 << 10;
+	cfg->limits.max_streams_bidi = 100;
+	cfg->limits.max_streams_uni = 100;
+	cfg->max_conn_window = 24 << 20;
+	cfg->max_stream_window = 16 << 20;
+	cfg->send_buffer = 1 << 20;
+	cfg->max_frags = 1024;
+	cfg->crypto_rx_cap = 64 << 10;
+	cfg->datagram_queue = 128;
+}
+
+/* ---- events ---- */
+
+void tquic_conn_event(struct tquic_conn *c, u32 type, u32 flags, u64 id, u64 code,
+		      const u8 *data, u8 len)
+{
+	struct tquic_event *ev;
+
+	if (c->ev_len == TQUIC_CONN_EVENTS)
+		return;
+	ev = &c->ev[(c->ev_head + c->ev_len) % TQUIC_CONN_EVENTS];
+	c->ev_len++;
+	memset(ev, 0, sizeof(*ev));
+	ev->type = type;
+	ev->flags = flags;
+	ev->id = id;
+	ev->code = code;
+	if (data && len <= sizeof(ev->data)) {
+		memcpy(ev->data, data, len);
+		ev->len = len;
+	}
+}
+
+bool tquic_conn_next_event(struct tquic_conn *c, struct tquic_event *ev)
+{
+	struct tquic_stream *st;
+	u32 events;
+
+	if (c->ev_len) {
+		*ev = c->ev[c->ev_head];
+		c->ev_head = (c->ev_head + 1) % TQUIC_CONN_EVENTS;
+		c->ev_len--;
+		return true;
+	}
+	st = tquic_streams_next_event(&c->streams, &events);
+	if (st) {
+		memset(ev, 0, sizeof(*ev));
+		ev->type = TQUIC_EV_STREAM;
+		ev->id = st->id;
+		ev->flags = events;
+		return true;
+	}
+	return false;
+}
+
+/* ---- recovery callbacks ---- */
+
+static void sent_ctrl_frame(const struct tquic_sent_entry *e, struct tquic_frame *f)
+{
+	memset(f, 0, sizeof(*f));
+	f->type = e->type;
+	if (e->type == TQUIC_FT_RESET_STREAM || e->type == TQUIC_FT_STOP_SENDING) {
+		f->u.reset.id = e->a;
+		f->u.reset.error_code = e->b;
+		f->u.reset.final_size = e->c;
+	} else {
+		f->u.limit.id = e->a;
+		f->u.limit.max = e->b;
+	}
+}
+
+static struct tquic_conn_cid *local_cid_by_seq(struct tquic_conn *c, u64 seq)
+{
+	u32 i;
+
+	for (i = 0; i < TQUIC_CONN_MAX_CIDS; i++)
+		if (c->local_cids[i].in_use && c->local_cids[i].seq == seq)
+			return &c->local_cids[i];
+	return NULL;
+}
+
+static struct tquic_conn_cid *peer_cid_by_seq(struct tquic_conn *c, u64 seq)
+{
+	u32 i;
+
+	for (i = 0; i < TQUIC_CONN_MAX_CIDS; i++)
+		if (c->peer_cids[i].in_use && c->peer_cids[i].seq == seq)
+			return &c->peer_cids[i];
+	return NULL;
+}
+
+void tquic_conn_sent_entries(struct tquic_conn *c, const struct tquic_sent_entry *ents, u32 n,
+			     bool acked)
+{
+	struct tquic_stream_sent rec;
+	struct tquic_conn_cid *cid;
+	u32 i;
+
+	for (i = 0; i < n; i++) {
+		const struct tquic_sent_entry *e = &ents[i];
+
+		switch (e->kind) {
+		case TQUIC_SK_STREAM:
+			rec.id = e->a;
+			rec.off = e->b;
+			rec.len = e->c;
+			rec.fin = e->fin;
+			if (acked)
+				tquic_streams_on_acked(&c->streams, &rec);
+			else
+				tquic_streams_on_lost(&c->streams, &rec);
+			break;
+		case TQUIC_SK_CRYPTO:
+			if (e->space >= TQUIC_PN_SPACE_COUNT || c->discarded[e->space])
+				break;
+			rec.id = 0;
+			rec.off = e->b;
+			rec.len = e->c;
+			rec.fin = false;
+			if (acked)
+				tquic_crypto_stream_on_acked(&c->cs[e->space], &rec);
+			else
+				tquic_crypto_stream_on_lost(&c->cs[e->space], &rec);
+			break;
+		case TQUIC_SK_CTRL:
+			sent_ctrl_frame(e, &c->ctrl_scratch);
+			if (acked)
+				tquic_streams_ctrl_acked(&c->streams, &c->ctrl_scratch);
+			else
+				tquic_streams_ctrl_lost(&c->streams, &c->ctrl_scratch);
+			break;
+		case TQUIC_SK_HANDSHAKE_DONE:
+			if (!acked)
+				c->handshake_done_pending = true;
+			break;
+		case TQUIC_SK_NEW_CID:
+			cid = local_cid_by_seq(c, e->a);
+			if (cid && !acked)
+				cid->pending = true;
+			break;
+		case TQUIC_SK_RETIRE_CID:
+			cid = peer_cid_by_seq(c, e->a);
+			if (!cid)
+				break;
+			if (acked)
+				memset(cid, 0, sizeof(*cid));
+			else
+				cid->pending = true;
+			break;
+		case TQUIC_SK_NEW_TOKEN:
+			if (!acked)
+				c->new_token_pending = true;
+			break;
+		default:
+			break;
+		}
+	}
+}
+
+static void free_frames(struct tquic_conn *c, struct tquic_sent_frames *sf)
+{
+	size_t sz = sizeof(*sf) + sf->n * sizeof(sf->e[0]);
+
+	c->mem -= min_u64(c->mem, sz);
+	tquic_mem_free(sf);
+}
+
+static void rec_on_acked(void *ctx, enum tquic_pn_space space, struct tquic_sent_pkt *pkt)
+{
+	struct tquic_conn *c = ctx;
+	struct tquic_sent_frames *sf = pkt->frames;
+
+	if (pkt->flags & TQUIC_SENT_HAS_ACK)
+		tquic_ackmgr_on_ack_acked(&c->path.ack, space, pkt->ack_largest);
+	if (space == TQUIC_PN_SPACE_APP && pkt->pn >= c->tx_phase_first_pn &&
+	    c->has_tx & (1U << TQUIC_LEVEL_APP))
+		c->tx_phase_acked = true;
+	if (!sf)
+		return;
+	pkt->frames = NULL;
+	tquic_conn_sent_entries(c, sf->e, sf->n, true);
+	free_frames(c, sf);
+}
+
+static void rec_on_lost(void *ctx, enum tquic_pn_space space, struct tquic_sent_pkt *pkt)
+{
+	struct tquic_conn *c = ctx;
+	struct tquic_sent_frames *sf = pkt->frames;
+
+	(void)space;
+	c->stats.pkts_lost++;
+	if (!sf)
+		return;
+	pkt->frames = NULL;
+	tquic_conn_sent_entries(c, sf->e, sf->n, false);
+	free_frames(c, sf);
+}
+
+static void rec_on_discarded(void *ctx, enum tquic_pn_space space,
+			     struct tquic_sent_pkt *pkt)
+{
+	struct tquic_conn *c = ctx;
+
+	(void)space;
+	if (pkt->frames)
+		free_frames(c, pkt->frames);
+	pkt->frames = NULL;
+}
+
+const struct tquic_recovery_ops tquic_conn_rec_ops = {
+	.on_acked = rec_on_acked,
+	.on_lost = rec_on_lost,
+	.on_discarded = rec_on_discarded,
+};
+
+/* ---- setup ---- */
+
+bool tquic_conn_version_spoken(const struct tquic_conn_config *cfg, u32 v)
+{
+	u32 i;
+
+	for (i = 0; i < cfg->n_versions && i < TQUIC_CONN_MAX_VERSIONS; i++)
+		if (cfg->versions[i] == v)
+			return true;
+	return false;
+}
+
+static int config_check(const struct tquic_conn_config *cfg)
+{
+	u32 i;
+
+	if (!cfg->n_versions || cfg->n_versions > TQUIC_CONN_MAX_VERSIONS)
+		return -EINVAL;
+	for (i = 0; i < cfg->n_versions; i++)
+		if (!tquic_version_supported(cfg->versions[i]))
+			return -EPROTONOSUPPORT;
+	if (cfg->cid_len > TQUIC_MAX_CID_LEN ||
+	    cfg->max_datagram_size < TQUIC_MIN_INITIAL_SIZE ||
+	    cfg->max_datagram_size > 65527 ||
+	    cfg->active_cid_limit < 2 || cfg->amp_factor < 1 ||
+	    cfg->ack_delay_exponent > TQUIC_TP_MAX_ACK_DELAY_EXPONENT ||
+	    cfg->max_ack_delay >= TQUIC_TP_MAX_ACK_DELAY_LIMIT)
+		return -EINVAL;
+	return 0;
+}
+
+static int path_init(struct tquic_conn *c, struct tquic_conn_path *p, u32 id,
+		     const struct tquic_addr *local, const struct tquic_addr *peer)
+{
+	const struct tquic_cc_ops *ops = NULL;
+	int err;
+
+	p->id = id;
+	if (local)
+		p->local = *local;
+	if (peer)
+		p->peer = *peer;
+	p->mtu = TQUIC_MIN_INITIAL_SIZE;
+	tquic_rtt_init(&p->rtt, c->cfg.initial_rtt);
+	if (c->cfg.cc_name[0]) {
+		ops = tquic_cc_find(c->cfg.cc_name);
+		if (!ops)
+			return -ENOENT;
+	}
+	err = tquic_cc_init(&p->cc, ops, &p->rtt, p->mtu, id, c->now);
+	if (err)
+		return err;
+	tquic_pacer_init(&p->pacer, p->mtu, 0, c->now);
+	err = tquic_recovery_init(&p->rec, &tquic_conn_rec_ops, c, &p->rtt, &p->cc,
+				  id, c->is_server);
+	if (err) {
+		tquic_cc_release(&p->cc);
+		return err;
+	}
+	tquic_recovery_set_ecn(&p->rec, c->cfg.ecn);
+	tquic_ackmgr_init(&p->ack, id, c->cfg.max_ack_delay * TQUIC_NSEC_PER_MSEC,
+			  c->cfg.ack_delay_exponent);
+	return 0;
+}
+
+static void path_release(struct tquic_conn_path *p)
+{
+	tquic_recovery_release(&p->rec);
+	tquic_ackmgr_release(&p->ack);
+	tquic_cc_release(&p->cc);
+}
+
+static void set_local_cid(struct tquic_conn *c, struct tquic_conn_cid *cid, u64 seq,
+			  const u8 *id, u8 len)
+{
+	memset(cid, 0, sizeof(*cid));
+	cid->seq = seq;
+	cid->len = len;
+	memcpy(cid->id, id, len);
+	cid->in_use = true;
+	cid->has_token = true;
+	tquic_reset_token(c->cfg.reset_key, id, len, cid->token);
+}
+
+static void set_peer_cid(struct tquic_conn_cid *cid, u64 seq, const u8 *id, u8 len)
+{
+	memset(cid, 0, sizeof(*cid));
+	cid->seq = seq;
+	cid->len = len;
+	memcpy(cid->id, id, len);
+	cid->in_use = true;
+}
+
+static struct tquic_conn *conn_alloc(const struct tquic_conn_config *cfg, bool is_server,
+				     const struct tquic_addr *local,
+				     const struct tquic_addr *peer,
+				     u64 now, unsigned int gfp, int *err)
+{
+	struct tquic_streams_config scfg;
+	struct tquic_conn *c;
+	u32 i;
+
+	*err = config_check(cfg);
+	if (*err)
+		return NULL;
+	c = tquic_mem_alloc(sizeof(*c), gfp);
+	if (!c) {
+		*err = -ENOMEM;
+		return NULL;
+	}
+	c->mem = sizeof(*c);
+	c->cfg = *cfg;
+	c->cfg.cc_name[TQUIC_CC_NAME_MAX - 1] = 0;
+	if (c->cfg.active_cid_limit > TQUIC_CONN_MAX_CIDS)
+		c->cfg.active_cid_limit = TQUIC_CONN_MAX_CIDS;
+	if (c->cfg.datagram_queue > TQUIC_CONN_DGRAM_MAX_QUEUE)
+		c->cfg.datagram_queue = TQUIC_CONN_DGRAM_MAX_QUEUE;
+	c->is_server = is_server;
+	c->gfp = gfp;
+	c->now = now;
+	c->idle_start = now;
+	c->idle_timeout = cfg->idle_timeout * TQUIC_NSEC_PER_MSEC;
+	c->peer_cid_limit = TQUIC_TP_DEFAULT_ACTIVE_CID_LIMIT;
+	c->rx_prev_expiry = TQUIC_TIME_NONE;
+	c->close_deadline = TQUIC_TIME_NONE;
+	c->pacer_wait = TQUIC_TIME_NONE;
+	tquic_list_init(&c->dgram_rx);
+	tquic_list_init(&c->dgram_tx);
+	for (i = 0; i < TQUIC_PN_SPACE_COUNT; i++)
+		tquic_crypto_stream_init(&c->cs[i], cfg->crypto_rx_cap, 256 << 10);
+	memset(&scfg, 0, sizeof(scfg));
+	scfg.is_server = is_server;
+	scfg.local = cfg->limits;
+	scfg.max_conn_window = cfg->max_conn_window;
+	scfg.max_stream_window = cfg->max_stream_window;
+	scfg.send_buffer = cfg->send_buffer;
+	scfg.max_frags = cfg->max_frags;
+	*err = tquic_streams_init(&c->streams, &scfg, gfp);
+	if (*err)
+		goto fail_streams;
+	*err = path_init(c, &c->path, 0, local, peer);
+	if (*err)
+		goto fail_path;
+	return c;
+
+fail_path:
+	tquic_streams_destroy(&c->streams);
+fail_streams:
+	for (i = 0; i < TQUIC_PN_SPACE_COUNT; i++)
+		tquic_crypto_stream_destroy(&c->cs[i]);
+	tquic_mem_free(c);
+	return NULL;
+}
+
+int tquic_conn_initial_keys(struct tquic_conn *c, u32 version)
+{
+	struct tquic_keys *cl, *sv;
+
+	cl = c->is_server ? &c->rx[TQUIC_LEVEL_INITIAL] : &c->tx[TQUIC_LEVEL_INITIAL];
+	sv = c->is_server ? &c->tx[TQUIC_LEVEL_INITIAL] : &c->rx[TQUIC_LEVEL_INITIAL];
+	if (c->has_rx & (1U << TQUIC_LEVEL_INITIAL))
+		tquic_keys_destroy(&c->rx[TQUIC_LEVEL_INITIAL]);
+	if (c->has_tx & (1U << TQUIC_LEVEL_INITIAL))
+		tquic_keys_destroy(&c->tx[TQUIC_LEVEL_INITIAL]);
+	c->has_rx &= ~(1U << TQUIC_LEVEL_INITIAL);
+	c->has_tx &= ~(1U << TQUIC_LEVEL_INITIAL);
+	if (tquic_initial_keys(version, c->idcid, c->idcid_len, cl, sv, c->gfp))
+		return -ENOMEM;
+	c->has_rx |= 1U << TQUIC_LEVEL_INITIAL;
+	c->has_tx |= 1U << TQUIC_LEVEL_INITIAL;
+	return 0;
+}
+
+struct tquic_conn *tquic_conn_client_new(const struct tquic_conn_config *cfg,
+					 u32 version, const u8 *dcid, u8 dcid_len,
+					 const u8 *scid, u8 scid_len,
+					 const struct tquic_addr *local,
+					 const struct tquic_addr *peer,
+					 u64 now, unsigned int gfp, int *err)
+{
+	struct tquic_conn *c;
+
+	if (dcid_len < 8 || dcid_len > TQUIC_MAX_CID_LEN || scid_len > TQUIC_MAX_CID_LEN ||
+	    !tquic_version_supported(version)) {
+		*err = -EINVAL;
+		return NULL;
+	}
+	c = conn_alloc(cfg, false, local, peer, now, gfp, err);
+	if (!c)
+		return NULL;
+	c->version = version;
+	c->orig_version = version;
+	c->cfg.cid_len = scid_len;
+	memcpy(c->odcid, dcid, dcid_len);
+	c->odcid_len = dcid_len;
+	memcpy(c->idcid, dcid, dcid_len);
+	c->idcid_len = dcid_len;
+	set_peer_cid(&c->peer_cids[0], 0, dcid, dcid_len);
+	set_local_cid(c, &c->local_cids[0], 0, scid, scid_len);
+	c->next_local_seq = 1;
+	c->path.validated = true;	/* clients are not amplification limited */
+	*err = tquic_conn_initial_keys(c, version);
+	if (*err) {
+		tquic_conn_free(c);
+		return NULL;
+	}
+	return c;
+}
+
+struct tquic_conn *tquic_conn_server_new(const struct tquic_conn_config *cfg,
+					 const struct tquic_server_params *sp,
+					 const struct tquic_addr *local,
+					 const struct tquic_addr *peer,
+					 u64 now, unsigned int gfp, int *err)
+{
+	struct tquic_conn *c;
+
+	if (!sp->odcid_len || sp->odcid_len > TQUIC_MAX_CID_LEN ||
+	    !sp->dcid_len || sp->dcid_len > TQUIC_MAX_CID_LEN ||
+	    sp->scid_len > TQUIC_MAX_CID_LEN || !tquic_conn_version_spoken(cfg, sp->version)) {
+		*err = -EINVAL;
+		return NULL;
+	}
+	c = conn_alloc(cfg, true, local, peer, now, gfp, err);
+	if (!c)
+		return NULL;
+	c->version = sp->version;
+	c->orig_version = sp->version;
+	memcpy(c->odcid, sp->odcid, sp->odcid_len);
+	c->odcid_len = sp->odcid_len;
+	memcpy(c->idcid, sp->dcid, sp->dcid_len);
+	c->idcid_len = sp->dcid_len;
+	if (sp->retried) {
+		memcpy(c->retry_scid, sp->dcid, sp->dcid_len);
+		c->retry_scid_len = sp->dcid_len;
+		c->retried = true;
+	}
+	memcpy(c->peer_scid, sp->scid, sp->scid_len);
+	c->peer_scid_len = sp->scid_len;
+	set_peer_cid(&c->peer_cids[0], 0, sp->scid, sp->scid_len);
+	set_local_cid(c, &c->local_cids[0], 0, sp->cid, cfg->cid_len);
+	c->next_local_seq = 1;
+	c->path.validated = sp->validated;
+	if (sp->validated)
+		tquic_recovery_on_peer_validated(&c->path.rec, now);
+	*err = tquic_conn_initial_keys(c, sp->version);
+	if (*err) {
+		tquic_conn_free(c);
+		return NULL;
+	}
+	return c;
+}
+
+static void dgram_list_free(struct tquic_list *l)
+{
+	struct tquic_dgram *d, *n;
+
+	tquic_list_for_each_entry_safe(d, n, l, node) {
+		tquic_list_del(&d->node);
+		tquic_mem_free(d);
+	}
+}
+
+void tquic_conn_release_pending(struct tquic_conn *c)
+{
+	u32 i;
+
+	for (i = 0; i < c->n_pending; i++)
+		tquic_buf_put(c->pending[i].buf);
+	c->n_pending = 0;
+}
+
+void tquic_conn_free(struct tquic_conn *c)
+{
+	u32 i;
+
+	if (!c)
+		return;
+	path_release(&c->path);
+	for (i = 0; i < TQUIC_LEVEL_COUNT; i++) {
+		if (c->has_rx & (1U << i))
+			tquic_keys_destroy(&c->rx[i]);
+		if (c->has_tx & (1U << i))
+			tquic_keys_destroy(&c->tx[i]);
+	}
+	if (c->has_orig_initial_rx)
+		tquic_keys_destroy(&c->orig_initial_rx);
+	if (c->has_rx_next)
+		tquic_aead_keys_destroy(&c->rx_next);
+	if (c->has_rx_prev)
+		tquic_aead_keys_destroy(&c->rx_prev);
+	for (i = 0; i < TQUIC_PN_SPACE_COUNT; i++)
+		tquic_crypto_stream_destroy(&c->cs[i]);
+	tquic_streams_destroy(&c->streams);
+	dgram_list_free(&c->dgram_rx);
+	dgram_list_free(&c->dgram_tx);
+	tquic_conn_release_pending(c);
+	tquic_memzero_explicit(c, sizeof(*c));
+	tquic_mem_free(c);
+}
+
+int tquic_conn_set_token(struct tquic_conn *c, const u8 *token, size_t len)
+{
+	if (c->is_server || len > TQUIC_TOKEN_MAX)
+		return -EINVAL;
+	memcpy(c->token, token, len);
+	c->token_len = len;
+	return 0;
+}
+
+/* ---- keys ---- */
+
+/* Server, compatible version negotiation: switch to @version before answering. */
+int tquic_conn_switch_version(struct tquic_conn *c, u32 version)
+{
+	struct tquic_keys cl, sv;
+
+	if (version == c->version)
+		return 0;
+	if (!c->is_server) {
+		c->version = version;
+		return tquic_conn_initial_keys(c, version);
+	}
+	if (c->has_tx & ~(1U << TQUIC_LEVEL_INITIAL) ||
+	    c->cs[TQUIC_PN_SPACE_INITIAL].tx.send_off)
+		return -EALREADY;
+	memset(&cl, 0, sizeof(cl));
+	memset(&sv, 0, sizeof(sv));
+	if (tquic_initial_keys(version, c->idcid, c->idcid_len, &cl, &sv, c->gfp))
+		return -ENOMEM;
+	/* Keep receiving the original version's Initial packets. */
+	if (c->has_orig_initial_rx)
+		tquic_keys_destroy(&c->orig_initial_rx);
+	c->orig_initial_rx = c->rx[TQUIC_LEVEL_INITIAL];
+	c->has_orig_initial_rx = true;
+	tquic_keys_destroy(&c->tx[TQUIC_LEVEL_INITIAL]);
+	c->rx[TQUIC_LEVEL_INITIAL] = cl;
+	c->tx[TQUIC_LEVEL_INITIAL] = sv;
+	c->version = version;
+	return 0;
+}
+
+int tquic_conn_install_secret(struct tquic_conn *c, enum tquic_level level,
+			      bool write, u16 suite, const u8 *secret,
+			      size_t secret_len, u64 now, unsigned int gfp)
+{
+	struct tquic_keys *k;
+	u8 bit;
+	int err;
+
+	if ((unsigned int)level >= TQUIC_LEVEL_COUNT || level == TQUIC_LEVEL_INITIAL ||
+	    secret_len > TQUIC_MAX_SECRET_LEN)
+		return -EINVAL;
+	c->now = now;
+	c->gfp = gfp;
+	bit = 1U << level;
+	if ((write ? c->has_tx : c->has_rx) & bit)
+		return -EEXIST;
+	if (c->discarded[tquic_level_space(level)])
+		return -ESTALE;
+	k = write ? &c->tx[level] : &c->rx[level];
+	err = tquic_keys_init(k, c->version, (enum tquic_suite)suite, secret,
+			      secret_len, gfp);
+	if (err)
+		return err;
+	if (write)
+		c->has_tx |= bit;
+	else
+		c->has_rx |= bit;
+	if (level == TQUIC_LEVEL_APP && !write) {
+		err = tquic_aead_keys_next(&k->pkt, &c->rx_next, gfp);
+		if (err)
+			return err;
+		c->has_rx_next = true;
+	}
+	if (level == TQUIC_LEVEL_HANDSHAKE && (c->has_tx & c->has_rx & bit))
+		tquic_recovery_on_handshake_keys(&c->path.rec, now);
+	if (!write)
+		tquic_conn_process_pending(c, (u8)level);
+	return 0;
+}
+
+/* ---- CRYPTO ---- */
+
+int tquic_conn_crypto_write(struct tquic_conn *c, enum tquic_level level,
+			    const u8 *data, size_t len, unsigned int gfp)
+{
+	enum tquic_pn_space space;
+
+	if ((unsigned int)level >= TQUIC_LEVEL_COUNT || level == TQUIC_LEVEL_EARLY)
+		return -EINVAL;
+	space = tquic_level_space(level);
+	if (c->discarded[space])
+		return -ESTALE;
+	return tquic_crypto_stream_write(&c->cs[space], data, len, gfp);
+}
+
+long tquic_conn_crypto_read(struct tquic_conn *c, enum tquic_level level,
+			    u8 *dst, size_t cap)
+{
+	enum tquic_pn_space space;
+
+	if ((unsigned int)level >= TQUIC_LEVEL_COUNT || level == TQUIC_LEVEL_EARLY)
+		return -EINVAL;
+	space = tquic_level_space(level);
+	if (c->discarded[space])
+		return 0;
+	return (long)tquic_rbuf_read(&c->cs[space].rx, dst, cap);
+}
+
+/* ---- transport parameters ---- */
+
+long tquic_conn_local_tparams(struct tquic_conn *c, u8 *buf, size_t cap)
+{
+	struct tquic_transport_params *tp;
+	struct tquic_wbuf w;
+	u32 i;
+	int n;
+
+	tp = tquic_mem_alloc(sizeof(*tp), c->gfp);
+	if (!tp)
+		return -ENOMEM;
+	tquic_tp_init(tp);
+	if (c->cfg.idle_timeout) {
+		tp->max_idle_timeout = c->cfg.idle_timeout;
+		TQUIC_TP_SET(tp, TQUIC_TPB_MAX_IDLE_TIMEOUT);
+	}
+	tp->max_udp_payload_size = 65527;
+	tp->initial_max_data = c->cfg.limits.max_data;
+	TQUIC_TP_SET(tp, TQUIC_TPB_INITIAL_MAX_DATA);
+	tp->initial_max_stream_data_bidi_local = c->cfg.limits.max_stream_data_bidi_local;
+	TQUIC_TP_SET(tp, TQUIC_TPB_INITIAL_MAX_STREAM_DATA_BIDI_LOCAL);
+	tp->initial_max_stream_data_bidi_remote = c->cfg.limits.max_stream_data_bidi_remote;
+	TQUIC_TP_SET(tp, TQUIC_TPB_INITIAL_MAX_STREAM_DATA_BIDI_REMOTE);
+	tp->initial_max_stream_data_uni = c->cfg.limits.max_stream_data_uni;
+	TQUIC_TP_SET(tp, TQUIC_TPB_INITIAL_MAX_STREAM_DATA_UNI);
+	tp->initial_max_streams_bidi = c->cfg.limits.max_streams_bidi;
+	TQUIC_TP_SET(tp, TQUIC_TPB_INITIAL_MAX_STREAMS_BIDI);
+	tp->initial_max_streams_uni = c->cfg.limits.max_streams_uni;
+	TQUIC_TP_SET(tp, TQUIC_TPB_INITIAL_MAX_STREAMS_UNI);
+	if (c->cfg.ack_delay_exponent != TQUIC_TP_DEFAULT_ACK_DELAY_EXPONENT) {
+		tp->ack_delay_exponent = c->cfg.ack_delay_exponent;
+		TQUIC_TP_SET(tp, TQUIC_TPB_ACK_DELAY_EXPONENT);
+	}
+	if (c->cfg.max_ack_delay != TQUIC_TP_DEFAULT_MAX_ACK_DELAY) {
+		tp->max_ack_delay = c->cfg.max_ack_delay;
+		TQUIC_TP_SET(tp, TQUIC_TPB_MAX_ACK_DELAY);
+	}
+	if (c->cfg.disable_active_migration)
+		TQUIC_TP_SET(tp, TQUIC_TPB_DISABLE_ACTIVE_MIGRATION);
+	tp->active_connection_id_limit = c->cfg.active_cid_limit;
+	TQUIC_TP_SET(tp, TQUIC_TPB_ACTIVE_CONNECTION_ID_LIMIT);
+	tp->initial_scid.len = c->local_cids[0].len;
+	memcpy(tp->initial_scid.id, c->local_cids[0].id, c->local_cids[0].len);
+	TQUIC_TP_SET(tp, TQUIC_TPB_INITIAL_SCID);
+	if (c->is_server) {
+		tp->original_dcid.len = c->odcid_len;
+		memcpy(tp->original_dcid.id, c->odcid, c->odcid_len);
+		TQUIC_TP_SET(tp, TQUIC_TPB_ORIGINAL_DCID);
+		if (c->retried) {
+			tp->retry_scid.len = c->retry_scid_len;
+			memcpy(tp->retry_scid.id, c->retry_scid, c->retry_scid_len);
+			TQUIC_TP_SET(tp, TQUIC_TPB_RETRY_SCID);
+		}
+		if (c->local_cids[0].len) {
+			memcpy(tp->stateless_reset_token, c->local_cids[0].token,
+			       TQUIC_TP_RESET_TOKEN_LEN);
+			TQUIC_TP_SET(tp, TQUIC_TPB_STATELESS_RESET_TOKEN);
+		}
+	}
+	if (c->cfg.max_datagram_frame_size) {
+		tp->max_datagram_frame_size = c->cfg.max_datagram_frame_size;
+		TQUIC_TP_SET(tp, TQUIC_TPB_MAX_DATAGRAM_FRAME_SIZE);
+	}
+	tp->version_info.chosen = c->version;
+	for (i = 0; i < c->cfg.n_versions; i++)
+		tp->version_info.available[i] = c->cfg.versions[i];
+	tp->version_info.n_available = c->cfg.n_versions;
+	TQUIC_TP_SET(tp, TQUIC_TPB_VERSION_INFORMATION);
+	tquic_wbuf_init(&w, buf, cap);
+	n = tquic_tp_encode(&w, tp, c->is_server, NULL);
+	tquic_mem_free(tp);
+	return n;
+}
+
+static bool tp_cid_eq(const struct tquic_tp_cid *a, const u8 *id, u8 len)
+{
+	return a->len == len && !memcmp(a->id, id, len);
+}
+
+static bool vi_lists(const struct tquic_tp_version_info *vi, u32 v)
+{
+	u32 i;
+
+	for (i = 0; i < vi->n_available && i < TQUIC_TP_MAX_VERSIONS; i++)
+		if (vi->available[i] == v)
+			return true;
+	return false;
+}
+
+/* RFC 9368: checks version_information and, on a server, picks the version. */
+static int tp_versions(struct tquic_conn *c, const struct tquic_transport_params *tp)
+{
+	const struct tquic_tp_version_info *vi = &tp->version_info;
+	u32 i;
+
+	if (!TQUIC_TP_HAS(tp, TQUIC_TPB_VERSION_INFORMATION)) {
+		if (c->version != c->orig_version)
+			return TQUIC_ERR_VERSION_NEGOTIATION_ERROR;
+		return 0;
+	}
+	if (c->is_server) {
+		if (vi->chosen != c->orig_version)
+			return TQUIC_ERR_VERSION_NEGOTIATION_ERROR;
+		for (i = 0; i < c->cfg.n_versions; i++) {
+			u32 v = c->cfg.versions[i];
+
+			if (v == c->orig_version || vi_lists(vi, v))
+				return tquic_conn_switch_version(c, v) ? TQUIC_ERR_INTERNAL_ERROR : 0;
+		}
+		return 0;
+	}
+	if (vi->chosen != c->version || !tquic_conn_version_spoken(&c->cfg, vi->chosen))
+		return TQUIC_ERR_VERSION_NEGOTIATION_ERROR;
+	return 0;
+}
+
+static int tp_check_cids(struct tquic_conn *c, const struct tquic_transport_params *tp)
+{
+	if (!tp_cid_eq(&tp->initial_scid, c->peer_scid, c->peer_scid_len))
+		return TQUIC_ERR_TRANSPORT_PARAMETER_ERROR;
+	if (c->is_server)
+		return 0;
+	if (!tp_cid_eq(&tp->original_dcid, c->odcid, c->odcid_len))
+		return TQUIC_ERR_TRANSPORT_PARAMETER_ERROR;
+	if (c->retried != !!TQUIC_TP_HAS(tp, TQUIC_TPB_RETRY_SCID))
+		return TQUIC_ERR_TRANSPORT_PARAMETER_ERROR;
+	if (c->retried && !tp_cid_eq(&tp->retry_scid, c->retry_scid, c->retry_scid_len))
+		return TQUIC_ERR_TRANSPORT_PARAMETER_ERROR;
+	return 0;
+}
+
+static void tp_apply(struct tquic_conn *c, const struct tquic_transport_params *tp)
+{
+	struct tquic_stream_limits lim;
+	struct tquic_conn_path *p = &c->path;
+	u64 mtu;
+
+	lim.max_data = tp->initial_max_data;
+	lim.max_stream_data_bidi_local = tp->initial_max_stream_data_bidi_local;
+	lim.max_stream_data_bidi_remote = tp->initial_max_stream_data_bidi_remote;
+	lim.max_stream_data_uni = tp->initial_max_stream_data_uni;
+	lim.max_streams_bidi = tp->initial_max_streams_bidi;
+	lim.max_streams_uni = tp->initial_max_streams_uni;
+	tquic_streams_set_peer_limits(&c->streams, &lim);
+	c->streams_limit_seen[0] = c->streams.type[0].local_limit;
+	c->streams_limit_seen[1] = c->streams.type[1].local_limit;
+	tquic_rtt_set_max_ack_delay(&p->rtt, tp->max_ack_delay * TQUIC_NSEC_PER_MSEC);
+	tquic_recovery_set_peer_ack_delay_exponent(&p->rec, (u8)tp->ack_delay_exponent);
+	if (tp->max_idle_timeout &&
+	    (!c->idle_timeout || tp->max_idle_timeout * TQUIC_NSEC_PER_MSEC < c->idle_timeout))
+		c->idle_timeout = tp->max_idle_timeout * TQUIC_NSEC_PER_MSEC;
+	if (TQUIC_TP_HAS(tp, TQUIC_TPB_MAX_DATAGRAM_FRAME_SIZE))
+		c->peer_max_dgram = tp->max_datagram_frame_size;
+	if (!c->is_server && TQUIC_TP_HAS(tp, TQUIC_TPB_STATELESS_RESET_TOKEN)) {
+		struct tquic_conn_cid *cid = peer_cid_by_seq(c, 0);
+
+		if (cid) {
+			memcpy(cid->token, tp->stateless_reset_token, TQUIC_STATELESS_RESET_TOKEN_LEN);
+			cid->has_token = true;
+		}
+	}
+	c->peer_cid_limit = min_u64(tp->active_connection_id_limit, TQUIC_CONN_MAX_CIDS);
+	mtu = min_u64(c->cfg.max_datagram_size, tp->max_udp_payload_size);
+	if (mtu > p->mtu) {
+		p->mtu = (u32)mtu;
+		tquic_cc_set_mss(&p->cc, p->mtu);
+		tquic_pacer_set_mss(&p->pacer, p->mtu);
+	}
+}
+
+int tquic_conn_set_peer_tparams(struct tquic_conn *c, const u8 *b, size_t len, u64 now)
+{
+	struct tquic_transport_params *tp;
+	int err;
+
+	c->now = now;
+	if (c->has_peer_tp)
+		return TQUIC_ERR_PROTOCOL_VIOLATION;
+	tp = tquic_mem_alloc(sizeof(*tp), c->gfp);
+	if (!tp)
+		return -ENOMEM;
+	err = tquic_tp_decode(b, len, !c->is_server, tp, NULL);
+	if (!err)
+		err = tp_check_cids(c, tp);
+	if (!err)
+		err = tp_versions(c, tp);
+	if (!err) {
+		c->peer_tp = *tp;
+		c->has_peer_tp = true;
+		tp_apply(c, tp);
+	}
+	tquic_mem_free(tp);
+	if (err > 0)
+		tquic_conn_enter_closing(c, 0, (u64)err, TQUIC_FT_CRYPTO, NULL, 0);
+	return err;
+}
+
+/* ---- handshake progress ---- */
+
+void tquic_conn_discard_space(struct tquic_conn *c, enum tquic_pn_space space)
+{
+	u8 level = space == TQUIC_PN_SPACE_INITIAL ? TQUIC_LEVEL_INITIAL : TQUIC_LEVEL_HANDSHAKE;
+	u32 i, j;
+
+	if (space == TQUIC_PN_SPACE_APP || c->discarded[space])
+		return;
+	c->discarded[space] = true;
+	tquic_recovery_discard_space(&c->path.rec, space, c->now);
+	tquic_ackmgr_discard(&c->path.ack, space);
+	tquic_crypto_stream_destroy(&c->cs[space]);
+	if (c->has_rx & (1U << level))
+		tquic_keys_destroy(&c->rx[level]);
+	if (c->has_tx & (1U << level))
+		tquic_keys_destroy(&c->tx[level]);
+	c->has_rx &= ~(1U << level);
+	c->has_tx &= ~(1U << level);
+	if (space == TQUIC_PN_SPACE_INITIAL && c->has_orig_initial_rx) {
+		tquic_keys_destroy(&c->orig_initial_rx);
+		c->has_orig_initial_rx = false;
+	}
+	for (i = 0, j = 0; i < c->n_pending; i++) {
+		if (c->pending[i].level == level)
+			tquic_buf_put(c->pending[i].buf);
+		else
+			c->pending[j++] = c->pending[i];
+	}
+	c->n_pending = j;
+}
+
+/* Issues NEW_CONNECTION_IDs up to the peer's active_connection_id_limit. */
+int tquic_conn_issue_cids(struct tquic_conn *c)
+{
+	u32 i, active = 0;
+	u8 id[TQUIC_MAX_CID_LEN];
+
+	if (!c->cfg.cid_len)
+		return 0;
+	for (i = 0; i < TQUIC_CONN_MAX_CIDS; i++)
+		if (c->local_cids[i].in_use)
+			active++;
+	for (i = 0; i < TQUIC_CONN_MAX_CIDS && active < c->peer_cid_limit; i++) {
+		struct tquic_conn_cid *cid = &c->local_cids[i];
+
+		if (cid->in_use)
+			continue;
+		tquic_random_bytes(id, c->cfg.cid_len);
+		set_local_cid(c, cid, c->next_local_seq++, id, c->cfg.cid_len);
+		cid->pending = true;
+		active++;
+		tquic_conn_event(c, TQUIC_EV_CID_NEW, 0, cid->seq, 0, id, c->cfg.cid_len);
+	}
+	return 0;
+}
+
+void tquic_conn_confirm_handshake(struct tquic_conn *c)
+{
+	if (c->handshake_confirmed)
+		return;
+	c->handshake_confirmed = true;
+	c->state = TQUIC_CONN_ESTABLISHED;
+	tquic_recovery_on_handshake_confirmed(&c->path.rec, c->now);
+	tquic_conn_discard_space(c, TQUIC_PN_SPACE_INITIAL);
+	tquic_conn_discard_space(c, TQUIC_PN_SPACE_HANDSHAKE);
+	tquic_conn_issue_cids(c);
+	tquic_conn_event(c, TQUIC_EV_HANDSHAKE_DONE, 0, 0, 0, NULL, 0);
+}
+
+void tquic_conn_handshake_complete(struct tquic_conn *c, u64 now)
+{
+	c->now = now;
+	if (c->handshake_complete || tquic_conn_closed(c))
+		return;
+	c->handshake_complete = true;
+	c->state = TQUIC_CONN_ESTABLISHED;
+	if (c->is_server) {
+		c->handshake_done_pending = true;
+		tquic_conn_confirm_handshake(c);
+	}
+}
+
+void tquic_conn_early_data_rejected(struct tquic_conn *c, u64 now)
+{
+	c->now = now;
+	/*
+	 * 0-RTT packets are never acknowledged by a server that rejected
+	 * them: loss detection declares them lost once 1-RTT packets are
+	 * acknowledged, and their stream data is sent again.
+	 */
+	if (c->has_tx & (1U << TQUIC_LEVEL_EARLY)) {
+		tquic_keys_destroy(&c->tx[TQUIC_LEVEL_EARLY]);
+		c->has_tx &= ~(1U << TQUIC_LEVEL_EARLY);
+	}
+}
+
+/* ---- close ---- */
+
+u64 tquic_conn_pto(const struct tquic_conn *c)
+{
+	return tquic_rtt_pto(&c->path.rtt, true, 0);
+}
+
+static void set_close(struct tquic_conn *c, u32 flags, u64 code, u64 frame_type,
+		      const u8 *reason, size_t reason_len)
+{
+	c->close_flags = flags;
+	c->close_code = code;
+	c->close_frame_type = frame_type;
+	if (reason_len > TQUIC_CONN_REASON_MAX)
+		reason_len = TQUIC_CONN_REASON_MAX;
+	if (reason && reason_len)
+		memcpy(c->close_reason, reason, reason_len);
+	c->close_reason_len = reason ? reason_len : 0;
+	c->close_deadline = c->now + 3 * tquic_conn_pto(c);
+	tquic_conn_event(c, TQUIC_EV_CLOSED, flags, 0, code, NULL, 0);
+}
+
+void tquic_conn_enter_closing(struct tquic_conn *c, u32 flags, u64 code,
+			      u64 frame_type, const u8 *reason, size_t reason_len)
+{
+	if (tquic_conn_closed(c))
+		return;
+	c->state = TQUIC_CONN_CLOSING;
+	c->close_send = true;
+	set_close(c, flags, code, frame_type, reason, reason_len);
+}
+
+void tquic_conn_enter_draining(struct tquic_conn *c, u32 flags, u64 code,
+			       u64 frame_type, const u8 *reason, size_t reason_len)
+{
+	if (c->state == TQUIC_CONN_CLOSING) {
+		/* The peer's close ends our closing period early (RFC 9000 10.2.2). */
+		c->state = TQUIC_CONN_DRAINING;
+		c->close_send = false;
+		return;
+	}
+	if (tquic_conn_closed(c))
+		return;
+	c->state = TQUIC_CONN_DRAINING;
+	set_close(c, flags, code, frame_type, reason, reason_len);
+}
+
+static void conn_drained(struct tquic_conn *c)
+{
+	if (c->state == TQUIC_CONN_DRAINED)
+		return;
+	c->state = TQUIC_CONN_DRAINED;
+	c->close_send = false;
+	tquic_conn_release_pending(c);
+	tquic_conn_event(c, TQUIC_EV_DRAINED, c->close_flags, 0, c->close_code, NULL, 0);
+}
+
+int tquic_conn_close(struct tquic_conn *c, bool app, u64 code,
+		     const u8 *reason, size_t reason_len, u64 now)
+{
+	c->now = max_u64(c->now, now);
+	if (tquic_conn_closed(c))
+		return -EALREADY;
+	if (code > TQUIC_VARINT_MAX)
+		return -EINVAL;
+	tquic_conn_enter_closing(c, app ? TQUIC_CLOSE_F_APP : 0, code, 0, reason, reason_len);
+	return 0;
+}
+
+void tquic_conn_tls_alert(struct tquic_conn *c, u8 alert, u64 now)
+{
+	c->now = max_u64(c->now, now);
+	tquic_conn_enter_closing(c, TQUIC_CLOSE_F_HANDSHAKE,
+				 TQUIC_ERR_CRYPTO_ERROR_BASE + alert, TQUIC_FT_CRYPTO, NULL, 0);
+}
+
+bool tquic_conn_close_info(const struct tquic_conn *c, struct tquic_close_info *ci)
+{
+	if (!tquic_conn_closed(c))
+		return false;
+	ci->flags = c->close_flags;
+	ci->code = c->close_code;
+	ci->frame_type = c->close_frame_type;
+	ci->reason = c->close_reason;
+	ci->reason_len = c->close_reason_len;
+	return true;
+}
+
+bool tquic_conn_is_drained(const struct tquic_conn *c)
+{
+	return c->state == TQUIC_CONN_DRAINED;
+}
+
+/* ---- timers ---- */
+
+static u64 idle_deadline(const struct tquic_conn *c)
+{
+	if (!c->idle_timeout)
+		return TQUIC_TIME_NONE;
+	return c->idle_start + max_u64(c->idle_timeout, 3 * tquic_conn_pto(c));
+}
+
+u64 tquic_conn_next_deadline(const struct tquic_conn *c)
+{
+	u64 t;
+
+	if (c->state == TQUIC_CONN_DRAINED)
+		return TQUIC_TIME_NONE;
+	if (tquic_conn_closed(c))
+		return c->close_deadline;
+	t = min_u64(tquic_recovery_deadline(&c->path.rec), tquic_ackmgr_deadline(&c->path.ack));
+	t = min_u64(t, idle_deadline(c));
+	t = min_u64(t, c->pacer_wait);
+	if (c->has_rx_prev)
+		t = min_u64(t, c->rx_prev_expiry);
+	return t;
+}
+
+/* Marks every unacknowledged CRYPTO byte of @space for retransmission. */
+static void requeue_crypto(struct tquic_conn *c, enum tquic_pn_space space)
+{
+	struct tquic_crypto_stream *cs = &c->cs[space];
+	struct tquic_stream_sent rec;
+
+	if (c->discarded[space] || cs->tx.send_off <= cs->tx.acked_off)
+		return;
+	rec.id = 0;
+	rec.off = cs->tx.acked_off;
+	rec.len = cs->tx.send_off - cs->tx.acked_off;
+	rec.fin = false;
+	tquic_crypto_stream_on_lost(cs, &rec);
+}
+
+void tquic_conn_on_timeout(struct tquic_conn *c, u64 now)
+{
+	enum tquic_pn_space space;
+	int r;
+
+	c->now = max_u64(c->now, now);
+	now = c->now;
+	if (c->state == TQUIC_CONN_DRAINED)
+		return;
+	if (tquic_conn_closed(c)) {
+		if (now >= c->close_deadline)
+			conn_drained(c);
+		return;
+	}
+	if (now >= idle_deadline(c)) {
+		c->close_flags = TQUIC_CLOSE_F_IDLE |
+				 (c->handshake_complete ? 0 : TQUIC_CLOSE_F_HANDSHAKE);
+		c->close_code = 0;
+		tquic_conn_event(c, TQUIC_EV_CLOSED, c->close_flags, 0, 0, NULL, 0);
+		conn_drained(c);
+		return;
+	}
+	if (c->has_rx_prev && now >= c->rx_prev_expiry) {
+		tquic_aead_keys_destroy(&c->rx_prev);
+		c->has_rx_prev = false;
+		c->rx_prev_expiry = TQUIC_TIME_NONE;
+	}
+	if (now >= c->pacer_wait)
+		c->pacer_wait = TQUIC_TIME_NONE;
+	r = tquic_recovery_on_timeout(&c->path.rec, now);
+	if (r == TQUIC_TIMER_PTO && tquic_recovery_probes(&c->path.rec, &space)) {
+		if (space != TQUIC_PN_SPACE_APP) {
+			requeue_crypto(c, space);
+		} else if (!c->handshake_confirmed) {
+			requeue_crypto(c, TQUIC_PN_SPACE_INITIAL);
+			requeue_crypto(c, TQUIC_PN_SPACE_HANDSHAKE);
+		}
+	}
+}
+
+/* ---- key update ---- */
+
+int tquic_conn_key_update(struct tquic_conn *c, u64 now)
+{
+	struct tquic_aead_keys next;
+	int err;
+
+	c->now = max_u64(c->now, now);
+	if (!c->handshake_confirmed || !(c->has_tx & (1U << TQUIC_LEVEL_APP)) ||
+	    !c->tx_phase_acked || tquic_conn_closed(c))
+		return -EAGAIN;
+	/* Our previous update must have been answered (RFC 9001 6.5). */
+	if (c->tx_phase != c->rx_phase)
+		return -EAGAIN;
+	err = tquic_aead_keys_next(&c->tx[TQUIC_LEVEL_APP].pkt, &next, c->gfp);
+	if (err)
+		return err;
+	tquic_aead_keys_destroy(&c->tx[TQUIC_LEVEL_APP].pkt);
+	c->tx[TQUIC_LEVEL_APP].pkt = next;
+	c->tx_phase ^= 1;
+	c->tx_phase_first_pn = c->path.next_pn[TQUIC_PN_SPACE_APP];
+	c->tx_phase_acked = false;
+	c->pkts_in_phase = 0;
+	c->key_updates++;
+	tquic_conn_event(c, TQUIC_EV_KEY_UPDATE, 0, c->tx_phase, 0, NULL, 0);
+	return 0;
+}
+
+/* ---- streams ---- */
+
+static struct tquic_stream *conn_stream(struct tquic_conn *c, u64 id)
+{
+	tquic_streams_set_now(&c->streams, tquic_ns_to_us(c->now));
+	return tquic_streams_find(&c->streams, id);
+}
+
+int tquic_conn_stream_open(struct tquic_conn *c, bool uni, u64 *id, unsigned int gfp)
+{
+	struct tquic_stream *st;
+	int err;
+
+	if (tquic_conn_closed(c))
+		return -ENOTCONN;
+	err = tquic_streams_open(&c->streams, uni, gfp, &st);
+	if (err)
+		return err;
+	*id = st->id;
+	return 0;
+}
+
+bool tquic_conn_stream_accept(struct tquic_conn *c, u64 *id)
+{
+	struct tquic_stream *st = tquic_streams_accept(&c->streams);
+
+	if (!st)
+		return false;
+	*id = st->id;
+	return true;
+}
+
+long tquic_conn_stream_write(struct tquic_conn *c, u64 id, const u8 *data,
+			     size_t len, bool fin, unsigned int gfp)
+{
+	struct tquic_stream *st;
+	size_t written = 0;
+	int err;
+
+	if (tquic_conn_closed(c))
+		return -ENOTCONN;
+	st = conn_stream(c, id);
+	if (!st)
+		return -ENOENT;
+	err = tquic_stream_write(&c->streams, st, data, len, fin, &written, gfp);
+	if (err)
+		return err;
+	return (long)written;
+}
+
+int tquic_conn_stream_write_buf(struct tquic_conn *c, u64 id,
+				struct tquic_buf *b, size_t boff, size_t len,
+				bool fin, unsigned int gfp)
+{
+	struct tquic_stream *st;
+
+	if (tquic_conn_closed(c))
+		return -ENOTCONN;
+	st = conn_stream(c, id);
+	if (!st)
+		return -ENOENT;
+	return tquic_stream_write_buf(&c->streams, st, b, boff, len, fin, gfp);
+}
+
+u64 tquic_conn_stream_send_space(struct tquic_conn *c, u64 id)
+{
+	struct tquic_stream *st = conn_stream(c, id);
+
+	return st ? tquic_sbuf_space(&st->tx) : 0;
+}
+
+long tquic_conn_stream_read(struct tquic_conn *c, u64 id, u8 *dst, size_t cap,
+			    bool *fin, u64 *code)
+{
+	struct tquic_stream *st = conn_stream(c, id);
+	long n;
+
+	*fin = false;
+	if (!st)
+		return -ENOENT;
+	n = tquic_stream_read(&c->streams, st, dst, cap, fin);
+	if (n == -ECONNRESET && code)
+		*code = st->rx_error;
+	return n;
+}
+
+int tquic_conn_stream_peek(struct tquic_conn *c, u64 id, struct tquic_rbuf_iov *iov)
+{
+	struct tquic_stream *st = conn_stream(c, id);
+
+	if (!st)
+		return -ENOENT;
+	return tquic_stream_peek(&c->streams, st, iov);
+}
+
+void tquic_conn_stream_consume(struct tquic_conn *c, u64 id, u64 n)
+{
+	struct tquic_stream *st = conn_stream(c, id);
+
+	if (st)
+		tquic_stream_consume(&c->streams, st, n);
+}
+
+int tquic_conn_stream_finish(struct tquic_conn *c, u64 id)
+{
+	struct tquic_stream *st = conn_stream(c, id);
+
+	if (!st)
+		return -ENOENT;
+	return tquic_stream_finish(&c->streams, st);
+}
+
+int tquic_conn_stream_reset(struct tquic_conn *c, u64 id, u64 code)
+{
+	struct tquic_stream *st = conn_stream(c, id);
+
+	if (!st)
+		return -ENOENT;
+	if (code > TQUIC_VARINT_MAX)
+		return -EINVAL;
+	return tquic_stream_reset(&c->streams, st, code);
+}
+
+int tquic_conn_stream_stop(struct tquic_conn *c, u64 id, u64 code)
+{
+	struct tquic_stream *st = conn_stream(c, id);
+
+	if (!st)
+		return -ENOENT;
+	if (code > TQUIC_VARINT_MAX)
+		return -EINVAL;
+	return tquic_stream_stop_sending(&c->streams, st, code);
+}
+
+u64 tquic_conn_stream_stop_code(struct tquic_conn *c, u64 id)
+{
+	struct tquic_stream *st = conn_stream(c, id);
+
+	return st && st->peer_stopped ? st->stop_error : 0;
+}
+
+int tquic_conn_stream_set_priority(struct tquic_conn *c, u64 id, u8 urgency,
+				   bool incremental)
+{
+	struct tquic_stream *st = conn_stream(c, id);
+
+	if (!st)
+		return -ENOENT;
+	return tquic_stream_set_priority(&c->streams, st, urgency, incremental);
+}
+
+/* ---- datagrams ---- */
+
+bool tquic_conn_datagrams_enabled(const struct tquic_conn *c)
+{
+	return c->cfg.max_datagram_frame_size && c->peer_max_dgram;
+}
+
+size_t tquic_conn_dgram_max(const struct tquic_conn *c)
+{
+	const struct tquic_conn_cid *cid = &c->peer_cids[c->peer_cid_cur];
+	size_t overhead, room;
+
+	if (!tquic_conn_datagrams_enabled(c))
+		return 0;
+	/* Short header (flags, DCID, 4-byte PN), tag, frame type and length. */
+	overhead = 1 + cid->len + 4 + TQUIC_AEAD_TAG_LEN + 1 + 2;
+	room = c->path.mtu > overhead ? c->path.mtu - overhead : 0;
+	return (size_t)min_u64(room, c->peer_max_dgram > 3 ? c->peer_max_dgram - 3 : 0);
+}
+
+int tquic_conn_dgram_send(struct tquic_conn *c, const u8 *data, size_t len,
+			  unsigned int gfp)
+{
+	struct tquic_dgram *d;
+
+	if (!tquic_conn_datagrams_enabled(c) || tquic_conn_closed(c))
+		return -ENOTCONN;
+	if (len > tquic_conn_dgram_max(c))
+		return -EMSGSIZE;
+	if (c->dgram_tx_n >= c->cfg.datagram_queue)
+		return -ENOBUFS;
+	d = tquic_mem_alloc(sizeof(*d) + len, gfp);
+	if (!d)
+		return -ENOMEM;
+	d->len = (u32)len;
+	memcpy(d->data, data, len);
+	tquic_list_add_tail(&d->node, &c->dgram_tx);
+	c->dgram_tx_n++;
+	return 0;
+}
+
+long tquic_conn_dgram_recv(struct tquic_conn *c, u8 *dst, size_t cap)
+{
+	struct tquic_dgram *d;
+	long n;
+
+	if (tquic_list_empty(&c->dgram_rx))
+		return -EAGAIN;
+	d = tquic_list_first_entry(&c->dgram_rx, struct tquic_dgram, node);
+	if (d->len > cap)
+		return -EMSGSIZE;
+	memcpy(dst, d->data, d->len);
+	n = d->len;
+	tquic_list_del(&d->node);
+	c->dgram_rx_n--;
+	tquic_mem_free(d);
+	return n;
+}
+
+/* ---- state ---- */
+
+u32 tquic_conn_version(const struct tquic_conn *c)
+{
+	return c->version;
+}
+
+bool tquic_conn_handshake_confirmed(const struct tquic_conn *c)
+{
+	return c->handshake_confirmed;
+}
+
+bool tquic_conn_is_server(const struct tquic_conn *c)
+{
+	return c->is_server;
+}
+
+size_t tquic_conn_new_token(const struct tquic_conn *c, u8 *dst, size_t cap)
+{
+	if (c->new_token_len > cap)
+		return 0;
+	memcpy(dst, c->new_token, c->new_token_len);
+	return c->new_token_len;
+}
+
+size_t tquic_conn_mem(const struct tquic_conn *c)
+{
+	const struct tquic_conn_path *p = &c->path;
+	size_t m = c->mem;
+	u32 i;
+
+	for (i = 0; i < TQUIC_PN_SPACE_COUNT; i++) {
+		m += (size_t)p->rec.sp[i].ring.cap * sizeof(struct tquic_sent_pkt);
+		m += (size_t)p->ack.sp[i].cap * sizeof(struct tquic_ack_range);
+		m += (size_t)c->cs[i].rx.mem;
+	}
+	m += ((size_t)1 << c->streams.hash_bits) * sizeof(struct tquic_list);
+	m += (size_t)c->streams.count * sizeof(struct tquic_stream);
+	for (i = 0; i < c->n_pending; i++)
+		m += tquic_buf_truesize(c->pending[i].buf);
+	return m;
+}
+
+void tquic_conn_stats(const struct tquic_conn *c, struct tquic_conn_stats *st)
+{
+	*st = c->stats;
+	st->key_updates = c->key_updates;
+	st->srtt = c->path.rtt.smoothed_rtt;
+	st->cwnd = tquic_cc_cwnd(&c->path.cc);
+	st->bytes_in_flight = c->path.rec.bytes_in_flight;
+}

@@ -1,0 +1,359 @@
+/* SPDX-License-Identifier: GPL-2.0 OR MIT */
+/*
+ * QUIC connections: the sans-IO host API of the engine (ARCHITECTURE
+ * decisions 1, 2, 4 and 5).
+ *
+ * A connection ties the wire layer (packet.h, frame.h, crypto.h,
+ * tparams.h), streams and flow control (stream.h, flowctl.h) and loss
+ * recovery (recovery.h, ackmgr.h, cc.h, pacer.h) together.  The host:
+ *
+ *  - feeds every received datagram with tquic_conn_recv() (the datagram is
+ *    a host buffer, decrypted in place; stream data stays in it);
+ *  - pulls datagrams to send with tquic_conn_send() until it returns 0,
+ *    the engine building the packets directly into the host's buffer;
+ *  - arms one timer at tquic_conn_next_deadline() and calls
+ *    tquic_conn_on_timeout() when it fires;
+ *  - runs TLS: it moves CRYPTO bytes per encryption level with
+ *    tquic_conn_crypto_read() / tquic_conn_crypto_write(), installs the
+ *    secrets TLS derives, and exchanges the encoded transport parameters;
+ *  - drains events with tquic_conn_next_event().
+ *
+ * Times are u64 nanoseconds of a monotonic clock the host reads.  Every
+ * function that may allocate takes the caller's TQUIC_GFP_* context.  No
+ * function sleeps; the caller serialises calls on one connection.
+ *
+ * Return conventions: 0 or a positive count on success, a negative errno
+ * for local failures.  Protocol errors close the connection (an event says
+ * so) rather than being returned.
+ *
+ * Paths: every per-path structure (packet-number spaces, RTT, congestion
+ * controller, pacer, ACK state, addresses, amplification counters) hangs
+ * off a path object with a 32-bit path ID.  One path (ID 0) is active.
+ */
+#ifndef _TQUIC_CORE_CONN_H
+#define _TQUIC_CORE_CONN_H
+
+#include "platform.h"
+#include "proto.h"
+#include "buf.h"
+#include "cc.h"
+#include "stream.h"
+#include "path.h"		/* struct tquic_addr */
+
+/* Encryption levels, in the order of Go's tls.QUICEncryptionLevel. */
+enum tquic_level {
+	TQUIC_LEVEL_INITIAL = 0,
+	TQUIC_LEVEL_EARLY = 1,
+	TQUIC_LEVEL_HANDSHAKE = 2,
+	TQUIC_LEVEL_APP = 3,
+	TQUIC_LEVEL_COUNT = 4,
+};
+
+#define TQUIC_CONN_MAX_VERSIONS		4
+#define TQUIC_RESET_KEY_LEN		32
+#define TQUIC_TOKEN_MAX			256
+#define TQUIC_MIN_INITIAL_SIZE		1200
+#define TQUIC_CONN_REASON_MAX		128
+
+struct tquic_conn_config {
+	/* Versions spoken, most preferred first (v1 and/or v2). */
+	u32 versions[TQUIC_CONN_MAX_VERSIONS];
+	u32 n_versions;
+	char cc_name[TQUIC_CC_NAME_MAX];	/* "" = default */
+	bool pacing;
+	bool ecn;
+	bool disable_active_migration;
+	u8 cid_len;			/* length of the CIDs we issue, 0..20 */
+	u8 active_cid_limit;		/* 2..8 */
+	u8 ack_delay_exponent;
+	u32 amp_factor;			/* anti-amplification factor, 3 */
+	u32 max_datagram_size;		/* UDP payload we send, >= 1200 */
+	u64 initial_rtt;		/* ns, 0 = 333 ms */
+	u64 idle_timeout;		/* ms, 0 = none */
+	u64 max_ack_delay;		/* ms */
+	struct tquic_stream_limits limits;	/* what we advertise */
+	u64 max_conn_window;		/* receive window auto-tuning caps */
+	u64 max_stream_window;
+	u64 send_buffer;		/* per-stream send buffer */
+	u32 max_frags;			/* per-stream reassembly fragments */
+	u64 crypto_rx_cap;		/* out-of-order CRYPTO bytes per level */
+	u64 max_datagram_frame_size;	/* 0 = DATAGRAM disabled */
+	u32 datagram_queue;		/* datagrams queued per direction */
+	u64 key_update_packets;		/* initiate a key update every N packets, 0 = never */
+	u8 reset_key[TQUIC_RESET_KEY_LEN];	/* stateless reset token key */
+};
+
+/* Fills @cfg with defaults (v1 then v2, CUBIC, pacing, 30 s idle timeout). */
+void tquic_conn_config_init(struct tquic_conn_config *cfg);
+
+/* What a server listener learned from a client's first Initial. */
+struct tquic_server_params {
+	u32 version;		/* the Initial's version */
+	const u8 *odcid;	/* the client's original DCID (from the token after a Retry) */
+	u8 odcid_len;
+	const u8 *dcid;		/* this Initial's DCID */
+	u8 dcid_len;
+	const u8 *scid;		/* the client's SCID */
+	u8 scid_len;
+	const u8 *cid;		/* our CID (cfg->cid_len bytes) */
+	bool retried;		/* a Retry was sent: retry_scid is @dcid */
+	bool validated;		/* a token proved the client's address */
+};
+
+struct tquic_conn;
+
+struct tquic_conn *tquic_conn_client_new(const struct tquic_conn_config *cfg,
+					 u32 version, const u8 *dcid, u8 dcid_len,
+					 const u8 *scid, u8 scid_len,
+					 const struct tquic_addr *local,
+					 const struct tquic_addr *peer,
+					 u64 now, unsigned int gfp, int *err);
+struct tquic_conn *tquic_conn_server_new(const struct tquic_conn_config *cfg,
+					 const struct tquic_server_params *sp,
+					 const struct tquic_addr *local,
+					 const struct tquic_addr *peer,
+					 u64 now, unsigned int gfp, int *err);
+void tquic_conn_free(struct tquic_conn *c);
+
+/* Client: the token to put in Initial packets (NEW_TOKEN from a previous connection). */
+int tquic_conn_set_token(struct tquic_conn *c, const u8 *token, size_t len);
+
+/*
+ * A received datagram: all of tquic_buf_data(@dgram) (tquic_buf_len bytes),
+ * decrypted in place.  The engine takes its own references.  @ecn is the IP
+ * ECN codepoint (TQUIC_ECN_*).  Returns 0, or -errno when the datagram was
+ * dropped for a local reason.
+ */
+int tquic_conn_recv(struct tquic_conn *c, struct tquic_buf *dgram,
+		    const struct tquic_addr *local, const struct tquic_addr *peer,
+		    u8 ecn, u64 now, unsigned int gfp);
+
+/* Where and how to send the datagram tquic_conn_send() built. */
+struct tquic_send_info {
+	u32 path_id;
+	u8 ecn;				/* IP ECN codepoint to set */
+	u64 send_time;			/* earliest departure time */
+	const struct tquic_addr *peer;	/* the path's peer address */
+	const struct tquic_addr *local;
+};
+
+/*
+ * Builds the next datagram into @buf (@cap >= 1200 bytes): coalesced
+ * packets, protected.  Returns its length, 0 when nothing is to be sent
+ * now, or -errno.
+ */
+long tquic_conn_send(struct tquic_conn *c, u8 *buf, size_t cap, u64 now,
+		     struct tquic_send_info *info, unsigned int gfp);
+
+/* Earliest time tquic_conn_on_timeout() must run, TQUIC_TIME_NONE if none. */
+u64 tquic_conn_next_deadline(const struct tquic_conn *c);
+void tquic_conn_on_timeout(struct tquic_conn *c, u64 now);
+
+/* ---- TLS ---- */
+
+/* Installs the @write (else read) secret of @level for cipher suite @suite. */
+int tquic_conn_install_secret(struct tquic_conn *c, enum tquic_level level,
+			      bool write, u16 suite, const u8 *secret,
+			      size_t secret_len, u64 now, unsigned int gfp);
+/* Handshake bytes TLS produced at @level, to send in CRYPTO frames. */
+int tquic_conn_crypto_write(struct tquic_conn *c, enum tquic_level level,
+			    const u8 *data, size_t len, unsigned int gfp);
+/* In-order CRYPTO bytes received at @level for TLS; returns the count. */
+long tquic_conn_crypto_read(struct tquic_conn *c, enum tquic_level level,
+			    u8 *dst, size_t cap);
+/* Our transport parameters, encoded.  Returns the length or -errno. */
+long tquic_conn_local_tparams(struct tquic_conn *c, u8 *buf, size_t cap);
+/*
+ * The peer's encoded transport parameters.  Returns 0, or a transport
+ * error code (the connection is then closing).
+ */
+int tquic_conn_set_peer_tparams(struct tquic_conn *c, const u8 *b, size_t len,
+				u64 now);
+/* TLS reports the handshake complete. */
+void tquic_conn_handshake_complete(struct tquic_conn *c, u64 now);
+/*
+ * 0-RTT was rejected: data sent in 0-RTT packets is sent again in 1-RTT
+ * packets.
+ */
+void tquic_conn_early_data_rejected(struct tquic_conn *c, u64 now);
+
+/* ---- Streams ---- */
+
+/* Opens a stream; -EAGAIN at the peer's stream limit. */
+int tquic_conn_stream_open(struct tquic_conn *c, bool uni, u64 *id,
+			   unsigned int gfp);
+/* Next stream the peer opened that the host has not seen; false if none. */
+bool tquic_conn_stream_accept(struct tquic_conn *c, u64 *id);
+/* Copies and queues up to @len bytes; returns the count (0 when full). */
+long tquic_conn_stream_write(struct tquic_conn *c, u64 id, const u8 *data,
+			     size_t len, bool fin, unsigned int gfp);
+/* Zero-copy write of @len bytes at @boff of @b: all or -ENOSPC. */
+int tquic_conn_stream_write_buf(struct tquic_conn *c, u64 id,
+				struct tquic_buf *b, size_t boff, size_t len,
+				bool fin, unsigned int gfp);
+/* Bytes the send buffer accepts now. */
+u64 tquic_conn_stream_send_space(struct tquic_conn *c, u64 id);
+/*
+ * Copies up to @cap bytes; returns the count with *@fin at the end of the
+ * stream, -ECONNRESET after a peer reset (*@code set), -ENOENT for a
+ * stream that no longer exists.
+ */
+long tquic_conn_stream_read(struct tquic_conn *c, u64 id, u8 *dst, size_t cap,
+			    bool *fin, u64 *code);
+/* Zero-copy read: the next in-order bytes in place, then consume. */
+int tquic_conn_stream_peek(struct tquic_conn *c, u64 id,
+			   struct tquic_rbuf_iov *iov);
+void tquic_conn_stream_consume(struct tquic_conn *c, u64 id, u64 n);
+int tquic_conn_stream_finish(struct tquic_conn *c, u64 id);
+int tquic_conn_stream_reset(struct tquic_conn *c, u64 id, u64 code);
+int tquic_conn_stream_stop(struct tquic_conn *c, u64 id, u64 code);
+/* The peer's STOP_SENDING code for @id (0 when none or unknown). */
+u64 tquic_conn_stream_stop_code(struct tquic_conn *c, u64 id);
+int tquic_conn_stream_set_priority(struct tquic_conn *c, u64 id, u8 urgency,
+				   bool incremental);
+
+/* ---- Datagrams (RFC 9221) ---- */
+
+/* Largest datagram payload that fits in one packet now (0: disabled). */
+size_t tquic_conn_dgram_max(const struct tquic_conn *c);
+/* Queues a datagram: -EMSGSIZE too large, -ENOBUFS queue full, -ENOTCONN disabled. */
+int tquic_conn_dgram_send(struct tquic_conn *c, const u8 *data, size_t len,
+			  unsigned int gfp);
+/* The next received datagram; -EAGAIN when none, -EMSGSIZE when @cap is short. */
+long tquic_conn_dgram_recv(struct tquic_conn *c, u8 *dst, size_t cap);
+
+/* ---- Events ---- */
+
+enum tquic_event_type {
+	TQUIC_EV_NONE = 0,
+	TQUIC_EV_STREAM,		/* @id, @flags TQUIC_STREAM_EV_* */
+	TQUIC_EV_STREAMS_AVAILABLE,	/* MAX_STREAMS raised; @flags 1 = uni */
+	TQUIC_EV_HANDSHAKE_DONE,	/* handshake confirmed */
+	TQUIC_EV_CLOSED,		/* closing/draining began; see tquic_conn_close_info() */
+	TQUIC_EV_DRAINED,		/* fully closed: the host may free the connection */
+	TQUIC_EV_NEW_TOKEN,		/* a NEW_TOKEN arrived: tquic_conn_new_token() */
+	TQUIC_EV_CID_NEW,		/* route @data (@len bytes) to this connection */
+	TQUIC_EV_CID_RETIRED,		/* stop routing @data */
+	TQUIC_EV_DATAGRAM,		/* datagrams to read */
+	TQUIC_EV_VERSION_NEGOTIATION,	/* VN received: @code = version to retry with (0: none) */
+	TQUIC_EV_KEY_UPDATE,		/* key phase changed; @flags 1 = initiated by the peer */
+	TQUIC_EV_PATH_VALIDATED,	/* @id path */
+};
+
+struct tquic_event {
+	u32 type;
+	u32 flags;
+	u64 id;
+	u64 code;
+	u8 len;
+	u8 data[TQUIC_MAX_CID_LEN];
+};
+
+/* Returns false when no event is pending. */
+bool tquic_conn_next_event(struct tquic_conn *c, struct tquic_event *ev);
+
+/* ---- Close ---- */
+
+#define TQUIC_CLOSE_F_APP	0x1U	/* application error (CONNECTION_CLOSE 0x1d) */
+#define TQUIC_CLOSE_F_REMOTE	0x2U	/* the peer closed */
+#define TQUIC_CLOSE_F_IDLE	0x4U	/* idle timeout */
+#define TQUIC_CLOSE_F_RESET	0x8U	/* stateless reset */
+#define TQUIC_CLOSE_F_HANDSHAKE	0x10U	/* handshake timed out or failed */
+
+struct tquic_close_info {
+	u32 flags;
+	u64 code;
+	u64 frame_type;
+	size_t reason_len;
+	const u8 *reason;
+};
+
+/* Closes with CONNECTION_CLOSE (@app: 0x1d with an application code). */
+int tquic_conn_close(struct tquic_conn *c, bool app, u64 code,
+		     const u8 *reason, size_t reason_len, u64 now);
+/* TLS failed with @alert: CONNECTION_CLOSE with CRYPTO_ERROR 0x100 + alert. */
+void tquic_conn_tls_alert(struct tquic_conn *c, u8 alert, u64 now);
+/* Whether the connection is closing or closed, and why. */
+bool tquic_conn_close_info(const struct tquic_conn *c, struct tquic_close_info *ci);
+bool tquic_conn_is_drained(const struct tquic_conn *c);
+
+/* ---- State ---- */
+
+u32 tquic_conn_version(const struct tquic_conn *c);
+bool tquic_conn_handshake_confirmed(const struct tquic_conn *c);
+bool tquic_conn_is_server(const struct tquic_conn *c);
+bool tquic_conn_datagrams_enabled(const struct tquic_conn *c);
+/* Client: the token of the last NEW_TOKEN; returns its length. */
+size_t tquic_conn_new_token(const struct tquic_conn *c, u8 *dst, size_t cap);
+/* Initiates a 1-RTT key update: -EAGAIN until the previous one is done. */
+int tquic_conn_key_update(struct tquic_conn *c, u64 now);
+/* Memory the connection holds in the engine, in bytes. */
+size_t tquic_conn_mem(const struct tquic_conn *c);
+
+struct tquic_conn_stats {
+	u64 pkts_sent;
+	u64 pkts_recv;
+	u64 pkts_dropped;
+	u64 bytes_sent;
+	u64 bytes_recv;
+	u64 pkts_lost;
+	u64 key_updates;
+	u64 srtt;
+	u64 cwnd;
+	u64 bytes_in_flight;
+	u64 amp_blocked;		/* times the amplification limit stopped a send */
+	u64 amp_violations;		/* sends above the limit (must stay 0) */
+};
+
+void tquic_conn_stats(const struct tquic_conn *c, struct tquic_conn_stats *st);
+
+/* ---- Stateless server helpers ---- */
+
+enum tquic_server_action {
+	TQUIC_SERVER_DROP = 0,
+	TQUIC_SERVER_ACCEPT,		/* new connection: Initial of a spoken version */
+	TQUIC_SERVER_VERSION_NEGOTIATE,	/* answer with tquic_vn_reply() */
+	TQUIC_SERVER_STATELESS_RESET,	/* short header for an unknown CID */
+};
+
+/*
+ * Classifies a datagram whose DCID matches no connection.  Fills @sp
+ * (version, dcid, scid, token pointers into @dgram) for ACCEPT.
+ */
+enum tquic_server_action tquic_server_classify(const struct tquic_conn_config *cfg,
+					       const u8 *dgram, size_t len,
+					       struct tquic_server_params *sp,
+					       const u8 **token, size_t *token_len);
+
+/* Version Negotiation answer to @dgram into @buf.  Returns the length or -errno. */
+long tquic_vn_reply(const struct tquic_conn_config *cfg, const u8 *dgram,
+		    size_t len, u8 *buf, size_t cap);
+
+/*
+ * Address validation tokens (Retry and NEW_TOKEN), authenticated with
+ * @key: a Retry token binds the client address, the time and the original
+ * DCID.  tquic_token_check() returns 0 and the original DCID for a valid
+ * Retry token, 1 for a valid NEW_TOKEN token, -EBADMSG otherwise.
+ */
+long tquic_token_make(const u8 *key, bool retry, const struct tquic_addr *peer,
+		      const u8 *odcid, u8 odcid_len, u64 now, u8 *buf, size_t cap);
+int tquic_token_check(const u8 *key, const struct tquic_addr *peer,
+		      const u8 *token, size_t len, u64 now, u64 lifetime,
+		      u8 *odcid, u8 *odcid_len);
+
+/* A Retry packet answering the Initial in @sp, with @token. */
+long tquic_retry_reply(const struct tquic_server_params *sp, const u8 *new_scid,
+		       u8 new_scid_len, const u8 *token, size_t token_len,
+		       u8 *buf, size_t cap, unsigned int gfp);
+
+/* Stateless reset token of @cid under @key (RFC 9000 10.3.2). */
+int tquic_reset_token(const u8 *key, const u8 *cid, size_t cid_len, u8 *token);
+/*
+ * A stateless reset answering a datagram of @trigger_len bytes sent to
+ * @cid.  Returns the length (smaller than @trigger_len), or 0 when the
+ * trigger is too short to answer.
+ */
+long tquic_stateless_reset_build(const u8 *key, const u8 *cid, size_t cid_len,
+				 size_t trigger_len, u8 *buf, size_t cap);
+
+#endif /* _TQUIC_CORE_CONN_H */

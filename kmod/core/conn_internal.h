@@ -1,0 +1,300 @@
+/* SPDX-License-Identifier: GPL-2.0 OR MIT */
+/*
+ * Connection internals shared by conn.c, conn_recv.c and conn_send.c.
+ * Hosts use conn.h only.
+ */
+#ifndef _TQUIC_CORE_CONN_INTERNAL_H
+#define _TQUIC_CORE_CONN_INTERNAL_H
+
+#include "platform.h"
+#include "list.h"
+#include "varint.h"
+#include "proto.h"
+#include "crypto.h"
+#include "packet.h"
+#include "frame.h"
+#include "tparams.h"
+/*
+ * packet.h and cc_math.h both define TQUIC_PN_NONE (to the same value,
+ * spelled differently); keep the second definition warning-free.
+ */
+#undef TQUIC_PN_NONE
+#include "rtt.h"
+#include "cc.h"
+#include "pacer.h"
+#include "recovery.h"
+#include "ackmgr.h"
+#include "stream.h"
+#include "conn.h"
+
+#define TQUIC_CONN_MAX_CIDS		8
+#define TQUIC_CONN_EVENTS		64
+#define TQUIC_CONN_PENDING_PKTS		8	/* undecryptable packets kept */
+#define TQUIC_CONN_SCRATCH		96	/* frame records per datagram */
+#define TQUIC_CONN_MAX_PKTS		4	/* packets coalesced per datagram */
+#define TQUIC_CONN_DGRAM_MAX_QUEUE	1024
+
+enum tquic_conn_state {
+	TQUIC_CONN_HANDSHAKE = 0,
+	TQUIC_CONN_ESTABLISHED,
+	TQUIC_CONN_CLOSING,		/* we sent CONNECTION_CLOSE */
+	TQUIC_CONN_DRAINING,		/* the peer closed, or a stateless reset */
+	TQUIC_CONN_DRAINED,		/* nothing left to do */
+};
+
+/* Kinds of struct tquic_sent_entry. */
+enum tquic_sent_kind {
+	TQUIC_SK_STREAM = 1,		/* a = id, b = off, c = len, fin */
+	TQUIC_SK_CRYPTO,		/* b = off, c = len, space */
+	TQUIC_SK_CTRL,			/* stream-layer control frame: type, a = id, b = value, c = final size */
+	TQUIC_SK_HANDSHAKE_DONE,
+	TQUIC_SK_NEW_CID,		/* a = seq */
+	TQUIC_SK_RETIRE_CID,		/* a = seq */
+	TQUIC_SK_NEW_TOKEN,
+	TQUIC_SK_PING,
+};
+
+struct tquic_sent_entry {
+	u64 a;
+	u64 b;
+	u64 c;
+	u32 type;
+	u8 kind;
+	u8 fin;
+	u8 space;
+};
+
+/* The frames handle of a sent packet (recovery.h). */
+struct tquic_sent_frames {
+	u32 n;
+	u32 early;			/* sent in a 0-RTT packet */
+	struct tquic_sent_entry e[];
+};
+
+struct tquic_conn_cid {
+	u64 seq;
+	u8 len;
+	u8 id[TQUIC_MAX_CID_LEN];
+	u8 token[TQUIC_STATELESS_RESET_TOKEN_LEN];
+	bool in_use;			/* slot holds a CID */
+	bool has_token;
+	bool pending;			/* local: NEW_CONNECTION_ID to send; peer: RETIRE to send */
+	bool retired;			/* peer: retired, RETIRE queued or sent */
+};
+
+struct tquic_conn_path {
+	u32 id;
+	bool validated;			/* address validated (anti-amplification off) */
+	bool challenge_pending;		/* PATH_CHALLENGE to send */
+	bool challenge_sent;
+	bool response_pending;		/* PATH_RESPONSE to send */
+	struct tquic_addr local;
+	struct tquic_addr peer;
+	u8 challenge[TQUIC_PATH_CHALLENGE_LEN];
+	u8 response[TQUIC_PATH_CHALLENGE_LEN];
+	u32 mtu;			/* UDP payload we send */
+	u64 next_pn[TQUIC_PN_SPACE_COUNT];
+	u64 bytes_recv;			/* anti-amplification accounting */
+	u64 bytes_sent;
+	struct tquic_rtt rtt;
+	struct tquic_cc cc;
+	struct tquic_pacer pacer;
+	struct tquic_recovery rec;
+	struct tquic_ackmgr ack;
+};
+
+/* A packet that arrived before its keys (RFC 9001 5.7): copied, retried at install. */
+struct tquic_pending_pkt {
+	struct tquic_buf *buf;
+	u8 level;
+	u8 ecn;
+};
+
+struct tquic_dgram {
+	struct tquic_list node;
+	u32 len;
+	u8 data[];
+};
+
+/* One packet being built into the datagram. */
+struct tquic_pkt_build {
+	u8 type;			/* enum tquic_pkt_type */
+	u8 space;
+	u8 level;
+	u8 pn_len;
+	u64 pn;
+	size_t off;			/* in the datagram */
+	size_t hdr_len;
+	size_t payload_len;
+	u32 first_entry;		/* in c->scratch */
+	u32 n_entries;
+	u8 flags;			/* TQUIC_SENT_* */
+	u64 ack_largest;
+};
+
+struct tquic_conn {
+	struct tquic_conn_config cfg;
+	bool is_server;
+	u8 state;			/* enum tquic_conn_state */
+	u32 version;			/* negotiated (or current) version */
+	u32 orig_version;		/* version of the first Initial */
+	unsigned int gfp;		/* of the current call */
+	u64 now;
+
+	struct tquic_conn_path path;		/* path 0 (the only one for now) */
+
+	/* Keys: [level] rx and tx; 1-RTT key phases below. */
+	struct tquic_keys rx[TQUIC_LEVEL_COUNT];
+	struct tquic_keys tx[TQUIC_LEVEL_COUNT];
+	u8 has_rx;			/* 1 << level */
+	u8 has_tx;
+	/* Server, compatible negotiation: Initial keys of the original version. */
+	struct tquic_keys orig_initial_rx;
+	bool has_orig_initial_rx;
+	/* 1-RTT key update (RFC 9001 section 6). */
+	struct tquic_aead_keys rx_next;
+	struct tquic_aead_keys rx_prev;
+	bool has_rx_next;
+	bool has_rx_prev;
+	u8 rx_phase;
+	u8 tx_phase;
+	u64 rx_prev_expiry;
+	u64 rx_phase_first_pn;
+	u64 tx_phase_first_pn;
+	bool tx_phase_acked;		/* a packet of the current tx phase was acknowledged */
+	u64 pkts_in_phase;
+	u64 key_updates;
+
+	struct tquic_crypto_stream cs[TQUIC_PN_SPACE_COUNT];
+	bool discarded[TQUIC_PN_SPACE_COUNT];
+
+	struct tquic_streams streams;
+
+	/* Connection IDs. */
+	u8 odcid_len;			/* client's first DCID (Initial keys, TP check) */
+	u8 odcid[TQUIC_MAX_CID_LEN];
+	u8 idcid_len;			/* DCID the Initial keys derive from */
+	u8 idcid[TQUIC_MAX_CID_LEN];
+	u8 retry_scid_len;
+	u8 retry_scid[TQUIC_MAX_CID_LEN];
+	bool retried;
+	u8 peer_scid_len;		/* the peer's initial SCID (TP check) */
+	u8 peer_scid[TQUIC_MAX_CID_LEN];
+	struct tquic_conn_cid local_cids[TQUIC_CONN_MAX_CIDS];
+	struct tquic_conn_cid peer_cids[TQUIC_CONN_MAX_CIDS];
+	u32 peer_cid_cur;		/* index in peer_cids used as DCID */
+	u64 next_local_seq;
+	u64 peer_retire_prior_to;
+	u64 local_retire_prior_to;
+	u64 peer_cid_limit;		/* peer's active_connection_id_limit */
+	u8 token[TQUIC_TOKEN_MAX];	/* client: token for Initial packets */
+	size_t token_len;
+	u8 new_token[TQUIC_TOKEN_MAX];	/* client: received NEW_TOKEN */
+	size_t new_token_len;
+	bool new_token_pending;		/* server: NEW_TOKEN to send */
+
+	/* Transport parameters. */
+	struct tquic_transport_params peer_tp;
+	bool has_peer_tp;
+	u64 peer_max_dgram;		/* peer's max_datagram_frame_size */
+
+	/* Handshake. */
+	bool got_peer_packet;		/* client: a server packet was processed */
+	bool handshake_complete;
+	bool handshake_confirmed;
+	bool handshake_done_pending;
+	bool sent_handshake;		/* client: first Handshake packet sent */
+	bool vn_done;
+
+	/* Close. */
+	u32 close_flags;		/* TQUIC_CLOSE_F_* */
+	u64 close_code;
+	u64 close_frame_type;
+	u8 close_reason[TQUIC_CONN_REASON_MAX];
+	size_t close_reason_len;
+	u64 close_deadline;
+	bool close_send;		/* a CONNECTION_CLOSE is due */
+	bool close_event;
+
+	/* Idle timeout. */
+	u64 idle_timeout;		/* ns, 0 = none */
+	u64 idle_start;
+	bool eliciting_since_recv;
+	u8 last_ecn;			/* codepoint of the last datagram built */
+	u64 pacer_wait;			/* pacing released the next packet at this time */
+
+	/* Datagrams. */
+	struct tquic_list dgram_rx;
+	struct tquic_list dgram_tx;
+	u32 dgram_rx_n;
+	u32 dgram_tx_n;
+
+	/* Undecryptable packets. */
+	struct tquic_pending_pkt pending[TQUIC_CONN_PENDING_PKTS];
+	u32 n_pending;
+
+	/* Events. */
+	struct tquic_event ev[TQUIC_CONN_EVENTS];
+	u32 ev_head;
+	u32 ev_len;
+	u64 streams_limit_seen[2];
+
+	/* Send scratch. */
+	struct tquic_sent_entry scratch[TQUIC_CONN_SCRATCH];
+	u32 n_scratch;
+	struct tquic_pkt_build pkts[TQUIC_CONN_MAX_PKTS];
+	struct tquic_frame fscratch;	/* frame being encoded or decoded */
+	struct tquic_frame ctrl_scratch;	/* control frame being acked or lost */
+
+	u64 err_frame_type;		/* frame that caused the pending error */
+	struct tquic_conn_stats stats;
+	size_t mem;			/* bytes allocated for this connection */
+};
+
+/* conn.c */
+int tquic_conn_initial_keys(struct tquic_conn *c, u32 version);
+bool tquic_conn_version_spoken(const struct tquic_conn_config *cfg, u32 v);
+void tquic_conn_sent_entries(struct tquic_conn *c, const struct tquic_sent_entry *ents, u32 n,
+			     bool acked);
+void tquic_conn_event(struct tquic_conn *c, u32 type, u32 flags, u64 id, u64 code,
+		      const u8 *data, u8 len);
+void tquic_conn_enter_closing(struct tquic_conn *c, u32 flags, u64 code,
+			      u64 frame_type, const u8 *reason, size_t reason_len);
+void tquic_conn_enter_draining(struct tquic_conn *c, u32 flags, u64 code,
+			       u64 frame_type, const u8 *reason, size_t reason_len);
+void tquic_conn_discard_space(struct tquic_conn *c, enum tquic_pn_space space);
+void tquic_conn_confirm_handshake(struct tquic_conn *c);
+u64 tquic_conn_pto(const struct tquic_conn *c);
+int tquic_conn_switch_version(struct tquic_conn *c, u32 version);
+void tquic_conn_release_pending(struct tquic_conn *c);
+int tquic_conn_issue_cids(struct tquic_conn *c);
+void tquic_conn_process_pending(struct tquic_conn *c, u8 level);
+extern const struct tquic_recovery_ops tquic_conn_rec_ops;
+
+/* conn_recv.c */
+int tquic_conn_recv_packet(struct tquic_conn *c, struct tquic_buf *b, u8 *pkt,
+			   struct tquic_hdr *h, u8 ecn);
+
+/* conn_send.c */
+long tquic_conn_build(struct tquic_conn *c, u8 *buf, size_t cap);
+
+static inline enum tquic_pn_space tquic_level_space(u8 level)
+{
+	if (level == TQUIC_LEVEL_INITIAL)
+		return TQUIC_PN_SPACE_INITIAL;
+	if (level == TQUIC_LEVEL_HANDSHAKE)
+		return TQUIC_PN_SPACE_HANDSHAKE;
+	return TQUIC_PN_SPACE_APP;
+}
+
+static inline bool tquic_conn_closed(const struct tquic_conn *c)
+{
+	return c->state >= TQUIC_CONN_CLOSING;
+}
+
+static inline u64 tquic_ns_to_us(u64 ns)
+{
+	return ns / 1000;
+}
+
+#endif /* _TQUIC_CORE_CONN_INTERNAL_H */
