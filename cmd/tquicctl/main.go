@@ -191,6 +191,7 @@ func printShow(w io.Writer, out showOutput, asJSON bool) error {
 	for _, d := range info.Crypto {
 		fmt.Fprintf(w, "  %-28s %s\n", d.Algorithm, d.Driver)
 	}
+	fmt.Fprintf(w, "congestion controls: %s\n", strings.Join(info.CongestionControls, ", "))
 	fmt.Fprintf(w, "config:\n")
 	printConfig(w, out.Config, "  ")
 	return nil

@@ -10,6 +10,7 @@
 
 #include "tquic.h"
 #include "tquic_crypto.h"
+#include "cc.h"
 
 enum { TQUIC_GENL_MCGRP_EVENTS_ID };
 
@@ -41,20 +42,8 @@ static const struct nla_policy tquic_genl_policy[TQUIC_A_MAX + 1] = {
 	[TQUIC_A_SELFTEST_PASSED]	= { .type = NLA_U32 },
 	[TQUIC_A_SELFTEST_FAILED]	= { .type = NLA_U32 },
 	[TQUIC_A_CONFIG]		= NLA_POLICY_NESTED(tquic_config_policy),
+	[TQUIC_A_CC_AVAILABLE]		= { .type = NLA_NESTED },
 };
-
-/* Congestion controllers the engine implements. */
-static const char *const tquic_cc_names[] = { "newreno", "cubic" };
-
-static bool tquic_cc_known(const char *name)
-{
-	unsigned int i;
-
-	for (i = 0; i < ARRAY_SIZE(tquic_cc_names); i++)
-		if (!strcmp(name, tquic_cc_names[i]))
-			return true;
-	return false;
-}
 
 static bool tquic_version_supported(u32 version)
 {
@@ -109,6 +98,25 @@ static int tquic_put_crypto_driver(struct sk_buff *skb, const char *alg)
 	return 0;
 }
 
+static int tquic_put_cc_available(struct sk_buff *skb)
+{
+	const struct tquic_cc_ops *ops;
+	struct nlattr *nest;
+	unsigned int i;
+
+	nest = nla_nest_start(skb, TQUIC_A_CC_AVAILABLE);
+	if (!nest)
+		return -EMSGSIZE;
+	for (i = 0; (ops = tquic_cc_get(i)); i++) {
+		if (nla_put_string(skb, TQUIC_A_CC_NAME, ops->name)) {
+			nla_nest_cancel(skb, nest);
+			return -EMSGSIZE;
+		}
+	}
+	nla_nest_end(skb, nest);
+	return 0;
+}
+
 static struct genl_family tquic_genl_family;
 
 static int tquic_genl_get_info(struct sk_buff *skb, struct genl_info *info)
@@ -140,6 +148,10 @@ static int tquic_genl_get_info(struct sk_buff *skb, struct genl_info *info)
 			goto err_free;
 	}
 	nla_nest_end(msg, crypto);
+
+	err = tquic_put_cc_available(msg);
+	if (err)
+		goto err_free;
 
 	genlmsg_end(msg, hdr);
 	return genlmsg_reply(msg, info);
@@ -241,9 +253,9 @@ static int tquic_apply_config(struct tquic_config *cfg, void *arg)
 	unsigned int i;
 
 	if (tb[TQUIC_A_CONFIG_CC]) {
-		if (!tquic_cc_known(nla_data(tb[TQUIC_A_CONFIG_CC]))) {
+		if (!tquic_cc_find(nla_data(tb[TQUIC_A_CONFIG_CC]))) {
 			NL_SET_ERR_MSG_ATTR(ch->extack, tb[TQUIC_A_CONFIG_CC],
-					    "unknown congestion control (have: newreno, cubic)");
+					    "unknown congestion control (tquicctl show lists the available ones)");
 			return -ENOENT;
 		}
 		nla_strscpy(cfg->cc, tb[TQUIC_A_CONFIG_CC], sizeof(cfg->cc));

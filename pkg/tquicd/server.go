@@ -132,7 +132,7 @@ func (s *Server) WatchEvents(_ *tquicdpb.WatchEventsRequest, stream tquicdpb.Tqu
 }
 
 func infoToPB(i *tquicnl.Info) *tquicdpb.Info {
-	out := &tquicdpb.Info{Version: i.Version, BuildId: i.BuildID}
+	out := &tquicdpb.Info{Version: i.Version, BuildId: i.BuildID, CongestionControls: i.CongestionControls}
 	for _, d := range i.Crypto {
 		out.Crypto = append(out.Crypto, &tquicdpb.CryptoDriver{Algorithm: d.Algorithm, Driver: d.Driver})
 	}
@@ -140,7 +140,7 @@ func infoToPB(i *tquicnl.Info) *tquicdpb.Info {
 }
 
 func infoFromPB(p *tquicdpb.Info) *tquicnl.Info {
-	out := &tquicnl.Info{Version: p.GetVersion(), BuildID: p.GetBuildId()}
+	out := &tquicnl.Info{Version: p.GetVersion(), BuildID: p.GetBuildId(), CongestionControls: p.GetCongestionControls()}
 	for _, d := range p.GetCrypto() {
 		out.Crypto = append(out.Crypto, tquicnl.CryptoDriver{Algorithm: d.GetAlgorithm(), Driver: d.GetDriver()})
 	}

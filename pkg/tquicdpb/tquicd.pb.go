@@ -211,12 +211,13 @@ func (x *CryptoDriver) GetDriver() string {
 }
 
 type Info struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Version       string                 `protobuf:"bytes,1,opt,name=version,proto3" json:"version,omitempty"`
-	BuildId       string                 `protobuf:"bytes,2,opt,name=build_id,json=buildId,proto3" json:"build_id,omitempty"`
-	Crypto        []*CryptoDriver        `protobuf:"bytes,3,rep,name=crypto,proto3" json:"crypto,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	state              protoimpl.MessageState `protogen:"open.v1"`
+	Version            string                 `protobuf:"bytes,1,opt,name=version,proto3" json:"version,omitempty"`
+	BuildId            string                 `protobuf:"bytes,2,opt,name=build_id,json=buildId,proto3" json:"build_id,omitempty"`
+	Crypto             []*CryptoDriver        `protobuf:"bytes,3,rep,name=crypto,proto3" json:"crypto,omitempty"`
+	CongestionControls []string               `protobuf:"bytes,4,rep,name=congestion_controls,json=congestionControls,proto3" json:"congestion_controls,omitempty"`
+	unknownFields      protoimpl.UnknownFields
+	sizeCache          protoimpl.SizeCache
 }
 
 func (x *Info) Reset() {
@@ -266,6 +267,13 @@ func (x *Info) GetBuildId() string {
 func (x *Info) GetCrypto() []*CryptoDriver {
 	if x != nil {
 		return x.Crypto
+	}
+	return nil
+}
+
+func (x *Info) GetCongestionControls() []string {
+	if x != nil {
+		return x.CongestionControls
 	}
 	return nil
 }
@@ -690,11 +698,12 @@ const file_tquic_v1_tquicd_proto_rawDesc = "" +
 	"\x0eGetInfoRequest\"D\n" +
 	"\fCryptoDriver\x12\x1c\n" +
 	"\talgorithm\x18\x01 \x01(\tR\talgorithm\x12\x16\n" +
-	"\x06driver\x18\x02 \x01(\tR\x06driver\"k\n" +
+	"\x06driver\x18\x02 \x01(\tR\x06driver\"\x9c\x01\n" +
 	"\x04Info\x12\x18\n" +
 	"\aversion\x18\x01 \x01(\tR\aversion\x12\x19\n" +
 	"\bbuild_id\x18\x02 \x01(\tR\abuildId\x12.\n" +
-	"\x06crypto\x18\x03 \x03(\v2\x16.tquic.v1.CryptoDriverR\x06crypto\"\x12\n" +
+	"\x06crypto\x18\x03 \x03(\v2\x16.tquic.v1.CryptoDriverR\x06crypto\x12/\n" +
+	"\x13congestion_controls\x18\x04 \x03(\tR\x12congestionControls\"\x12\n" +
 	"\x10GetConfigRequest\"\xb1\x02\n" +
 	"\x06Config\x12-\n" +
 	"\x12congestion_control\x18\x01 \x01(\tR\x11congestionControl\x12\x1a\n" +

@@ -63,6 +63,8 @@ type Info struct {
 	Version string         `json:"version"`
 	BuildID string         `json:"build_id"`
 	Crypto  []CryptoDriver `json:"crypto"`
+	// CongestionControls are the controllers `set cc` accepts.
+	CongestionControls []string `json:"congestion_controls"`
 }
 
 // Info asks the module for its version, build id and crypto drivers.
@@ -175,6 +177,15 @@ func parseInfo(b []byte) (*Info, error) {
 			info.Version = ad.String()
 		case uapi.AttrBuildID:
 			info.BuildID = ad.String()
+		case uapi.AttrCCAvailable:
+			ad.Nested(func(nad *netlink.AttributeDecoder) error {
+				for nad.Next() {
+					if nad.Type() == uapi.AttrCCName {
+						info.CongestionControls = append(info.CongestionControls, nad.String())
+					}
+				}
+				return nad.Err()
+			})
 		case uapi.AttrCrypto:
 			ad.Nested(func(nad *netlink.AttributeDecoder) error {
 				for nad.Next() {

@@ -39,6 +39,8 @@ const (
 	AttrSelftestPassed = C.TQUIC_A_SELFTEST_PASSED
 	AttrSelftestFailed = C.TQUIC_A_SELFTEST_FAILED
 	AttrConfig         = C.TQUIC_A_CONFIG
+	AttrCCAvailable    = C.TQUIC_A_CC_AVAILABLE
+	AttrCCName         = C.TQUIC_A_CC_NAME
 	AttrMax            = C.TQUIC_A_MAX
 
 	AttrCryptoAlg       = C.TQUIC_A_CRYPTO_ALG

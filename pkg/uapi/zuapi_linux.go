@@ -29,7 +29,9 @@ const (
 	AttrSelftestPassed = 0x4
 	AttrSelftestFailed = 0x5
 	AttrConfig         = 0x6
-	AttrMax            = 0x6
+	AttrCCAvailable    = 0x7
+	AttrCCName         = 0x1
+	AttrMax            = 0x7
 
 	AttrCryptoAlg       = 0x1
 	AttrCryptoAlgName   = 0x2

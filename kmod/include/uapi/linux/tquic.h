@@ -39,6 +39,7 @@ enum tquic_attr {
 	TQUIC_A_SELFTEST_PASSED,	/* u32 */
 	TQUIC_A_SELFTEST_FAILED,	/* u32 */
 	TQUIC_A_CONFIG,			/* nest of enum tquic_config_attr */
+	TQUIC_A_CC_AVAILABLE,		/* nest of TQUIC_A_CC_NAME strings */
 
 	__TQUIC_A_MAX,
 };
@@ -54,6 +55,14 @@ enum tquic_crypto_attr {
 	__TQUIC_A_CRYPTO_MAX,
 };
 #define TQUIC_A_CRYPTO_MAX (__TQUIC_A_CRYPTO_MAX - 1)
+
+/* Congestion controllers the engine offers (in TQUIC_A_CC_AVAILABLE). */
+enum tquic_cc_attr {
+	TQUIC_A_CC_UNSPEC,
+	TQUIC_A_CC_NAME,		/* string */
+
+	__TQUIC_A_CC_MAX,
+};
 
 /* Multicast group for events (connection, path, key and config changes). */
 #define TQUIC_GENL_MCGRP_EVENTS	"events"
