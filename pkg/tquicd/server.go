@@ -24,13 +24,20 @@ type Server struct {
 	Dial func() (tquicnl.Controller, error)
 }
 
-func (s *Server) with(ctx context.Context, fn func(tquicnl.Controller) error) error {
+// call runs fn on a freshly opened controller and maps its error to a
+// gRPC status.
+func call[T any](s *Server, fn func(tquicnl.Controller) (T, error)) (T, error) {
+	var zero T
 	c, err := s.Dial()
 	if err != nil {
-		return toStatus(err)
+		return zero, toStatus(err)
 	}
 	defer c.Close()
-	return toStatus(fn(c))
+	out, err := fn(c)
+	if err != nil {
+		return zero, toStatus(err)
+	}
+	return out, nil
 }
 
 // toStatus maps controller errors to gRPC codes a remote client can act on.
@@ -54,30 +61,24 @@ func toStatus(err error) error {
 
 // GetInfo returns the module's version, build id and crypto drivers.
 func (s *Server) GetInfo(ctx context.Context, _ *tquicdpb.GetInfoRequest) (*tquicdpb.Info, error) {
-	var out *tquicdpb.Info
-	err := s.with(ctx, func(c tquicnl.Controller) error {
+	return call(s, func(c tquicnl.Controller) (*tquicdpb.Info, error) {
 		info, err := c.Info(ctx)
 		if err != nil {
-			return err
+			return nil, err
 		}
-		out = infoToPB(info)
-		return nil
+		return infoToPB(info), nil
 	})
-	return out, err
 }
 
 // GetConfig returns the namespace's defaults.
 func (s *Server) GetConfig(ctx context.Context, _ *tquicdpb.GetConfigRequest) (*tquicdpb.Config, error) {
-	var out *tquicdpb.Config
-	err := s.with(ctx, func(c tquicnl.Controller) error {
+	return call(s, func(c tquicnl.Controller) (*tquicdpb.Config, error) {
 		cfg, err := c.Config(ctx)
 		if err != nil {
-			return err
+			return nil, err
 		}
-		out = configToPB(cfg)
-		return nil
+		return configToPB(cfg), nil
 	})
-	return out, err
 }
 
 // SetConfig changes the fields that are set and returns the result.
@@ -86,49 +87,44 @@ func (s *Server) SetConfig(ctx context.Context, req *tquicdpb.SetConfigRequest) 
 	if err != nil {
 		return nil, status.Error(codes.InvalidArgument, err.Error())
 	}
-	var out *tquicdpb.Config
-	err = s.with(ctx, func(c tquicnl.Controller) error {
+	return call(s, func(c tquicnl.Controller) (*tquicdpb.Config, error) {
 		if err := c.SetConfig(ctx, u); err != nil {
-			return err
+			return nil, err
 		}
 		cfg, err := c.Config(ctx)
 		if err != nil {
-			return err
+			return nil, err
 		}
-		out = configToPB(cfg)
-		return nil
+		return configToPB(cfg), nil
 	})
-	return out, err
 }
 
 // Selftest runs the kernel self-test.
 func (s *Server) Selftest(ctx context.Context, _ *tquicdpb.SelftestRequest) (*tquicdpb.SelftestResult, error) {
-	var out *tquicdpb.SelftestResult
-	err := s.with(ctx, func(c tquicnl.Controller) error {
+	return call(s, func(c tquicnl.Controller) (*tquicdpb.SelftestResult, error) {
 		r, err := c.Selftest(ctx)
 		if err != nil {
-			return err
+			return nil, err
 		}
-		out = &tquicdpb.SelftestResult{Passed: r.Passed, Failed: r.Failed}
-		return nil
+		return &tquicdpb.SelftestResult{Passed: r.Passed, Failed: r.Failed}, nil
 	})
-	return out, err
 }
 
 // WatchEvents streams events until the client goes away.
 func (s *Server) WatchEvents(_ *tquicdpb.WatchEventsRequest, stream tquicdpb.Tquic_WatchEventsServer) error {
 	ctx := stream.Context()
-	return s.with(ctx, func(c tquicnl.Controller) error {
+	_, err := call(s, func(c tquicnl.Controller) (struct{}, error) {
 		// Headers tell the client the subscription is live.
 		joined := func() { stream.SendHeader(nil) }
 		err := c.Watch(ctx, joined, func(ev tquicnl.Event) error {
 			return stream.Send(eventToPB(ev))
 		})
 		if ctx.Err() != nil {
-			return nil
+			return struct{}{}, nil
 		}
-		return err
+		return struct{}{}, err
 	})
+	return err
 }
 
 func infoToPB(i *tquicnl.Info) *tquicdpb.Info {
