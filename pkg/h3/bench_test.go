@@ -71,3 +71,36 @@ func BenchmarkReportH3RequestRate(b *testing.B) {
 	benchreport.Bench("h3_small_requests_quic_go_h3", theirs, "req/s")
 	benchreport.Ratio("h3_small_requests", "tquic_h3", "quic_go_h3", ours/theirs)
 }
+
+// BenchmarkH3SmallRequests measures one server at a time (for profiling
+// and allocation counts): quic-go's http3 client with 16 requests in
+// flight against our server or quic-go's.
+func BenchmarkH3SmallRequests(b *testing.B) {
+	tp := newTLS(b)
+	_, ourAddr := ourServer(b, tp, testHandler(), nil)
+	_, theirAddr := quicGoServer(b, tp, testHandler())
+	for _, s := range []struct{ name, addr string }{{"tquic_h3", ourAddr}, {"quic_go_h3", theirAddr}} {
+		b.Run(s.name, func(b *testing.B) {
+			rt := quicGoClient(b, tp)
+			url := fmt.Sprintf("https://%s/hello?id=1", s.addr)
+			if resp, err := rt.RoundTrip(mustGet(url)); err == nil {
+				io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+			}
+			b.ReportAllocs()
+			b.SetParallelism(8) // 16 in flight on 2 CPUs
+			b.ResetTimer()
+			b.RunParallel(func(pb *testing.PB) {
+				for pb.Next() {
+					resp, err := rt.RoundTrip(mustGet(url))
+					if err != nil {
+						b.Error(err)
+						return
+					}
+					io.Copy(io.Discard, resp.Body)
+					resp.Body.Close()
+				}
+			})
+		})
+	}
+}

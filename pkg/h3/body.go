@@ -17,7 +17,7 @@ import (
 // trailers after them) from a request stream.
 type bodyReader struct {
 	conn        *Conn
-	str         transport.Stream
+	str         transport.ReceiveStream
 	id          uint64
 	fr          *frameReader
 	ctx         context.Context
@@ -30,6 +30,7 @@ type bodyReader struct {
 
 	onTrailers    func([]qpack.HeaderField) error
 	onPushPromise func(payload []byte) error
+	pushStream    bool          // the body of a pushed response: PUSH_PROMISE is forbidden
 	onEnd         func()        // called once when reading ends (EOF, error or Close)
 	done          chan struct{} // closed once reading has ended
 	closeCode     ErrorCode     // STOP_SENDING code when closed early
@@ -54,7 +55,31 @@ func (b *bodyReader) Close() error {
 	return nil
 }
 
-func newBodyReader(c *Conn, str transport.Stream, fr *frameReader, ctx context.Context, length int64) *bodyReader {
+// errBodyAfterHandler is what a request body reports when it is read
+// after its handler returned.
+var errBodyAfterHandler = errors.New("h3: request body read after the handler returned")
+
+// detachAfterHandler ends the body for good once its handler returned,
+// so that its frame reader can be reused. It reports whether reading had
+// already ended and whether the stream's FIN was read. detached is false
+// when a Read is still in progress (a goroutine the handler left behind):
+// then the frame reader stays with the body.
+func (b *bodyReader) detachAfterHandler() (finished, eof, detached bool) {
+	if !b.mu.TryLock() {
+		return false, false, false
+	}
+	defer b.mu.Unlock()
+	finished = b.err != nil
+	if !finished {
+		b.err = errBodyAfterHandler
+		close(b.done)
+	}
+	eof = b.fr.src.eof
+	b.fr = nil
+	return finished, eof, true
+}
+
+func newBodyReader(c *Conn, str transport.ReceiveStream, fr *frameReader, ctx context.Context, length int64) *bodyReader {
 	return &bodyReader{conn: c, str: str, id: uint64(str.StreamID()), fr: fr, ctx: ctx, length: length, done: make(chan struct{})}
 }
 
@@ -123,7 +148,7 @@ func (b *bodyReader) read(p []byte) (int, error) {
 			if err := b.onPushPromise(payload); err != nil {
 				return 0, err
 			}
-		case typ == FramePushPromise && !b.conn.isServer:
+		case typ == FramePushPromise && !b.conn.isServer && !b.pushStream:
 			// This client never sends MAX_PUSH_ID, so any push ID is
 			// beyond the limit (RFC 9114 section 7.2.5).
 			return 0, errConn(ErrCodeIDError, "PUSH_PROMISE although no MAX_PUSH_ID was sent")
@@ -158,7 +183,7 @@ func (b *bodyReader) read(p []byte) (int, error) {
 // streamFailed handles an error met on a request stream: protocol errors
 // close the connection, stream errors reset the stream; the error returned
 // is what the reader should see.
-func (c *Conn) streamFailed(str transport.Stream, id uint64, err error) error {
+func (c *Conn) streamFailed(str transport.ReceiveStream, id uint64, err error) error {
 	var ce *connError
 	var se *streamError
 	switch {
@@ -167,7 +192,9 @@ func (c *Conn) streamFailed(str transport.Stream, id uint64, err error) error {
 		return &Error{Code: ce.code, Connection: true, Message: ce.msg}
 	case errors.As(err, &se):
 		str.CancelRead(transport.ErrorCode(se.code))
-		str.CancelWrite(transport.ErrorCode(se.code))
+		if ws, ok := str.(transport.SendStream); ok {
+			ws.CancelWrite(transport.ErrorCode(se.code))
+		}
 		c.cancelDecoding(id)
 		return &Error{Code: se.code, Message: se.msg}
 	}
@@ -177,7 +204,7 @@ func (c *Conn) streamFailed(str transport.Stream, id uint64, err error) error {
 // dataWriter writes DATA frames. With a scheduler, each frame waits for
 // its turn by priority.
 type dataWriter struct {
-	str   transport.Stream
+	str   transport.SendStream
 	sched *scheduler
 	ss    *schedStream
 	ctx   context.Context
@@ -208,11 +235,11 @@ func (w *dataWriter) Write(p []byte) (int, error) {
 
 func (w *dataWriter) writeRaw(b []byte) error {
 	if w.sched != nil {
-		release, err := w.sched.acquire(w.ctx, w.ss)
+		turn, err := w.sched.acquire(w.ctx, w.ss)
 		if err != nil {
 			return err
 		}
-		defer release()
+		defer w.sched.release(turn)
 	}
 	if _, err := w.str.Write(b); err != nil {
 		return convertTransportError(err)

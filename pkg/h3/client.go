@@ -31,6 +31,18 @@ type Client struct {
 	Config Config
 	// MaxRetries bounds retries of unprocessed requests (default 3).
 	MaxRetries int
+	// MaxPushes, when positive, enables server push (RFC 9114 section
+	// 4.6): the client sends MAX_PUSH_ID so that the server may have up
+	// to MaxPushes pushes outstanding, raising the limit as pushes end.
+	// A pushed response is kept until taken: a later GET or HEAD RoundTrip
+	// for the promised URL gets it instead of sending a request, or
+	// PushHandler takes it. Zero leaves push disabled, as most clients do.
+	MaxPushes int
+	// PushHandler, if set with MaxPushes, is called in its own goroutine
+	// for every promise accepted: it may take the response (Push.Response)
+	// or refuse the push (Push.Cancel); a push it leaves alone stays
+	// available to RoundTrip.
+	PushHandler func(*Push)
 
 	mu      sync.Mutex
 	conns   map[string]*ClientConn
@@ -139,7 +151,7 @@ func (c *Client) dial(call *dialCall, addr, serverName string) {
 	tlsConf.NextProtos = []string{NextProtoH3}
 	tc, err := c.Dial(context.Background(), addr, tlsConf)
 	if err == nil {
-		call.cc, err = NewClientConn(tc, &c.Config)
+		call.cc, err = newClientConn(tc, &c.Config, c.MaxPushes, c.PushHandler)
 	}
 	if err != nil {
 		call.err = fmt.Errorf("h3: connect to %s: %w", addr, err)
@@ -182,6 +194,9 @@ type ClientConn struct {
 	goawayID uint64
 	active   map[uint64]func(error) // request stream -> abort
 	opening  int                    // request streams being opened
+	push     clientPushState
+
+	pushSendMu sync.Mutex // orders MAX_PUSH_ID frames
 }
 
 // idleAfterGoAwayLocked reports whether a connection that received GOAWAY
@@ -192,13 +207,24 @@ func (cc *ClientConn) idleAfterGoAwayLocked() bool {
 
 // NewClientConn starts HTTP/3 on an established client connection.
 func NewClientConn(tc transport.Connection, cfg *Config) (*ClientConn, error) {
+	return newClientConn(tc, cfg, 0, nil)
+}
+
+func newClientConn(tc transport.Connection, cfg *Config, maxPushes int, pushHandler func(*Push)) (*ClientConn, error) {
 	if cfg == nil {
 		cfg = &Config{}
 	}
 	cc := &ClientConn{active: map[uint64]func(error){}}
 	cc.Conn = newConn(tc, false, cfg)
 	cc.onControlFrame = cc.controlFrame
-	if err := cc.start(); err != nil {
+	cc.onUniStream = func(typ uint64, str transport.ReceiveStream) bool {
+		return typ == StreamTypePush && cc.handlePushStream(str)
+	}
+	err := cc.start()
+	if err == nil && maxPushes > 0 {
+		err = cc.enablePush(maxPushes, pushHandler)
+	}
+	if err != nil {
 		tc.CloseWithError(transport.ErrorCode(ErrCodeInternalError), "")
 		return nil, err
 	}
@@ -243,10 +269,11 @@ func (cc *ClientConn) controlFrame(typ uint64, p []byte) error {
 		}
 		return nil
 	case FrameCancelPush:
-		if _, err := parseVarintPayload(typ, p); err != nil {
+		id, err := parseVarintPayload(typ, p)
+		if err != nil {
 			return err
 		}
-		return nil // this client never allows pushes (MAX_PUSH_ID is not sent)
+		return cc.handleServerCancelPush(id)
 	}
 	return errConn(ErrCodeFrameUnexpected, "%s on the server's control stream", frameName(typ))
 }
@@ -296,10 +323,13 @@ type RequestStream struct {
 // abort cancels the stream in both directions, remembering why.
 func (rs *RequestStream) abort(err error) {
 	rs.abortOnce.Do(func() {
+		// The cause is published before the stream is reset, so that a
+		// reader failing on the reset reports the cause (a request that
+		// GOAWAY left unprocessed must be seen as such, to be retried).
 		rs.abortErr = err
+		close(rs.aborted)
 		rs.str.CancelWrite(transport.ErrorCode(ErrCodeRequestCanceled))
 		rs.str.CancelRead(transport.ErrorCode(ErrCodeRequestCanceled))
-		close(rs.aborted)
 	})
 }
 
@@ -340,6 +370,9 @@ func (cc *ClientConn) OpenRequestStream(ctx context.Context) (*RequestStream, er
 	rs := &RequestStream{cc: cc, fr: newFrameReader(str), aborted: make(chan struct{})}
 	body := newBodyReader(cc.Conn, str, rs.fr, ctx, -1)
 	body.closeCode = ErrCodeRequestCanceled
+	body.onPushPromise = func(payload []byte) error {
+		return cc.handlePushPromise(body.ctx, id, rs.req, payload)
+	}
 	rs.Stream = newStream(cc.Conn, str, body, &dataWriter{str: str, ctx: cc.tc.Context()})
 	rs.done, err = cc.track(id, rs.abort)
 	if err != nil {
@@ -390,44 +423,63 @@ func (rs *RequestStream) ReadResponse() (*http.Response, error) {
 }
 
 func (rs *RequestStream) readResponse() (*http.Response, error) {
+	status, m, err := rs.cc.readHead(rs.fr, rs.body.ctx, rs.id, func(payload []byte) error {
+		return rs.cc.handlePushPromise(rs.body.ctx, rs.id, rs.req, payload)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return rs.response(status, m), nil
+}
+
+// readHead reads a response's header section from a request stream or,
+// with onPushPromise nil, a push stream, skipping informational
+// responses.
+func (cc *ClientConn) readHead(fr *frameReader, ctx context.Context, id uint64, onPushPromise func([]byte) error) (int, *message, error) {
 	for {
-		typ, length, err := rs.fr.header()
+		typ, length, err := fr.header()
 		if err != nil {
 			if err == io.EOF {
-				return nil, errStream(ErrCodeMessageError, "stream ended before the response")
+				return 0, nil, errStream(ErrCodeMessageError, "stream ended before the response")
 			}
-			return nil, err
+			return 0, nil, err
 		}
 		switch {
 		case typ == FrameHeaders:
-			p, err := rs.fr.payload(typ, length, rs.cc.cfg.maxFieldSection())
+			p, err := fr.payload(typ, length, cc.cfg.maxFieldSection())
 			if err != nil {
-				return nil, err
+				return 0, nil, err
 			}
-			fields, err := rs.cc.decodeHeaders(rs.body.ctx, rs.id, p)
+			fields, err := cc.decodeHeaders(ctx, id, p)
 			if err != nil {
-				return nil, err
+				return 0, nil, err
 			}
 			m, err := parseFields(fields, false)
 			if err != nil {
-				return nil, err
+				return 0, nil, err
 			}
-			status, err := strconv.Atoi(m.pseudo[":status"])
+			status, err := strconv.Atoi(m.status)
 			if err != nil || status < 100 || status > 999 {
-				return nil, errStream(ErrCodeMessageError, "invalid :status %q", m.pseudo[":status"])
+				return 0, nil, errStream(ErrCodeMessageError, "invalid :status %q", m.status)
 			}
 			if status < 200 {
 				continue // informational response
 			}
-			return rs.response(status, m), nil
-		case typ == FramePushPromise:
-			return nil, errConn(ErrCodeIDError, "PUSH_PROMISE although no MAX_PUSH_ID was sent")
+			return status, m, nil
+		case typ == FramePushPromise && onPushPromise != nil:
+			p, err := fr.payload(typ, length, cc.cfg.maxFieldSection()+8)
+			if err != nil {
+				return 0, nil, err
+			}
+			if err := onPushPromise(p); err != nil {
+				return 0, nil, err
+			}
 		case typ <= FrameMaxPushID && typ != 0x0a && typ != 0x0b && typ != 0x0c,
 			typ == FramePriorityUpdate, typ == FramePriorityUpdatePush:
-			return nil, errConn(ErrCodeFrameUnexpected, "%s before the response HEADERS", frameName(typ))
+			return 0, nil, errConn(ErrCodeFrameUnexpected, "%s before the response HEADERS", frameName(typ))
 		default:
-			if err := rs.fr.skip(length); err != nil {
-				return nil, err
+			if err := fr.skip(length); err != nil {
+				return 0, nil, err
 			}
 		}
 	}
@@ -435,6 +487,12 @@ func (rs *RequestStream) readResponse() (*http.Response, error) {
 
 func (rs *RequestStream) response(status int, m *message) *http.Response {
 	state := rs.cc.tc.State()
+	return buildResponse(status, m, rs.req, rs.body, &state.TLS)
+}
+
+// buildResponse makes the http.Response for a response header section
+// whose body reads from body.
+func buildResponse(status int, m *message, req *http.Request, body *bodyReader, tlsState *tls.ConnectionState) *http.Response {
 	resp := &http.Response{
 		Status:        strconv.Itoa(status) + " " + http.StatusText(status),
 		StatusCode:    status,
@@ -442,16 +500,16 @@ func (rs *RequestStream) response(status int, m *message) *http.Response {
 		ProtoMajor:    3,
 		Header:        m.header,
 		ContentLength: m.length,
-		Request:       rs.req,
-		TLS:           &state.TLS,
-		Body:          rs.body,
+		Request:       req,
+		TLS:           tlsState,
+		Body:          body,
 	}
 	if names := m.header.Values("Trailer"); len(names) > 0 {
 		resp.Trailer = declaredTrailers(names)
 	}
-	b := rs.body
+	b := body
 	b.length = m.length
-	if rs.req != nil && rs.req.Method == http.MethodHead || status == http.StatusNoContent || status == http.StatusNotModified {
+	if req != nil && req.Method == http.MethodHead || status == http.StatusNoContent || status == http.StatusNotModified {
 		b.length = -1
 	}
 	b.onTrailers = func(f []qpack.HeaderField) error {
@@ -518,6 +576,9 @@ func requestFields(req *http.Request) ([]qpack.HeaderField, error) {
 
 // RoundTrip sends req on this connection.
 func (cc *ClientConn) RoundTrip(req *http.Request) (*http.Response, error) {
+	if resp, ok := cc.pushedResponse(req); ok {
+		return resp, nil
+	}
 	if !cc.usable() {
 		return nil, &errNotProcessed{errors.New("connection is going away")}
 	}

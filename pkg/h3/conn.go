@@ -403,15 +403,18 @@ func (c *Conn) flushDecoder() error {
 // headersFrame encodes fields for streamID into a HEADERS (or, with typ,
 // PUSH_PROMISE) frame, first sending any encoder instructions it needs.
 func (c *Conn) headersFrame(streamID uint64, fields []qpack.HeaderField, typ uint64, prefix []byte) ([]byte, error) {
-	c.encMu.Lock()
-	sec, err := c.enc.EncodeFieldSection(streamID, fields)
-	if err == nil {
-		err = c.flushEncoderLocked()
-	}
-	c.encMu.Unlock()
+	sec, err := c.encodeSection(streamID, fields)
 	if err != nil {
-		return nil, fmt.Errorf("h3: encode header section: %w", err)
+		return nil, err
 	}
+	payloadLen := uint64(len(prefix) + len(sec))
+	b := appendFrameHeader(make([]byte, 0, len(sec)+len(prefix)+16), typ, payloadLen)
+	return append(append(b, prefix...), sec...), nil
+}
+
+// encodeSection encodes a field section for streamID, first sending any
+// encoder instructions it needs, within the peer's size limit.
+func (c *Conn) encodeSection(streamID uint64, fields []qpack.HeaderField) ([]byte, error) {
 	if max := c.peerSetting(SettingMaxFieldSectionSize); max > 0 {
 		var size uint64
 		for _, f := range fields {
@@ -421,9 +424,16 @@ func (c *Conn) headersFrame(streamID uint64, fields []qpack.HeaderField, typ uin
 			return nil, fmt.Errorf("h3: header section of %d bytes exceeds the peer's limit of %d", size, max)
 		}
 	}
-	payloadLen := uint64(len(prefix) + len(sec))
-	b := appendFrameHeader(make([]byte, 0, len(sec)+len(prefix)+8), typ, payloadLen)
-	return append(append(b, prefix...), sec...), nil
+	c.encMu.Lock()
+	sec, err := c.enc.EncodeFieldSection(streamID, fields)
+	if err == nil {
+		err = c.flushEncoderLocked()
+	}
+	c.encMu.Unlock()
+	if err != nil {
+		return nil, fmt.Errorf("h3: encode header section: %w", err)
+	}
+	return sec, nil
 }
 
 // decodeHeaders decodes a header section received on streamID and sends

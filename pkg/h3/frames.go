@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"fmt"
 	"io"
+	"sync"
 
 	"github.com/tquic/tquic/pkg/capsule"
 )
@@ -41,12 +42,54 @@ func IsGrease(v uint64) bool { return v >= 0x21 && (v-0x21)%0x1f == 0 }
 
 // frameReader reads HTTP/3 frames from a stream.
 type frameReader struct {
-	r *bufio.Reader
+	r   *bufio.Reader
+	src eofReader
 }
 
+// eofReader remembers that its reader returned io.EOF: the stream's
+// receiving direction is then complete and needs no STOP_SENDING.
+type eofReader struct {
+	r   io.Reader
+	eof bool
+}
+
+func (e *eofReader) Read(p []byte) (int, error) {
+	n, err := e.r.Read(p)
+	if err == io.EOF {
+		e.eof = true
+	}
+	return n, err
+}
+
+// frameReaderSize is the read buffer: reads larger than it bypass it, so
+// a small one suffices.
+const frameReaderSize = 1024
+
 func newFrameReader(r io.Reader) *frameReader {
-	// Reads larger than the buffer bypass it, so a small one suffices.
-	return &frameReader{r: bufio.NewReaderSize(r, 1024)}
+	fr := &frameReader{src: eofReader{r: r}}
+	fr.r = bufio.NewReaderSize(&fr.src, frameReaderSize)
+	return fr
+}
+
+var frameReaderPool = sync.Pool{New: func() any {
+	fr := &frameReader{}
+	fr.r = bufio.NewReaderSize(&fr.src, frameReaderSize)
+	return fr
+}}
+
+// getFrameReader is newFrameReader from a pool; putFrameReader returns a
+// reader nothing refers to any more.
+func getFrameReader(r io.Reader) *frameReader {
+	fr := frameReaderPool.Get().(*frameReader)
+	fr.src = eofReader{r: r}
+	fr.r.Reset(&fr.src)
+	return fr
+}
+
+func putFrameReader(fr *frameReader) {
+	fr.src = eofReader{}
+	fr.r.Reset(&fr.src)
+	frameReaderPool.Put(fr)
 }
 
 // header reads a frame header. It returns io.EOF at a clean end of stream

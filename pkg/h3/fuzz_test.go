@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"net/http"
 	"testing"
 	"time"
 
@@ -77,6 +78,17 @@ func fuzzServerConn() (*serverConn, *fakeConn) {
 	return sc, fc
 }
 
+// fuzzClientConn is a client connection with push enabled (MAX_PUSH_ID 3).
+func fuzzClientConn() (*ClientConn, *fakeConn) {
+	fc := newFakeConn()
+	cc := &ClientConn{active: map[uint64]func(error){}}
+	cc.Conn = newConn(fc, false, &Config{})
+	cc.onControlFrame = cc.controlFrame
+	cc.ctrl, cc.encStr, cc.decStr = &fakeStream{}, &fakeStream{}, &fakeStream{}
+	cc.push = clientPushState{window: 4, maxID: 3, byID: map[uint64]*Push{}}
+	return cc, fc
+}
+
 func frameBytes(typ uint64, payload []byte) []byte {
 	return appendFrame(nil, typ, payload)
 }
@@ -94,6 +106,13 @@ func FuzzFrameParser(f *testing.F) {
 	sec, _ := qpack.NewEncoder().EncodeFieldSection(0, []qpack.HeaderField{{Name: "x-trailer", Value: "v"}})
 	f.Add(append(frameBytes(FrameData, []byte("body")), frameBytes(FrameHeaders, sec)...))
 	f.Add([]byte{0x00, 0x80})
+	promise, _ := qpack.NewEncoder().EncodeFieldSection(0, []qpack.HeaderField{
+		{Name: ":method", Value: "GET"}, {Name: ":scheme", Value: "https"},
+		{Name: ":authority", Value: "example.com"}, {Name: ":path", Value: "/style.css"}})
+	f.Add(append(frameBytes(FramePushPromise, append([]byte{0x00}, promise...)), frameBytes(FrameData, []byte("body"))...))
+	f.Add(append(frameBytes(FramePushPromise, append([]byte{0x01}, promise...)), frameBytes(FramePushPromise, append([]byte{0x01}, promise...))...))
+	f.Add(frameBytes(FramePushPromise, append([]byte{0x09}, promise...)))
+	f.Add(frameBytes(FramePushPromise, nil))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		// parseSettings alone.
 		parseSettings(data)
@@ -128,6 +147,39 @@ func FuzzFrameParser(f *testing.F) {
 		if err != nil && !errors.Is(err, context.Canceled) {
 			if _, ok := err.(*Error); !ok {
 				t.Fatalf("body error is not an *Error: %T %v", err, err)
+			}
+		}
+
+		// As a response body on a client that allows pushes: PUSH_PROMISE
+		// frames are parsed and validated.
+		cc, _ := fuzzClientConn()
+		str = &fakeStream{r: bytes.NewReader(data)}
+		body = newBodyReader(cc.Conn, str, newFrameReader(str), ctx, -1)
+		parent := &http.Request{Method: http.MethodGet, Host: "example.com"}
+		body.onPushPromise = func(p []byte) error { return cc.handlePushPromise(ctx, 0, parent, p) }
+		body.onTrailers = func(f []qpack.HeaderField) error {
+			_, err := trailerFields(f)
+			return err
+		}
+		_, err = io.Copy(io.Discard, body)
+		if err != nil && !errors.Is(err, context.Canceled) {
+			if _, ok := err.(*Error); !ok {
+				t.Fatalf("client body error is not an *Error: %T %v", err, err)
+			}
+		}
+
+		// As a push stream (after its type): push ID, then a response.
+		cc, _ = fuzzClientConn()
+		cc.handlePushStream(&fakeStream{r: bytes.NewReader(data)})
+		for _, p := range cc.push.byID {
+			if p.str == nil {
+				continue
+			}
+			p.promised, p.usable = true, true
+			p.Request = parent
+			if resp, err := p.response(ctx, parent); err == nil {
+				io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
 			}
 		}
 	})

@@ -2,6 +2,7 @@ package h3
 
 import (
 	"context"
+	"fmt"
 	"strconv"
 	"strings"
 	"sync"
@@ -60,14 +61,21 @@ func ParsePriority(v string, base Priority) Priority {
 // only one response writes at a time, and when the writer finishes a
 // chunk the most urgent waiting response goes next (lowest urgency value;
 // non-incremental ones in stream order, incremental ones round-robin).
-// A writer that holds its turn longer than stallAfter (for example because
+// A writer that holds its turn longer than stallFor (for example because
 // the peer stopped reading that stream) no longer blocks the others.
+//
+// The uncontended case (one response writing at a time, the common one
+// for small requests) costs a lock and no allocation: waiters get a
+// channel, and the stall timer runs only while someone is waiting.
 type scheduler struct {
-	mu       sync.Mutex
-	holder   *schedWaiter
-	waiters  []*schedWaiter
-	served   uint64
-	stallFor time.Duration
+	mu          sync.Mutex
+	turn        uint64 // number of the turn being held, 0 if none
+	holderSince time.Time
+	lastTurn    uint64
+	waiters     []*schedWaiter
+	stallFor    time.Duration
+	stallTimer  *time.Timer
+	timerArmed  bool
 }
 
 // schedStream is one response's scheduling state.
@@ -80,7 +88,7 @@ type schedStream struct {
 type schedWaiter struct {
 	s     *schedStream
 	ready chan struct{}
-	timer *time.Timer
+	turn  uint64 // set when granted
 }
 
 const defaultStallAfter = 20 * time.Millisecond
@@ -94,60 +102,87 @@ func (s *scheduler) setPriority(st *schedStream, p Priority) {
 	s.mu.Unlock()
 }
 
-// acquire waits for st's turn to write. The returned function ends it.
-func (s *scheduler) acquire(ctx context.Context, st *schedStream) (func(), error) {
-	w := &schedWaiter{s: st, ready: make(chan struct{})}
+// acquire waits for st's turn to write. The turn it returns is ended with
+// release.
+func (s *scheduler) acquire(ctx context.Context, st *schedStream) (uint64, error) {
 	s.mu.Lock()
-	if s.holder == nil && len(s.waiters) == 0 {
-		s.grantLocked(w)
+	if s.turn == 0 && len(s.waiters) == 0 {
+		t := s.grantLocked(st)
 		s.mu.Unlock()
-		return func() { s.release(w) }, nil
+		return t, nil
 	}
+	w := &schedWaiter{s: st, ready: make(chan struct{})}
 	s.waiters = append(s.waiters, w)
+	s.armLocked()
 	s.mu.Unlock()
 	select {
 	case <-w.ready:
-		return func() { s.release(w) }, nil
+		return w.turn, nil
 	case <-ctx.Done():
 		s.mu.Lock()
 		defer s.mu.Unlock()
 		select {
 		case <-w.ready: // granted meanwhile: pass the turn on
-			s.releaseLocked(w)
+			s.releaseLocked(w.turn)
 		default:
 			s.removeLocked(w)
 		}
-		return nil, ctx.Err()
+		return 0, fmt.Errorf("h3: waiting for a write turn: %w", ctx.Err())
 	}
 }
 
-func (s *scheduler) grantLocked(w *schedWaiter) {
-	s.holder = w
-	s.served++
-	w.s.lastServed = s.served
-	close(w.ready)
-	w.timer = time.AfterFunc(s.stallFor, func() {
-		s.mu.Lock()
-		defer s.mu.Unlock()
-		if s.holder == w { // stalled: let the next one go
-			s.holder = nil
-			s.nextLocked()
-		}
-	})
+func (s *scheduler) grantLocked(st *schedStream) uint64 {
+	s.lastTurn++
+	s.turn = s.lastTurn
+	st.lastServed = s.lastTurn
+	s.holderSince = time.Now()
+	return s.turn
 }
 
-func (s *scheduler) release(w *schedWaiter) {
+// release ends a turn; a turn that was already taken away as stalled is
+// ignored.
+func (s *scheduler) release(turn uint64) {
 	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.releaseLocked(w)
+	s.releaseLocked(turn)
+	s.mu.Unlock()
 }
 
-func (s *scheduler) releaseLocked(w *schedWaiter) {
-	w.timer.Stop()
-	if s.holder == w {
-		s.holder = nil
+func (s *scheduler) releaseLocked(turn uint64) {
+	if s.turn == turn {
+		s.turn = 0
 		s.nextLocked()
 	}
+}
+
+// armLocked starts the stall timer for the current holder if waiters are
+// queued behind it.
+func (s *scheduler) armLocked() {
+	if s.timerArmed || s.turn == 0 || len(s.waiters) == 0 {
+		return
+	}
+	d := s.stallFor - time.Since(s.holderSince)
+	if d < 0 {
+		d = 0
+	}
+	s.timerArmed = true
+	if s.stallTimer == nil {
+		s.stallTimer = time.AfterFunc(d, s.checkStall)
+	} else {
+		s.stallTimer.Reset(d)
+	}
+}
+
+// checkStall runs when the holder may have held its turn for stallFor:
+// then the next waiter goes.
+func (s *scheduler) checkStall() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.timerArmed = false
+	if s.turn != 0 && time.Since(s.holderSince) >= s.stallFor {
+		s.turn = 0 // stalled: let the next one go
+		s.nextLocked()
+	}
+	s.armLocked()
 }
 
 func (s *scheduler) removeLocked(w *schedWaiter) {
@@ -172,7 +207,9 @@ func (s *scheduler) nextLocked() {
 	}
 	w := s.waiters[best]
 	s.waiters = append(s.waiters[:best], s.waiters[best+1:]...)
-	s.grantLocked(w)
+	w.turn = s.grantLocked(w.s)
+	close(w.ready)
+	s.armLocked()
 }
 
 func (s *scheduler) better(a, b *schedStream) bool {

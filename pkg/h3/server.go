@@ -1,15 +1,13 @@
 package h3
 
 import (
-	"bufio"
 	"context"
-	"errors"
+	"crypto/tls"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"runtime/debug"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -90,6 +88,7 @@ func (s *Server) Serve(ln transport.Listener) error {
 func (s *Server) ServeConn(tc transport.Connection) error {
 	sc := &serverConn{srv: s, sched: newScheduler(), prio: map[uint64]Priority{}, streams: map[uint64]*schedStream{}}
 	sc.Conn = newConn(tc, true, &s.Config)
+	sc.baseCtx = context.WithValue(tc.Context(), connContextKey{}, sc.Conn)
 	sc.onControlFrame = sc.controlFrame
 	sc.onUniStream = func(typ uint64, str transport.ReceiveStream) bool {
 		return s.UniStreamHandler != nil && s.UniStreamHandler(sc.Conn, typ, str)
@@ -165,20 +164,25 @@ type serverConn struct {
 	*Conn
 	srv   *Server
 	sched *scheduler
+	// baseCtx is the connection's context carrying the Conn for
+	// ConnFromContext; request contexts derive from it.
+	baseCtx context.Context
 
-	mu           sync.Mutex
-	accepted     int
-	nextID       uint64 // lowest client stream ID not yet accepted
-	goawaySent   bool
-	goawayID     uint64
-	inflight     int
-	idle         chan struct{} // closed when inflight drops to 0 after GOAWAY
-	maxPushID    uint64
-	pushAllowed  bool
-	nextPushID   uint64
-	canceledPush map[uint64]bool
-	prio         map[uint64]Priority // PRIORITY_UPDATE before the stream arrived
-	streams      map[uint64]*schedStream
+	infoMu      sync.Mutex
+	lastAddr    net.Addr
+	lastAddrStr string
+	tlsState    *tls.ConnectionState
+
+	mu         sync.Mutex
+	accepted   int
+	nextID     uint64 // lowest client stream ID not yet accepted
+	goawaySent bool
+	goawayID   uint64
+	inflight   int
+	idle       chan struct{} // closed when inflight drops to 0 after GOAWAY
+	push       serverPushState
+	prio       map[uint64]Priority // PRIORITY_UPDATE before the stream arrived
+	streams    map[uint64]*schedStream
 }
 
 func (sc *serverConn) serve() error {
@@ -261,54 +265,15 @@ func (sc *serverConn) requestDone() {
 
 func (sc *serverConn) controlFrame(typ uint64, p []byte) error {
 	switch typ {
-	case FrameGoAway:
-		// A client's GOAWAY limits pushes; this server stops pushing.
-		if _, err := parseVarintPayload(typ, p); err != nil {
-			return err
-		}
-		sc.mu.Lock()
-		sc.pushAllowed = false
-		sc.mu.Unlock()
-		return nil
-	case FrameMaxPushID:
-		id, err := parseVarintPayload(typ, p)
-		if err != nil {
-			return err
-		}
-		sc.mu.Lock()
-		defer sc.mu.Unlock()
-		if sc.pushAllowed && id < sc.maxPushID {
-			return errConn(ErrCodeIDError, "MAX_PUSH_ID decreased from %d to %d", sc.maxPushID, id)
-		}
-		sc.maxPushID, sc.pushAllowed = id, true
-		return nil
-	case FrameCancelPush:
-		id, err := parseVarintPayload(typ, p)
-		if err != nil {
-			return err
-		}
-		sc.mu.Lock()
-		defer sc.mu.Unlock()
-		if !sc.pushAllowed || id > sc.maxPushID {
-			return errConn(ErrCodeIDError, "CANCEL_PUSH for push %d beyond MAX_PUSH_ID", id)
-		}
-		if sc.canceledPush == nil {
-			sc.canceledPush = map[uint64]bool{}
-		}
-		sc.canceledPush[id] = true
-		return nil
+	case FrameGoAway, FrameMaxPushID, FrameCancelPush:
+		return sc.pushControlFrame(typ, p)
 	case FramePriorityUpdate, FramePriorityUpdatePush:
 		id, n, err := capsule.ParseVarint(p)
 		if err != nil {
 			return errConn(ErrCodeFrameError, "malformed PRIORITY_UPDATE")
 		}
 		if typ == FramePriorityUpdatePush {
-			sc.mu.Lock()
-			defer sc.mu.Unlock()
-			if !sc.pushAllowed || id > sc.maxPushID {
-				return errConn(ErrCodeIDError, "PRIORITY_UPDATE for push %d beyond MAX_PUSH_ID", id)
-			}
-			return nil // pushes are sent at their stream's default priority
+			return sc.setPushPriority(id, ParsePriority(string(p[n:]), DefaultPriority))
 		}
 		if id%4 != 0 {
 			return errConn(ErrCodeIDError, "PRIORITY_UPDATE for stream %d, not a request stream", id)
@@ -334,9 +299,9 @@ func (sc *serverConn) setPriority(id uint64, p Priority) {
 func (sc *serverConn) handleStream(str transport.Stream) {
 	defer sc.requestDone()
 	id := uint64(str.StreamID())
-	ctx, cancel := context.WithCancel(sc.tc.Context())
+	ctx, cancel := context.WithCancel(sc.baseCtx)
 	defer cancel()
-	fr := newFrameReader(str)
+	fr := getFrameReader(str)
 	var headers []byte
 	for headers == nil {
 		typ, length, err := fr.header()
@@ -383,9 +348,7 @@ func (sc *serverConn) handleStream(str transport.Stream) {
 		sc.streamFailed(str, id, err)
 		return
 	}
-	state := sc.tc.State()
-	req.RemoteAddr = addrString(state.RemoteAddr)
-	req.TLS = &state.TLS
+	req.RemoteAddr, req.TLS = sc.peerInfo()
 	body := newBodyReader(sc.Conn, str, fr, ctx, msg.length)
 	body.closeCode = ErrCodeNoError
 	body.onTrailers = func(f []qpack.HeaderField) error {
@@ -402,19 +365,20 @@ func (sc *serverConn) handleStream(str transport.Stream) {
 		return nil
 	}
 	req.Body = body
-	req = req.WithContext(context.WithValue(ctx, connContextKey{}, sc.Conn))
+	req = req.WithContext(ctx)
 
 	p := DefaultPriority
-	if v := req.Header.Values("Priority"); len(v) > 0 {
+	if v := req.Header["Priority"]; len(v) > 0 {
 		p = ParsePriority(strings.Join(v, ","), DefaultPriority)
 	}
-	st := &schedStream{id: id, prio: p}
+	rw := sc.newResponseWriter(str, str, req, body, ctx, p)
+	defer rw.release()
 	sc.mu.Lock()
 	if up, ok := sc.prio[id]; ok {
-		st.prio = up
+		rw.ss.prio = up
 		delete(sc.prio, id)
 	}
-	sc.streams[id] = st
+	sc.streams[id] = &rw.ss
 	sc.mu.Unlock()
 	defer func() {
 		sc.mu.Lock()
@@ -422,25 +386,7 @@ func (sc *serverConn) handleStream(str transport.Stream) {
 		sc.mu.Unlock()
 	}()
 
-	rw := &responseWriter{
-		sc: sc, str: str, id: id, req: req, header: http.Header{}, body: body,
-		dw: &dataWriter{str: str, sched: sc.sched, ss: st, ctx: ctx},
-	}
-	rw.bw = bufWriterPool.Get().(*bufio.Writer)
-	rw.bw.Reset(writerFunc(rw.writeBody))
-	defer func() {
-		// The handler has returned: the ResponseWriter is dead.
-		rw.bw.Reset(nil)
-		bufWriterPool.Put(rw.bw)
-	}()
-	handler := sc.srv.Handler
-	if handler == nil {
-		handler = http.DefaultServeMux
-	}
-	if !sc.runHandler(handler, rw, req) {
-		return
-	}
-	if rw.taken {
+	if !sc.runHandler(sc.handler(), rw, req) || rw.taken {
 		return
 	}
 	if err := rw.finish(); err != nil {
@@ -448,9 +394,44 @@ func (sc *serverConn) handleStream(str transport.Stream) {
 		return
 	}
 	// The response is complete: the rest of the request is not needed.
-	if !body.finished() {
+	// When the request was read to its end, the stream needs no
+	// STOP_SENDING, and the frame reader can serve another request.
+	finished, eof, detached := body.detachAfterHandler()
+	if !finished && !eof {
 		str.CancelRead(transport.ErrorCode(ErrCodeNoError))
 	}
+	if detached {
+		putFrameReader(fr)
+	}
+}
+
+func (sc *serverConn) handler() http.Handler {
+	if sc.srv.Handler == nil {
+		return http.DefaultServeMux
+	}
+	return sc.srv.Handler
+}
+
+// peerInfo returns the client's address and the TLS state for a request.
+// Like net/http, requests of one connection share the TLS state once the
+// handshake is complete; the address is formatted again only when the
+// path changed.
+func (sc *serverConn) peerInfo() (string, *tls.ConnectionState) {
+	state := sc.tc.State()
+	sc.infoMu.Lock()
+	defer sc.infoMu.Unlock()
+	if state.RemoteAddr != sc.lastAddr || sc.lastAddrStr == "" {
+		sc.lastAddr, sc.lastAddrStr = state.RemoteAddr, addrString(state.RemoteAddr)
+	}
+	if sc.tlsState == nil {
+		if !state.TLS.HandshakeComplete {
+			tlsState := state.TLS
+			return sc.lastAddrStr, &tlsState
+		}
+		tlsState := state.TLS
+		sc.tlsState = &tlsState
+	}
+	return sc.lastAddrStr, sc.tlsState
 }
 
 // runHandler calls the handler, turning a panic into a stream reset.
@@ -460,8 +441,7 @@ func (sc *serverConn) runHandler(h http.Handler, rw *responseWriter, req *http.R
 			if p != http.ErrAbortHandler {
 				sc.logf("h3: panic serving %s: %v\n%s", req.URL, p, debug.Stack())
 			}
-			rw.str.CancelWrite(transport.ErrorCode(ErrCodeInternalError))
-			rw.str.CancelRead(transport.ErrorCode(ErrCodeInternalError))
+			rw.abort(ErrCodeInternalError)
 			ok = false
 		}
 	}()
@@ -483,221 +463,6 @@ type connContextKey struct{}
 func ConnFromContext(ctx context.Context) (*Conn, bool) {
 	c, ok := ctx.Value(connContextKey{}).(*Conn)
 	return c, ok
-}
-
-var bufWriterPool = sync.Pool{New: func() any { return bufio.NewWriterSize(nil, 16<<10) }}
-
-type writerFunc func([]byte) (int, error)
-
-func (f writerFunc) Write(p []byte) (int, error) { return f(p) }
-
-// StreamTaker is implemented by the server's http.ResponseWriter. An
-// extended CONNECT handler calls TakeStream after setting the response
-// status: the response header is sent and the request stream is the
-// handler's from then on (the server does not close it when the handler
-// returns).
-type StreamTaker interface {
-	TakeStream() (*Stream, error)
-}
-
-type responseWriter struct {
-	sc      *serverConn
-	str     transport.Stream
-	id      uint64
-	req     *http.Request
-	header  http.Header
-	body    *bodyReader
-	dw      *dataWriter
-	bw      *bufio.Writer
-	status  int
-	sent    bool // HEADERS sent
-	written int64
-	length  int64 // declared Content-Length, -1 if none
-	taken   bool
-	err     error
-}
-
-var (
-	_ http.ResponseWriter = (*responseWriter)(nil)
-	_ http.Flusher        = (*responseWriter)(nil)
-	_ StreamTaker         = (*responseWriter)(nil)
-)
-
-func (w *responseWriter) Header() http.Header { return w.header }
-
-func (w *responseWriter) WriteHeader(code int) {
-	if w.status != 0 || w.taken {
-		return
-	}
-	if code < 100 || code > 999 {
-		panic(fmt.Sprintf("h3: invalid status code %d", code))
-	}
-	if code >= 100 && code < 200 && code != http.StatusSwitchingProtocols {
-		// Informational response (e.g. 103 Early Hints): sent at once.
-		w.writeHeaders(code, true)
-		return
-	}
-	w.status = code
-	w.length = -1
-	if cl := w.header.Get("Content-Length"); cl != "" {
-		if n, err := strconv.ParseInt(cl, 10, 64); err == nil && n >= 0 {
-			w.length = n
-		}
-	}
-}
-
-func (w *responseWriter) Write(p []byte) (int, error) {
-	if w.taken {
-		return 0, errors.New("h3: Write after TakeStream")
-	}
-	if w.status == 0 {
-		if w.header.Get("Content-Type") == "" && w.header.Get("Content-Encoding") == "" {
-			w.header.Set("Content-Type", http.DetectContentType(p))
-		}
-		w.WriteHeader(http.StatusOK)
-	}
-	if !bodyAllowed(w.status) || w.req.Method == http.MethodHead {
-		return 0, http.ErrBodyNotAllowed
-	}
-	if w.length >= 0 && w.written+int64(len(p)) > w.length {
-		return 0, http.ErrContentLength
-	}
-	w.written += int64(len(p))
-	return w.bw.Write(p)
-}
-
-func bodyAllowed(status int) bool {
-	return status != http.StatusNoContent && status != http.StatusNotModified && status >= 200
-}
-
-// writeBody receives the buffered body: it sends the header first.
-func (w *responseWriter) writeBody(p []byte) (int, error) {
-	if w.err != nil {
-		return 0, w.err
-	}
-	if !w.sent {
-		if err := w.writeHeaders(w.status, false); err != nil {
-			return 0, err
-		}
-	}
-	n, err := w.dw.Write(p)
-	if err != nil {
-		w.err = err
-	}
-	return n, err
-}
-
-func (w *responseWriter) writeHeaders(status int, informational bool) error {
-	if !informational {
-		w.sent = true
-		if _, ok := w.header["Date"]; !ok {
-			w.header.Set("Date", time.Now().UTC().Format(http.TimeFormat))
-		}
-	}
-	fields := []qpack.HeaderField{{Name: ":status", Value: strconv.Itoa(status)}}
-	fields = appendHeaderFields(fields, w.header, map[string]bool{"trailer": false})
-	frame, err := w.sc.headersFrame(w.id, fields, FrameHeaders, nil)
-	if err == nil {
-		_, err = w.str.Write(frame)
-		err = convertTransportError(err)
-	}
-	if err != nil {
-		w.err = err
-	}
-	return err
-}
-
-// Flush sends the header and any buffered body.
-func (w *responseWriter) Flush() {
-	w.FlushError()
-}
-
-// FlushError is Flush reporting errors (used by http.ResponseController).
-func (w *responseWriter) FlushError() error {
-	if w.taken {
-		return nil
-	}
-	if w.status == 0 {
-		w.WriteHeader(http.StatusOK)
-	}
-	if err := w.bw.Flush(); err != nil {
-		return err
-	}
-	if !w.sent {
-		return w.writeHeaders(w.status, false)
-	}
-	return w.err
-}
-
-// finish completes the response after the handler returned.
-func (w *responseWriter) finish() error {
-	if w.status == 0 {
-		w.WriteHeader(http.StatusOK)
-	}
-	if !w.sent && w.header.Get("Content-Length") == "" && w.header.Get("Trailer") == "" &&
-		bodyAllowed(w.status) && w.req.Method != http.MethodHead {
-		// The whole body is buffered: announce its length.
-		w.header.Set("Content-Length", strconv.Itoa(w.bw.Buffered()))
-	}
-	if err := w.bw.Flush(); err != nil {
-		return err
-	}
-	if !w.sent {
-		if err := w.writeHeaders(w.status, false); err != nil {
-			return err
-		}
-	}
-	if w.length >= 0 && w.written < w.length && w.req.Method != http.MethodHead {
-		return errStream(ErrCodeInternalError, "handler wrote %d of %d declared bytes", w.written, w.length)
-	}
-	if t := w.trailers(); len(t) > 0 {
-		frame, err := w.sc.headersFrame(w.id, t, FrameHeaders, nil)
-		if err != nil {
-			return err
-		}
-		if _, err := w.str.Write(frame); err != nil {
-			return convertTransportError(err)
-		}
-	}
-	return convertTransportError(w.str.Close())
-}
-
-// trailers collects the trailer fields: those declared in the Trailer
-// header and those set with the http.TrailerPrefix convention.
-func (w *responseWriter) trailers() []qpack.HeaderField {
-	t := http.Header{}
-	for k := range declaredTrailers(w.header.Values("Trailer")) {
-		if vs, ok := w.header[k]; ok {
-			t[k] = vs
-		}
-	}
-	for k, vs := range w.header {
-		if strings.HasPrefix(k, http.TrailerPrefix) {
-			t[strings.TrimPrefix(k, http.TrailerPrefix)] = vs
-		}
-	}
-	return appendHeaderFields(nil, t, nil)
-}
-
-// TakeStream implements StreamTaker.
-func (w *responseWriter) TakeStream() (*Stream, error) {
-	if w.taken {
-		return nil, errors.New("h3: stream already taken")
-	}
-	if w.status == 0 {
-		w.WriteHeader(http.StatusOK)
-	}
-	if err := w.bw.Flush(); err != nil {
-		return nil, err
-	}
-	if !w.sent {
-		if err := w.writeHeaders(w.status, false); err != nil {
-			return nil, err
-		}
-	}
-	w.taken = true
-	dw := &dataWriter{str: w.str, ctx: w.sc.tc.Context()}
-	return newStream(w.sc.Conn, w.str, w.body, dw), nil
 }
 
 func (b *bodyReader) finished() bool {
