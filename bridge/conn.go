@@ -837,6 +837,13 @@ func (c *Conn) KeyUpdate() error {
 	return nil
 }
 
+// usedRetry reports whether the handshake went through a Retry.
+func (c *Conn) usedRetry() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.c != nil && bool(C.tquic_conn_retried(c.c))
+}
+
 // HandshakeComplete is closed once the handshake is confirmed (or the
 // connection failed).
 func (c *Conn) HandshakeComplete() <-chan struct{} { return c.hsDone }

@@ -10,11 +10,13 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"os"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/quic-go/quic-go"
+	"github.com/quic-go/quic-go/qlog"
 
 	"github.com/tquic/tquic/internal/quicgoadapter"
 	"github.com/tquic/tquic/pkg/transport"
@@ -35,6 +37,8 @@ func interopTLS(t testing.TB) (server, client *tls.Config) {
 type peerPair struct {
 	client, server transport.Connection
 	bridge         *Conn // the bridge side
+	qserver        *quic.Conn
+	qtr            *quic.Transport
 	cleanup        func()
 }
 
@@ -42,13 +46,19 @@ type pairOptions struct {
 	bridgeServer bool // bridge is the server, quic-go the client
 	cfg          *Config
 	qcfg         *quic.Config
+	// qtransport customises the quic-go server's transport.
+	qtransport func(tr *quic.Transport)
 }
 
 func quicGoCfg(o pairOptions) *quic.Config {
+	c := &quic.Config{MaxIdleTimeout: 10 * time.Second}
 	if o.qcfg != nil {
-		return o.qcfg
+		c = o.qcfg.Clone()
 	}
-	return &quic.Config{MaxIdleTimeout: 10 * time.Second}
+	if os.Getenv("QLOGDIR") != "" {
+		c.Tracer = qlog.DefaultConnectionTracer
+	}
+	return c
 }
 
 // newPeerPair connects the bridge with quic-go on loopback.
@@ -87,7 +97,15 @@ func newPeerPair(t *testing.T, o pairOptions) *peerPair {
 			_ = ln.Close()
 		}}
 	}
-	ln, err := quic.ListenAddr("127.0.0.1:0", stls, quicGoCfg(o))
+	udp, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr := &quic.Transport{Conn: udp}
+	if o.qtransport != nil {
+		o.qtransport(tr)
+	}
+	ln, err := tr.Listen(stls, quicGoCfg(o))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -110,10 +128,11 @@ func newPeerPair(t *testing.T, o pairOptions) *peerPair {
 		_ = ln.Close()
 		t.Fatalf("quic-go accept: %v", r.err)
 	}
-	return &peerPair{client: bc, server: quicgoadapter.Wrap(r.c), bridge: bc, cleanup: func() {
+	return &peerPair{client: bc, server: quicgoadapter.Wrap(r.c), bridge: bc, qserver: r.c, qtr: tr, cleanup: func() {
 		_ = bc.CloseWithError(0, "")
 		_ = r.c.CloseWithError(0, "")
 		_ = ln.Close()
+		_ = tr.Close()
 	}}
 }
 
@@ -182,7 +201,7 @@ func testInteropEcho(t *testing.T, bridgeServer bool, versions []uint32, qversio
 	defer cancel()
 	go echoServe(ctx, p.server)
 	if err := echoRoundTrip(ctx, p.client, size); err != nil {
-		t.Fatal(err)
+		t.Fatalf("%v (bridge stats %+v)", err, p.bridge.Stats())
 	}
 	st := p.bridge.State()
 	want := Version1
@@ -211,6 +230,219 @@ func TestInteropConnV1BridgeServer(t *testing.T) {
 	testInteropEcho(t, true, []uint32{Version1}, nil, 100<<10)
 }
 
-var _ = errors.New
-var _ = net.ErrClosed
-var _ sync.Mutex
+func TestInteropConnV2BridgeClient(t *testing.T) {
+	testInteropEcho(t, false, []uint32{Version2}, []quic.Version{quic.Version2}, 100<<10)
+}
+
+func TestInteropConnV2BridgeServer(t *testing.T) {
+	testInteropEcho(t, true, []uint32{Version2}, []quic.Version{quic.Version2}, 100<<10)
+}
+
+func TestInteropConnBulk10MBBridgeClient(t *testing.T) {
+	testInteropEcho(t, false, nil, nil, 10<<20)
+}
+
+func TestInteropConnBulk10MBBridgeServer(t *testing.T) {
+	testInteropEcho(t, true, nil, nil, 10<<20)
+}
+
+func testInteropManyStreams(t *testing.T, bridgeServer bool) {
+	p := newPeerPair(t, pairOptions{bridgeServer: bridgeServer})
+	defer p.cleanup()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	go echoServe(ctx, p.server)
+	const streams, parallel = 1000, 32
+	sem := make(chan struct{}, parallel)
+	errs := make(chan error, streams)
+	var wg sync.WaitGroup
+	for i := 0; i < streams; i++ {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func(i int) {
+			defer wg.Done()
+			defer func() { <-sem }()
+			errs <- echoRoundTrip(ctx, p.client, 100+i%1400)
+		}(i)
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+func TestInteropConn1000StreamsBridgeClient(t *testing.T) { testInteropManyStreams(t, false) }
+
+func TestInteropConn1000StreamsBridgeServer(t *testing.T) { testInteropManyStreams(t, true) }
+
+func testInteropDatagrams(t *testing.T, bridgeServer bool) {
+	p := newPeerPair(t, pairOptions{bridgeServer: bridgeServer, cfg: &Config{EnableDatagrams: true},
+		qcfg: &quic.Config{EnableDatagrams: true, MaxIdleTimeout: 10 * time.Second}})
+	defer p.cleanup()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if !p.client.State().Datagrams || !p.server.State().Datagrams {
+		t.Fatal("datagrams not negotiated")
+	}
+	go func() {
+		for {
+			d, err := p.server.ReceiveDatagram(ctx)
+			if err != nil {
+				return
+			}
+			_ = p.server.SendDatagram(append([]byte("echo:"), d...))
+		}
+	}()
+	const n = 50
+	for i := 0; i < n; i++ {
+		if err := p.client.SendDatagram([]byte(fmt.Sprintf("datagram %d", i))); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(time.Millisecond)
+	}
+	got := map[string]bool{}
+	rctx, rcancel := context.WithTimeout(ctx, 2*time.Second)
+	defer rcancel()
+	for len(got) < n {
+		d, err := p.client.ReceiveDatagram(rctx)
+		if err != nil {
+			break
+		}
+		got[string(d)] = true
+	}
+	// Loopback does not drop: every datagram comes back.
+	for i := 0; i < n; i++ {
+		if !got[fmt.Sprintf("echo:datagram %d", i)] {
+			t.Fatalf("datagram %d not echoed (%d of %d back)", i, len(got), n)
+		}
+	}
+	big := make([]byte, 1500)
+	var tl *transport.DatagramTooLargeError
+	if err := p.client.SendDatagram(big); !errors.As(err, &tl) || tl.MaxPayload <= 0 || tl.MaxPayload >= 1500 {
+		t.Fatalf("oversized datagram: %v", err)
+	}
+}
+
+func TestInteropConnDatagramsBridgeClient(t *testing.T) { testInteropDatagrams(t, false) }
+
+func TestInteropConnDatagramsBridgeServer(t *testing.T) { testInteropDatagrams(t, true) }
+
+// testInteropAppClose closes with an application error from each side.
+func testInteropAppClose(t *testing.T, bridgeServer, bridgeCloses bool) {
+	p := newPeerPair(t, pairOptions{bridgeServer: bridgeServer})
+	defer p.cleanup()
+	closer, other := p.client, p.server
+	if bridgeServer == bridgeCloses {
+		closer, other = p.server, p.client
+	}
+	if err := closer.CloseWithError(0x1234, "going away"); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-other.Context().Done():
+	case <-time.After(5 * time.Second):
+		t.Fatal("peer did not see the close")
+	}
+	var ae *transport.ApplicationError
+	if err := context.Cause(other.Context()); !errors.As(err, &ae) || ae.ErrorCode != 0x1234 || !ae.Remote || ae.Message != "going away" {
+		t.Fatalf("peer close cause: %v", err)
+	}
+	select {
+	case <-closer.Context().Done():
+	case <-time.After(5 * time.Second):
+		t.Fatal("closer's context not canceled")
+	}
+	if err := context.Cause(closer.Context()); !errors.As(err, &ae) || ae.Remote || ae.ErrorCode != 0x1234 {
+		t.Fatalf("local close cause: %v", err)
+	}
+	if _, err := p.bridge.OpenStream(context.Background()); !transport.IsConnectionError(err) {
+		t.Fatalf("open stream after close: %v", err)
+	}
+}
+
+func TestInteropConnAppCloseBridgeClientCloses(t *testing.T) { testInteropAppClose(t, false, true) }
+func TestInteropConnAppCloseBridgeServerCloses(t *testing.T) { testInteropAppClose(t, true, true) }
+func TestInteropConnAppClosePeerClosesBridgeClient(t *testing.T) {
+	testInteropAppClose(t, false, false)
+}
+func TestInteropConnAppClosePeerClosesBridgeServer(t *testing.T) {
+	testInteropAppClose(t, true, false)
+}
+
+// testInteropIdle: the bridge's idle timeout ends a silent connection.
+func testInteropIdle(t *testing.T, bridgeServer bool) {
+	p := newPeerPair(t, pairOptions{bridgeServer: bridgeServer, cfg: &Config{MaxIdleTimeout: 300 * time.Millisecond},
+		qcfg: &quic.Config{MaxIdleTimeout: 30 * time.Second}})
+	defer p.cleanup()
+	start := time.Now()
+	select {
+	case <-p.bridge.Context().Done():
+	case <-time.After(5 * time.Second):
+		t.Fatal("no idle timeout")
+	}
+	if err := context.Cause(p.bridge.Context()); !errors.Is(err, ErrIdleTimeout) {
+		t.Fatalf("cause %v", err)
+	}
+	if d := time.Since(start); d < 250*time.Millisecond || d > 3*time.Second {
+		t.Fatalf("idle timeout after %v", d)
+	}
+	// quic-go uses the minimum of both idle timeouts too.
+	select {
+	case <-p.client.Context().Done():
+	case <-p.server.Context().Done():
+	case <-time.After(5 * time.Second):
+		t.Fatal("quic-go did not time out")
+	}
+}
+
+func TestInteropConnIdleTimeoutBridgeClient(t *testing.T) { testInteropIdle(t, false) }
+func TestInteropConnIdleTimeoutBridgeServer(t *testing.T) { testInteropIdle(t, true) }
+
+// testInteropKeyUpdate: the bridge initiates key updates every 200
+// packets during a transfer; quic-go must follow each of them.
+func testInteropKeyUpdate(t *testing.T, bridgeServer bool) {
+	p := newPeerPair(t, pairOptions{bridgeServer: bridgeServer, cfg: &Config{KeyUpdateInterval: 200}})
+	defer p.cleanup()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	go echoServe(ctx, p.server)
+	if err := echoRoundTrip(ctx, p.client, 4<<20); err != nil {
+		t.Fatal(err)
+	}
+	if ku := p.bridge.Stats().KeyUpdates; ku < 3 {
+		t.Fatalf("%d key updates", ku)
+	}
+}
+
+func TestInteropConnKeyUpdateBridgeClient(t *testing.T) { testInteropKeyUpdate(t, false) }
+func TestInteropConnKeyUpdateBridgeServer(t *testing.T) { testInteropKeyUpdate(t, true) }
+
+func TestInteropConnRetryBridgeServer(t *testing.T) {
+	p := newPeerPair(t, pairOptions{bridgeServer: true, cfg: &Config{RequireAddressValidation: true}})
+	defer p.cleanup()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	go echoServe(ctx, p.server)
+	if err := echoRoundTrip(ctx, p.client, 10000); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestInteropConnRetryBridgeClient(t *testing.T) {
+	p := newPeerPair(t, pairOptions{qtransport: func(tr *quic.Transport) {
+		tr.VerifySourceAddress = func(net.Addr) bool { return true }
+	}})
+	defer p.cleanup()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	go echoServe(ctx, p.server)
+	if err := echoRoundTrip(ctx, p.client, 10000); err != nil {
+		t.Fatal(err)
+	}
+	if !p.bridge.usedRetry() {
+		t.Fatal("the server sent no Retry")
+	}
+}

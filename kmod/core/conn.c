@@ -1129,6 +1129,30 @@ void tquic_conn_on_timeout(struct tquic_conn *c, u64 now)
 
 /* ---- key update ---- */
 
+/*
+ * The next 1-RTT keys (RFC 9001 6.1).  With @c->ku_compat the next secret
+ * of a QUIC v2 connection is derived with the v1 label "quic ku", as
+ * quic-go does, instead of RFC 9369's "quicv2 ku"; the mode is only
+ * entered after the peer's own key update proved it derives that way.
+ */
+int tquic_conn_keys_next(struct tquic_conn *c, const struct tquic_aead_keys *cur,
+			 struct tquic_aead_keys *next)
+{
+	u8 secret[TQUIC_MAX_SECRET_LEN];
+	int err;
+
+	if (!c->ku_compat)
+		return tquic_aead_keys_next(cur, next, c->gfp);
+	err = tquic_hkdf_expand_label(tquic_suite_hash((enum tquic_suite)cur->suite),
+				      cur->secret, cur->secret_len, "quic ku", NULL, 0,
+				      secret, cur->secret_len);
+	if (!err)
+		err = tquic_aead_keys_init(next, cur->version, (enum tquic_suite)cur->suite,
+					   secret, cur->secret_len, c->gfp);
+	tquic_memzero_explicit(secret, sizeof(secret));
+	return err;
+}
+
 int tquic_conn_key_update(struct tquic_conn *c, u64 now)
 {
 	struct tquic_aead_keys next;
@@ -1141,7 +1165,7 @@ int tquic_conn_key_update(struct tquic_conn *c, u64 now)
 	/* Our previous update must have been answered (RFC 9001 6.5). */
 	if (c->tx_phase != c->rx_phase)
 		return -EAGAIN;
-	err = tquic_aead_keys_next(&c->tx[TQUIC_LEVEL_APP].pkt, &next, c->gfp);
+	err = tquic_conn_keys_next(c, &c->tx[TQUIC_LEVEL_APP].pkt, &next);
 	if (err)
 		return err;
 	tquic_aead_keys_destroy(&c->tx[TQUIC_LEVEL_APP].pkt);
@@ -1380,6 +1404,11 @@ bool tquic_conn_handshake_confirmed(const struct tquic_conn *c)
 bool tquic_conn_is_server(const struct tquic_conn *c)
 {
 	return c->is_server;
+}
+
+bool tquic_conn_retried(const struct tquic_conn *c)
+{
+	return c->retried;
 }
 
 size_t tquic_conn_new_token(const struct tquic_conn *c, u8 *dst, size_t cap)

@@ -282,6 +282,8 @@ bool tquic_conn_is_drained(const struct tquic_conn *c);
 u32 tquic_conn_version(const struct tquic_conn *c);
 bool tquic_conn_handshake_confirmed(const struct tquic_conn *c);
 bool tquic_conn_is_server(const struct tquic_conn *c);
+/* Whether address validation used a Retry. */
+bool tquic_conn_retried(const struct tquic_conn *c);
 bool tquic_conn_datagrams_enabled(const struct tquic_conn *c);
 /* Client: the token of the last NEW_TOKEN; returns its length. */
 size_t tquic_conn_new_token(const struct tquic_conn *c, u8 *dst, size_t cap);

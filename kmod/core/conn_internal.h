@@ -163,6 +163,7 @@ struct tquic_conn {
 	u64 tx_phase_first_pn;
 	bool tx_phase_acked;		/* a packet of the current tx phase was acknowledged */
 	u64 pkts_in_phase;
+	bool ku_compat;			/* v2 peer derives key updates with "quic ku" (quic-go) */
 	u64 key_updates;
 
 	struct tquic_crypto_stream cs[TQUIC_PN_SPACE_COUNT];
@@ -254,6 +255,8 @@ struct tquic_conn {
 /* conn.c */
 int tquic_conn_initial_keys(struct tquic_conn *c, u32 version);
 bool tquic_conn_version_spoken(const struct tquic_conn_config *cfg, u32 v);
+int tquic_conn_keys_next(struct tquic_conn *c, const struct tquic_aead_keys *cur,
+			 struct tquic_aead_keys *next);
 void tquic_conn_sent_entries(struct tquic_conn *c, const struct tquic_sent_entry *ents, u32 n,
 			     bool acked);
 void tquic_conn_event(struct tquic_conn *c, u32 type, u32 flags, u64 id, u64 code,

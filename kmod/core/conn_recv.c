@@ -351,7 +351,7 @@ static int rotate_rx_keys(struct tquic_conn *c, u64 pn)
 	struct tquic_aead_keys next;
 	int err;
 
-	err = tquic_aead_keys_next(&c->rx_next, &next, c->gfp);
+	err = tquic_conn_keys_next(c, &c->rx_next, &next);
 	if (err)
 		return err;
 	if (c->has_rx_prev)
@@ -365,7 +365,7 @@ static int rotate_rx_keys(struct tquic_conn *c, u64 pn)
 	c->rx_prev_expiry = c->now + 3 * tquic_conn_pto(c);
 	if (c->tx_phase != c->rx_phase) {
 		/* The peer initiated: respond with our own update. */
-		err = tquic_aead_keys_next(&c->tx[TQUIC_LEVEL_APP].pkt, &next, c->gfp);
+		err = tquic_conn_keys_next(c, &c->tx[TQUIC_LEVEL_APP].pkt, &next);
 		if (err)
 			return err;
 		tquic_aead_keys_destroy(&c->tx[TQUIC_LEVEL_APP].pkt);
@@ -380,9 +380,39 @@ static int rotate_rx_keys(struct tquic_conn *c, u64 pn)
 	return 0;
 }
 
+/*
+ * A QUIC v2 packet of the next key phase failed with RFC 9369's keys: try
+ * the derivation quic-go uses ("quic ku") on a copy of the ciphertext and
+ * latch it for the connection when it opens the packet.
+ */
+static int open_1rtt_compat(struct tquic_conn *c, u8 *pkt, struct tquic_hdr *h,
+			    const u8 *orig)
+{
+	struct tquic_aead_keys alt;
+	int err;
+
+	memcpy(pkt, orig, h->len);
+	c->ku_compat = true;
+	err = tquic_conn_keys_next(c, &c->rx[TQUIC_LEVEL_APP].pkt, &alt);
+	if (err) {
+		c->ku_compat = false;
+		return err;
+	}
+	err = tquic_payload_open(&alt, pkt, h, false, 0);
+	if (err) {
+		c->ku_compat = false;
+		tquic_aead_keys_destroy(&alt);
+		return err;
+	}
+	tquic_aead_keys_destroy(&c->rx_next);
+	c->rx_next = alt;
+	return 0;
+}
+
 static int open_1rtt(struct tquic_conn *c, u8 *pkt, struct tquic_hdr *h, u64 largest,
 		     bool *rotate)
 {
+	u8 *orig;
 	struct tquic_aead_keys *ak;
 	int err;
 
@@ -400,7 +430,17 @@ static int open_1rtt(struct tquic_conn *c, u8 *pkt, struct tquic_hdr *h, u64 lar
 	} else {
 		return -EBADMSG;
 	}
-	return tquic_payload_open(ak, pkt, h, false, 0);
+	if (!*rotate || c->version != TQUIC_VERSION_2 || c->ku_compat || c->key_updates)
+		return tquic_payload_open(ak, pkt, h, false, 0);
+	orig = tquic_mem_alloc(h->len, c->gfp);
+	if (!orig)
+		return -ENOMEM;
+	memcpy(orig, pkt, h->len);
+	err = tquic_payload_open(ak, pkt, h, false, 0);
+	if (err == -EBADMSG)
+		err = open_1rtt_compat(c, pkt, h, orig);
+	tquic_mem_free(orig);
+	return err;
 }
 
 /* ---- packets ---- */
