@@ -589,18 +589,12 @@ func (cc *ClientConn) RoundTrip(req *http.Request) (*http.Response, error) {
 	}
 	// Cancellation: the request's context (and GOAWAY, through the
 	// connection's tracking) abort the stream.
-	finished := make(chan struct{})
+	// context.AfterFunc costs no goroutine unless the context ends.
+	stop := context.AfterFunc(ctx, func() { rs.abort(ctx.Err()) })
 	var finishOnce sync.Once
 	rs.body.onEnd = func() {
-		finishOnce.Do(func() { close(finished); rs.done() })
+		finishOnce.Do(func() { stop(); rs.done() })
 	}
-	go func() {
-		select {
-		case <-ctx.Done():
-			rs.abort(ctx.Err())
-		case <-finished:
-		}
-	}()
 	result := func(err error) error {
 		if cause := rs.abortCause(); cause != nil {
 			return cause
@@ -618,7 +612,11 @@ func (cc *ClientConn) RoundTrip(req *http.Request) (*http.Response, error) {
 		rs.body.onEnd()
 		return nil, err
 	}
-	go cc.sendBody(rs, req)
+	if (req.Body == nil || req.Body == http.NoBody) && len(req.Trailer) == 0 {
+		cc.sendBody(rs, req) // nothing to stream: just the FIN
+	} else {
+		go cc.sendBody(rs, req)
+	}
 	resp, err := rs.ReadResponse()
 	if err != nil {
 		rs.body.onEnd()
