@@ -267,6 +267,17 @@ type Conn struct {
 	accepted   bool // server: handed to Accept
 	freed      bool
 	stats      C.struct_tquic_conn_stats
+	// clock, when set, replaces the monotonic clock (simulation); timers
+	// are then the simulator's business.
+	clock func() uint64
+}
+
+// now is the engine time of the connection.
+func (c *Conn) now() uint64 {
+	if c.clock != nil {
+		return c.clock()
+	}
+	return monoNow()
 }
 
 func newConn(ctx context.Context, isServer bool) *Conn {
@@ -302,7 +313,7 @@ func (e engine) InstallSecret(level handshake.Level, write bool, suite uint16, s
 		return errors.New("empty secret")
 	}
 	r := C.tquic_conn_install_secret(e.c.c, uint32(level), C.bool(write), C.u16(suite),
-		(*C.u8)(unsafe.Pointer(&secret[0])), C.size_t(len(secret)), C.u64(monoNow()), C.TQUIC_GFP_KERNEL)
+		(*C.u8)(unsafe.Pointer(&secret[0])), C.size_t(len(secret)), C.u64(e.c.now()), C.TQUIC_GFP_KERNEL)
 	if r != 0 {
 		return fmt.Errorf("engine: install secret: errno %d", -int(r))
 	}
@@ -335,18 +346,18 @@ func (e engine) SetPeerTransportParameters(p []byte) error {
 	if len(p) > 0 {
 		ptr = (*C.u8)(unsafe.Pointer(&p[0]))
 	}
-	r := C.tquic_conn_set_peer_tparams(e.c.c, ptr, C.size_t(len(p)), C.u64(monoNow()))
+	r := C.tquic_conn_set_peer_tparams(e.c.c, ptr, C.size_t(len(p)), C.u64(e.c.now()))
 	if r != 0 {
 		return fmt.Errorf("engine: peer transport parameters rejected (code %#x)", int(r))
 	}
 	return nil
 }
 
-func (e engine) HandshakeComplete() { C.tquic_conn_handshake_complete(e.c.c, C.u64(monoNow())) }
+func (e engine) HandshakeComplete() { C.tquic_conn_handshake_complete(e.c.c, C.u64(e.c.now())) }
 
-func (e engine) Alert(alert uint8) { C.tquic_conn_tls_alert(e.c.c, C.u8(alert), C.u64(monoNow())) }
+func (e engine) Alert(alert uint8) { C.tquic_conn_tls_alert(e.c.c, C.u8(alert), C.u64(e.c.now())) }
 
-func (e engine) RejectedEarlyData() { C.tquic_conn_early_data_rejected(e.c.c, C.u64(monoNow())) }
+func (e engine) RejectedEarlyData() { C.tquic_conn_early_data_rejected(e.c.c, C.u64(e.c.now())) }
 
 // ---- the event loop pieces, all under c.mu ----
 
@@ -358,7 +369,7 @@ func (c *Conn) handleDatagram(b []byte, from netip.AddrPort) {
 		return
 	}
 	peer := connAddr(from)
-	C.tqb_conn_recv(c.c, (*C.u8)(unsafe.Pointer(&b[0])), C.size_t(len(b)), &peer, 0, C.u64(monoNow()))
+	C.tqb_conn_recv(c.c, (*C.u8)(unsafe.Pointer(&b[0])), C.size_t(len(b)), &peer, 0, C.u64(c.now()))
 	c.afterInput()
 }
 
@@ -369,7 +380,7 @@ func (c *Conn) onTimer() {
 		return
 	}
 	c.deadline = 0
-	C.tquic_conn_on_timeout(c.c, C.u64(monoNow()))
+	C.tquic_conn_on_timeout(c.c, C.u64(c.now()))
 	c.afterInput()
 }
 
@@ -413,7 +424,7 @@ func (c *Conn) flush() {
 	var ecn C.u8
 	for i := 0; i < 4096; i++ {
 		n := C.tqb_conn_send(c.c, (*C.u8)(unsafe.Pointer(&c.sendBuf[0])), C.size_t(len(c.sendBuf)),
-			C.u64(monoNow()), &ecn)
+			C.u64(c.now()), &ecn)
 		if n <= 0 {
 			return
 		}
@@ -423,6 +434,9 @@ func (c *Conn) flush() {
 }
 
 func (c *Conn) armTimer() {
+	if c.clock != nil {
+		return
+	}
 	if c.c == nil {
 		c.timer.Stop()
 		return
@@ -437,7 +451,7 @@ func (c *Conn) armTimer() {
 		return
 	}
 	c.deadline = d
-	now := monoNow()
+	now := c.now()
 	wait := time.Duration(0)
 	if d > now {
 		wait = time.Duration(d - now)
@@ -765,7 +779,7 @@ func (c *Conn) CloseWithError(code transport.ErrorCode, msg string) error {
 		b := []byte(msg)
 		ptr = (*C.u8)(unsafe.Pointer(&b[0]))
 	}
-	C.tquic_conn_close(c.c, true, C.u64(code), ptr, C.size_t(len(msg)), C.u64(monoNow()))
+	C.tquic_conn_close(c.c, true, C.u64(code), ptr, C.size_t(len(msg)), C.u64(c.now()))
 	c.drainEvents()
 	c.flush()
 	c.armTimer()
@@ -829,7 +843,7 @@ func (c *Conn) KeyUpdate() error {
 	if err := c.errLocked(); err != nil {
 		return err
 	}
-	if r := C.tquic_conn_key_update(c.c, C.u64(monoNow())); r != 0 {
+	if r := C.tquic_conn_key_update(c.c, C.u64(c.now())); r != 0 {
 		return fmt.Errorf("bridge: key update: errno %d", -int(r))
 	}
 	c.flush()
@@ -880,7 +894,11 @@ func Dial(ctx context.Context, addr string, tlsConf *tls.Config, cfg *Config) (*
 	return c, nil
 }
 
-func dialOn(ctx context.Context, udp *net.UDPConn, raddr netip.AddrPort, tlsConf *tls.Config, cfg *Config) (*Conn, error) {
+// startClient creates a client connection sending through pc and starts
+// its handshake (the first flight is sent before it returns). clock is
+// nil for the monotonic clock.
+func startClient(ctx context.Context, pc packetWriter, raddr netip.AddrPort, tlsConf *tls.Config,
+	cfg *Config, clock func() uint64) (*Conn, error) {
 	if cfg == nil {
 		cfg = &Config{}
 	}
@@ -901,41 +919,53 @@ func dialOn(ctx context.Context, udp *net.UDPConn, raddr netip.AddrPort, tlsConf
 		version = cfg.Versions[0]
 	}
 	c := newConn(ctx, false)
-	c.udp = udp
-	c.pc = udp
-	c.laddr = udp.LocalAddr()
-	c.raddr = netip.AddrPortFrom(raddr.Addr().Unmap(), raddr.Port())
-	if ua, ok := udp.LocalAddr().(*net.UDPAddr); ok && ua.IP.To4() == nil {
-		c.raddr = raddr
-	}
+	c.clock = clock
+	c.pc = pc
+	c.raddr = raddr
 	peer := connAddr(c.raddr)
 	var cerr C.int
 	c.c = C.tqb_conn_client(&ec, C.u32(version), (*C.u8)(unsafe.Pointer(&dcid[0])), C.u8(len(dcid)),
-		(*C.u8)(unsafe.Pointer(&scid[0])), C.u8(len(scid)), &peer, C.u64(monoNow()), &cerr)
+		(*C.u8)(unsafe.Pointer(&scid[0])), C.u8(len(scid)), &peer, C.u64(c.now()), &cerr)
 	if c.c == nil {
 		return nil, fmt.Errorf("bridge: new client connection: errno %d", -int(cerr))
 	}
 	c.mu.Lock()
+	defer c.mu.Unlock()
 	tp, err := engine{c}.LocalTransportParameters()
 	if err != nil {
-		C.tquic_conn_free(c.c)
-		c.mu.Unlock()
+		c.free()
 		return nil, err
 	}
 	c.hs = handshake.NewClient(handshake.Config{TLS: tlsConf}, engine{c}, tp)
+	if err := c.hs.Start(ctx); err != nil {
+		c.free()
+		return nil, err
+	}
+	c.afterInput()
+	return c, nil
+}
+
+func dialOn(ctx context.Context, udp *net.UDPConn, raddr netip.AddrPort, tlsConf *tls.Config, cfg *Config) (*Conn, error) {
+	if cfg == nil {
+		cfg = &Config{}
+	}
 	hsTimeout := cfg.HandshakeTimeout
 	if hsTimeout <= 0 {
 		hsTimeout = 10 * time.Second
 	}
 	hctx, hcancel := context.WithTimeout(ctx, hsTimeout)
 	defer hcancel()
-	if err := c.hs.Start(hctx); err != nil {
-		C.tquic_conn_free(c.c)
-		c.c = nil
-		c.mu.Unlock()
+	raddr = netip.AddrPortFrom(raddr.Addr().Unmap(), raddr.Port())
+	if ua, ok := udp.LocalAddr().(*net.UDPAddr); ok && ua.IP.To4() == nil {
+		raddr = netip.AddrPortFrom(netip.AddrFrom16(raddr.Addr().As16()), raddr.Port())
+	}
+	c, err := startClient(hctx, udp, raddr, tlsConf, cfg, nil)
+	if err != nil {
 		return nil, err
 	}
-	c.afterInput()
+	c.mu.Lock()
+	c.udp = udp
+	c.laddr = udp.LocalAddr()
 	c.mu.Unlock()
 	go c.readLoop()
 

@@ -460,9 +460,14 @@ int tquic_conn_recv_packet(struct tquic_conn *c, struct tquic_buf *b, u8 *pkt,
 		return 0;
 	keys = &c->rx[level];
 	if (h->type != TQUIC_PKT_1RTT && h->version != c->version) {
-		if (!c->is_server && !c->got_peer_packet && c->version == c->orig_version &&
+		if (!c->is_server && c->version == c->orig_version && !c->handshake_complete &&
+		    !(c->has_rx & (1U << TQUIC_LEVEL_HANDSHAKE)) &&
 		    h->type == TQUIC_PKT_INITIAL && tquic_version_supported(h->version)) {
-			/* Compatible negotiation: the server chose another version. */
+			/*
+			 * Compatible negotiation (RFC 9369 4.1): the first long
+			 * header in another version tells the client the
+			 * server's choice; version_information confirms it.
+			 */
 			if (!tquic_conn_version_spoken(&c->cfg, h->version) ||
 			    tquic_conn_switch_version(c, h->version))
 				return 0;
@@ -486,12 +491,18 @@ int tquic_conn_recv_packet(struct tquic_conn *c, struct tquic_buf *b, u8 *pkt,
 		err = open_1rtt(c, pkt, h, largest, &rotate);
 	else
 		err = tquic_packet_unprotect(keys, pkt, h, largest, false, 0);
-	if (err < 0) {
+	/*
+	 * Only an authenticated packet can be a connection error (reserved
+	 * bits set); anything that fails before authentication is dropped.
+	 */
+	if (err < 0 || (err > 0 && !h->payload_len)) {
 		c->stats.pkts_dropped++;
 		return 0;
 	}
-	if (err > 0)
+	if (err > 0) {
+		c->err_frame_type = 0;
 		return err;
+	}
 	if (tquic_ackmgr_is_duplicate(&p->ack, space, h->pn)) {
 		c->stats.pkts_dropped++;
 		return 0;
