@@ -10,6 +10,7 @@
 
 #include "tquic.h"
 #include "tquic_crypto.h"
+#include "quic_sock.h"
 
 const char tquic_build_id[] = TQUIC_BUILD_ID;
 
@@ -34,14 +35,19 @@ static int __init tquic_init(void)
 		pr_err("per-namespace config registration failed: %d\n", err);
 		goto err_crypto;
 	}
+	err = tquic_sock_init();
+	if (err)
+		goto err_config;
 	err = tquic_genl_init();
 	if (err) {
 		pr_err("generic netlink family registration failed: %d\n", err);
-		goto err_config;
+		goto err_sock;
 	}
 	pr_info("version %s (build %s) loaded\n", TQUIC_MODULE_VERSION, tquic_build_id);
 	return 0;
 
+err_sock:
+	tquic_sock_exit();
 err_config:
 	tquic_config_exit();
 err_crypto:
@@ -52,6 +58,7 @@ err_crypto:
 static void __exit tquic_exit(void)
 {
 	tquic_genl_exit();
+	tquic_sock_exit();
 	tquic_config_exit();
 	tquic_crypto_exit();
 	pr_info("unloaded\n");

@@ -1,0 +1,257 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * The IPPROTO_QUIC socket layer of the kernel host: sockets, shared UDP
+ * tunnel sockets, the per-namespace connection ID demultiplexer, timers.
+ *
+ * Locking follows TCP.  A socket's state (and, once it is plugged in, its
+ * engine connection) is only touched by whoever owns the socket lock: a
+ * process between lock_sock() and release_sock(), or softirq code holding
+ * bh_lock_sock() while !sock_owned_by_user().  Datagrams that arrive while
+ * a process owns the socket go to the socket backlog (sk_add_backlog) and
+ * are processed from release_sock() through ->backlog_rcv; timer
+ * expirations that find the socket owned set a deferred flag that
+ * ->release_cb runs (the TSQ pattern).
+ *
+ * Lookups from softirq (CID demux, listeners of a tunnel) run under RCU and
+ * take a reference with refcount_inc_not_zero(); sockets are freed after a
+ * grace period (SOCK_RCU_FREE).  Tunnels (one UDP socket per netns, local
+ * address, port and v6only) are reference counted by the QUIC sockets
+ * bound to them, created and released in process context under the
+ * namespace's tunnel mutex, and freed after a grace period.
+ */
+#ifndef _TQUIC_LINUX_QUIC_SOCK_H
+#define _TQUIC_LINUX_QUIC_SOCK_H
+
+#include <linux/types.h>
+#include <linux/hrtimer.h>
+#include <linux/list.h>
+#include <linux/mutex.h>
+#include <linux/percpu.h>
+#include <linux/rhashtable-types.h>
+#include <linux/in.h>
+#include <linux/in6.h>
+#include <net/sock.h>
+#include <net/inet_sock.h>
+#include <linux/ipv6.h>
+#include <uapi/linux/quic.h>
+
+#define TQUIC_CID_MAX		20	/* RFC 9000: v1/v2 CIDs are at most 20 bytes */
+#define TQUIC_CID_MIN_ODCID	8	/* a client's first DCID is at least 8 bytes */
+#define TQUIC_MIN_INITIAL	1200	/* UDP payload of a client's Initial datagram */
+#define TQUIC_DEFAULT_CID_LEN	8	/* when the namespace config asks for 0 */
+#define TQUIC_CLIENT_DCID_LEN	16	/* the client's random first DCID */
+
+#define TQUIC_ALPN_MAX		255
+#define TQUIC_TOKEN_MAX		256
+#define TQUIC_TICKET_MAX	4096
+#define TQUIC_PHRASE_MAX	80	/* CONNECTION_CLOSE reason phrase */
+#define TQUIC_TP_EXT_MAX	4096	/* encoded transport parameters */
+#define TQUIC_HS_CHUNK		4096	/* handshake bytes per queued skb */
+
+union tquic_sockaddr {
+	struct sockaddr sa;
+	struct sockaddr_in v4;
+	struct sockaddr_in6 v6;
+};
+
+/* The demux key: length then bytes, zero padded (no holes: 21 bytes). */
+struct tquic_cid_key {
+	u8 len;
+	u8 id[TQUIC_CID_MAX];
+};
+
+struct tquic_cid_entry {
+	struct rhash_head node;		/* tn->cids */
+	struct tquic_cid_key key;
+	struct sock *sk;
+	struct list_head list;		/* the socket's entries, under its lock */
+	struct rcu_head rcu;
+};
+
+/* Per-namespace counters, /proc/net/tquic_sock. */
+enum tquic_mib {
+	/* Every datagram the tunnels receive counts once here ... */
+	TQUIC_MIB_RX_DATAGRAMS,
+	/* ... passes through some of these ... */
+	TQUIC_MIB_RX_CONN,		/* its DCID matched a socket */
+	TQUIC_MIB_RX_LISTEN,		/* an Initial handed to a listener */
+	TQUIC_MIB_RX_BACKLOG,		/* queued to a socket's backlog */
+	TQUIC_MIB_CHILD_CREATED,	/* listeners: connections queued for accept() */
+	/* ... and ends in exactly one of these. */
+	TQUIC_MIB_RX_CONSUMED,		/* processed by a connection */
+	TQUIC_MIB_DROP_MALFORMED,	/* not a QUIC header (short, CID lengths) */
+	TQUIC_MIB_DROP_NO_CONN,		/* no connection, and not an Initial for a listener */
+	TQUIC_MIB_DROP_VERSION,		/* long header of a version we do not speak */
+	TQUIC_MIB_DROP_BACKLOG,		/* the socket backlog was full */
+	TQUIC_MIB_DROP_CLOSED,		/* the socket was closing */
+	TQUIC_MIB_DROP_NO_ENGINE,	/* matched, but no connection engine yet */
+	TQUIC_MIB_DROP_ACCEPT_OVERFLOW,	/* listener's accept queue full */
+	TQUIC_MIB_DROP_CHILD_FAILED,	/* no memory for a new connection */
+	TQUIC_MIB_MAX
+};
+
+struct tquic_mib_counters {
+	u64 v[TQUIC_MIB_MAX];
+};
+
+struct tquic_sock_net {
+	struct rhashtable cids;			/* struct tquic_cid_entry */
+	atomic_t cid_lens[TQUIC_CID_MAX + 1];	/* entries per CID length (short headers) */
+	struct mutex tunnels_lock;		/* tunnels list, tunnel listeners */
+	struct list_head tunnels;
+	struct tquic_mib_counters __percpu *mib;
+	atomic_t nr_socks;			/* live QUIC sockets, children included */
+	atomic_t nr_tunnels;
+	atomic_t nr_cids;
+};
+
+struct tquic_sock_net *tquic_sock_net(const struct net *net);
+
+#define TQUIC_INC_STATS(tn, field)	this_cpu_inc((tn)->mib->v[field])
+
+struct tquic_tunnel {
+	struct list_head node;		/* tn->tunnels */
+	refcount_t refcnt;		/* QUIC sockets bound here */
+	struct net *net;
+	struct socket *sock;		/* the kernel UDP socket */
+	union tquic_sockaddr local;	/* bound address and port */
+	int ifindex;
+	bool v6only;
+	kuid_t uid;			/* only sockets of this user share it */
+	struct hlist_head listeners;	/* RCU; written under tn->tunnels_lock */
+	struct rcu_head rcu;
+};
+
+/* What sits in skb->cb of the socket's queues. */
+enum tquic_skb_kind {
+	TQUIC_SKB_HANDSHAKE,		/* TLS bytes at @level */
+	TQUIC_SKB_STREAM,		/* stream data */
+	TQUIC_SKB_DATAGRAM,		/* RFC 9221 datagram */
+	TQUIC_SKB_EVENT,		/* notification (first byte: type) */
+};
+
+struct tquic_skb_cb {
+	u8 kind;		/* enum tquic_skb_kind */
+	u8 level;		/* enum quic_crypto_level */
+	u32 stream_flags;	/* MSG_QUIC_STREAM_FIN */
+	s64 stream_id;
+	u32 offset;		/* bytes already read */
+};
+
+#define TQUIC_SKB_CB(skb)	((struct tquic_skb_cb *)&((skb)->cb[0]))
+
+/* Deferred work bits (qs->deferred), run by ->release_cb. */
+enum {
+	TQUIC_DEFERRED_TIMER,
+};
+
+/*
+ * Options copied to and from user space directly (the slab usercopy
+ * whitelist of the socket caches).
+ */
+struct tquic_sock_opts {
+	struct quic_transport_param tp;	/* local transport parameters */
+	struct quic_config config;
+	char cc[TQUIC_CC_NAME_MAX];	/* "" = namespace default */
+	struct tquic_sock_stats stats;
+};
+
+struct tquic_sock {
+	struct inet_sock inet;		/* first */
+
+	struct tquic_tunnel *tunnel;	/* bound: holds a reference */
+	struct list_head cids;		/* struct tquic_cid_entry */
+	struct hlist_node listen_node;	/* tunnel->listeners */
+	bool listening;			/* on tunnel->listeners */
+	bool was_connected;		/* connect()ed or accepted once */
+
+	/* Listeners: connections waiting for accept(). */
+	spinlock_t accept_lock;
+	struct list_head accept_queue;	/* struct tquic_sock.accept_node */
+	struct list_head accept_node;
+
+	/* The client's handshake CIDs (the engine takes them at connect). */
+	struct tquic_cid_key dcid, scid;
+
+	struct hrtimer timer;		/* the engine's next deadline */
+	unsigned long deferred;		/* TQUIC_DEFERRED_* */
+
+	u32 events;			/* enabled QUIC_EVENT_* bits */
+	u8 *alpn;
+	u16 alpn_len;
+	u8 *token;
+	u16 token_len;
+	u8 *ticket;
+	u16 ticket_len;
+	struct quic_connection_close *close_info;	/* what close() sends */
+	u16 close_len;
+	u32 crypto_queued;		/* handshake bytes in sk_write_queue */
+
+	struct tquic_sock_opts opts;
+};
+
+#if IS_ENABLED(CONFIG_IPV6)
+struct tquic6_sock {
+	struct tquic_sock qs;
+	struct ipv6_pinfo inet6;	/* last, see inet6_sk_generic() */
+};
+#endif
+
+static inline struct tquic_sock *tquic_sk(const struct sock *sk)
+{
+	return (struct tquic_sock *)sk;
+}
+
+/* protocol.c */
+int tquic_sock_init(void);
+void tquic_sock_exit(void);
+extern struct proto tquic_prot;
+#if IS_ENABLED(CONFIG_IPV6)
+extern struct proto tquicv6_prot;
+#endif
+
+/* tunnel.c: UDP tunnel sockets, demux, receive */
+struct tquic_tunnel *tquic_tunnel_get(struct net *net, const union tquic_sockaddr *addr,
+				      int ifindex, bool v6only, int *err);
+void tquic_tunnel_put(struct tquic_tunnel *t);
+void tquic_tunnel_listen(struct tquic_tunnel *t, struct sock *sk);
+void tquic_tunnel_unlisten(struct tquic_tunnel *t, struct sock *sk);
+int tquic_demux_add(struct sock *sk, const u8 *cid, u8 len, gfp_t gfp);
+void tquic_demux_del(struct sock *sk, const u8 *cid, u8 len);
+void tquic_demux_del_all(struct sock *sk);
+int tquic_demux_net_init(struct tquic_sock_net *tn);
+void tquic_demux_net_exit(struct tquic_sock_net *tn);
+void tquic_tunnels_net_exit(struct tquic_sock_net *tn);
+/* The engine's CID hooks (kmod/core/cid.h), ctx = the socket. */
+struct tquic_cid_ops;
+extern const struct tquic_cid_ops tquic_sock_cid_ops;
+void tquic_deliver_bh(struct sock *sk, struct sk_buff *skb);
+struct sock *tquic_demux_initial_owner(struct sock *listener, struct sk_buff *skb);
+int tquic_tunnel_xmit(struct sock *sk, struct sk_buff *skb, const union tquic_sockaddr *peer);
+
+/* socket.c */
+int tquic_init_sock(struct sock *sk);
+void tquic_destroy_sock(struct sock *sk);
+void tquic_close(struct sock *sk, long timeout);
+int tquic_sendmsg(struct sock *sk, struct msghdr *msg, size_t len);
+int tquic_recvmsg(struct sock *sk, struct msghdr *msg, size_t len, int flags, int *addr_len);
+void tquic_release_cb(struct sock *sk);
+int tquic_backlog_rcv(struct sock *sk, struct sk_buff *skb);
+struct sock *tquic_rcv_locked(struct sock *sk, struct sk_buff *skb);
+void tquic_sock_timer_arm(struct sock *sk, u64 deadline_ns);
+int tquic_sk_enqueue_rx(struct sock *sk, struct sk_buff *skb);
+extern const struct proto_ops tquic_inet_ops;
+#if IS_ENABLED(CONFIG_IPV6)
+extern const struct proto_ops tquic_inet6_ops;
+#endif
+
+/* sockopt.c */
+int tquic_setsockopt(struct sock *sk, int level, int optname, sockptr_t optval,
+		     unsigned int optlen);
+int tquic_getsockopt(struct sock *sk, int level, int optname, char __user *optval,
+		     int __user *optlen);
+void tquic_sockopt_defaults(struct tquic_sock *qs);
+int tquic_sockopt_inherit(struct tquic_sock *child, const struct tquic_sock *parent, gfp_t gfp);
+void tquic_sockopt_free(struct tquic_sock *qs);
+
+#endif /* _TQUIC_LINUX_QUIC_SOCK_H */

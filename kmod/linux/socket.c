@@ -1,0 +1,1383 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * IPPROTO_QUIC sockets: lifecycle (create, bind, connect, listen, accept,
+ * shutdown, close), poll, sendmsg/recvmsg with the QUIC cmsgs, buffer
+ * accounting, the receive entry points (direct and backlog) and the
+ * per-socket timer.  Locking is described in quic_sock.h.
+ *
+ * The connection engine (kmod/core/conn.h) plugs in at the places marked
+ * "ENGINE:"; until then a socket gets as far as the socket layer can take
+ * it (bound, connected to its peer with its CIDs routed, listening with
+ * children created and accepted, handshake bytes queued) and everything
+ * that needs the engine fails with an honest error.
+ */
+#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
+
+#include <linux/kernel.h>
+#include <linux/module.h>
+#include <linux/net.h>
+#include <linux/poll.h>
+#include <linux/random.h>
+#include <linux/sched/signal.h>
+#include <linux/skbuff.h>
+#include <linux/uio.h>
+#include <linux/udp.h>
+#include <linux/ip.h>
+#include <net/sock.h>
+#include <net/inet_common.h>
+#include <net/tcp_states.h>
+#include <net/route.h>
+#include <net/ip.h>
+#if IS_ENABLED(CONFIG_IPV6)
+#include <net/ipv6.h>
+#include <net/ipv6_stubs.h>
+#include <net/addrconf.h>
+#include <net/ip6_route.h>
+#include <net/transp_v6.h>
+#else
+#define LOOPBACK4_IPV6 cpu_to_be32(0x7f000006)
+#endif
+
+#include "quic_sock.h"
+#include "tquic.h"
+
+#define TQUIC_SEND_FLAGS (MSG_DONTWAIT | MSG_NOSIGNAL | MSG_MORE | MSG_CMSG_COMPAT | \
+			  MSG_QUIC_DATAGRAM | MSG_QUIC_STREAM_NEW | MSG_QUIC_STREAM_FIN | \
+			  MSG_QUIC_STREAM_UNI | MSG_QUIC_STREAM_DONTWAIT | \
+			  MSG_QUIC_STREAM_SNDBLOCK)
+#define TQUIC_STREAM_SEND_FLAGS (MSG_QUIC_STREAM_NEW | MSG_QUIC_STREAM_FIN | \
+				 MSG_QUIC_STREAM_UNI | MSG_QUIC_STREAM_DONTWAIT | \
+				 MSG_QUIC_STREAM_SNDBLOCK)
+#define TQUIC_RECV_FLAGS (MSG_DONTWAIT | MSG_PEEK | MSG_CMSG_CLOEXEC | MSG_CMSG_COMPAT)
+
+static struct tquic_sock_net *tquic_sk_net(const struct sock *sk)
+{
+	return tquic_sock_net(sock_net(sk));
+}
+
+static bool tquic_sk_connected(const struct sock *sk)
+{
+	return (1 << sk->sk_state) & (TCPF_SYN_SENT | TCPF_SYN_RECV | TCPF_ESTABLISHED);
+}
+
+/* ---- timer ---- */
+
+static void tquic_timer_run(struct sock *sk)
+{
+	struct tquic_sock *qs = tquic_sk(sk);
+
+	qs->opts.stats.timer_fired++;
+	if (sk->sk_state == TCP_CLOSE)
+		return;
+	/*
+	 * ENGINE: tquic_conn_on_timeout(conn, ktime_get_ns()); then
+	 * tquic_sk_flush(sk) (tquic_conn_send() -> tquic_tunnel_xmit()),
+	 * process the engine's events and re-arm with
+	 * tquic_sock_timer_arm(sk, tquic_conn_next_deadline(conn)).
+	 */
+}
+
+static enum hrtimer_restart tquic_timer_fn(struct hrtimer *timer)
+{
+	struct tquic_sock *qs = container_of(timer, struct tquic_sock, timer);
+	struct sock *sk = &qs->inet.sk;
+
+	/* Soft hrtimer: softirq context. */
+	bh_lock_sock(sk);
+	if (!sock_owned_by_user(sk)) {
+		tquic_timer_run(sk);
+	} else if (!test_and_set_bit(TQUIC_DEFERRED_TIMER, &qs->deferred)) {
+		/* The owner runs it from release_sock() (->release_cb). */
+		qs->opts.stats.timer_deferred++;
+	}
+	bh_unlock_sock(sk);
+	return HRTIMER_NORESTART;
+}
+
+/*
+ * Arms the socket timer at @deadline_ns (CLOCK_MONOTONIC, ktime_get_ns()
+ * time; U64_MAX: none).  Caller owns the socket lock.  The timer holds no
+ * reference: destroy cancels it synchronously before the socket can go.
+ */
+void tquic_sock_timer_arm(struct sock *sk, u64 deadline_ns)
+{
+	struct tquic_sock *qs = tquic_sk(sk);
+
+	if (sk->sk_state == TCP_CLOSE || deadline_ns == U64_MAX) {
+		hrtimer_try_to_cancel(&qs->timer);
+		return;
+	}
+	hrtimer_start(&qs->timer, ns_to_ktime(deadline_ns), HRTIMER_MODE_ABS_SOFT);
+}
+
+/* Runs with the socket lock's spinlock held, BHs off (release_sock()). */
+void tquic_release_cb(struct sock *sk)
+{
+	if (test_and_clear_bit(TQUIC_DEFERRED_TIMER, &tquic_sk(sk)->deferred))
+		tquic_timer_run(sk);
+}
+
+/* ---- buffers ---- */
+
+static bool tquic_wspace(const struct sock *sk)
+{
+	return READ_ONCE(sk->sk_wmem_queued) < READ_ONCE(sk->sk_sndbuf);
+}
+
+/* sk_write_space: wake writers once a third of the send buffer is free. */
+static void tquic_write_space(struct sock *sk)
+{
+	struct socket_wq *wq;
+
+	if (READ_ONCE(sk->sk_wmem_queued) > READ_ONCE(sk->sk_sndbuf) * 2 / 3 || !sk->sk_socket)
+		return;
+	clear_bit(SOCK_NOSPACE, &sk->sk_socket->flags);
+	rcu_read_lock();
+	wq = rcu_dereference(sk->sk_wq);
+	if (skwq_has_sleeper(wq))
+		wake_up_interruptible_poll(&wq->wait, EPOLLOUT | EPOLLWRNORM | EPOLLWRBAND);
+	if (wq && wq->fasync_list && !(sk->sk_shutdown & SEND_SHUTDOWN))
+		sock_wake_async(wq, SOCK_WAKE_SPACE, POLL_OUT);
+	rcu_read_unlock();
+}
+
+static void tquic_purge_write_queue(struct sock *sk)
+{
+	struct sk_buff *skb;
+
+	while ((skb = __skb_dequeue(&sk->sk_write_queue))) {
+		sk_wmem_queued_add(sk, -skb->truesize);
+		kfree_skb(skb);
+	}
+	tquic_sk(sk)->crypto_queued = 0;
+	tquic_sk(sk)->opts.stats.crypto_queued = 0;
+}
+
+/*
+ * Queues @skb (kind and metadata in TQUIC_SKB_CB) for recvmsg(), charged
+ * to the receive buffer.  Caller owns the socket lock.  Returns 0, or
+ * -ENOBUFS when the receive buffer is full (@skb not consumed).
+ * ENGINE: the event glue queues CRYPTO bytes (tquic_conn_crypto_read),
+ * stream data, datagrams and notifications through here.
+ */
+int tquic_sk_enqueue_rx(struct sock *sk, struct sk_buff *skb)
+{
+	if (atomic_read(&sk->sk_rmem_alloc) + skb->truesize > READ_ONCE(sk->sk_rcvbuf))
+		return -ENOBUFS;
+	skb_set_owner_r(skb, sk);
+	skb_queue_tail(&sk->sk_receive_queue, skb);
+	sk->sk_data_ready(sk);
+	return 0;
+}
+
+/* ---- create and destroy ---- */
+
+int tquic_init_sock(struct sock *sk)
+{
+	struct tquic_sock *qs = tquic_sk(sk);
+
+	/* Found under RCU by the demux: freed after a grace period. */
+	sock_set_flag(sk, SOCK_RCU_FREE);
+	sk->sk_write_space = tquic_write_space;
+	qs->tunnel = NULL;
+	INIT_LIST_HEAD(&qs->cids);
+	INIT_HLIST_NODE(&qs->listen_node);
+	qs->listening = false;
+	qs->was_connected = false;
+	spin_lock_init(&qs->accept_lock);
+	INIT_LIST_HEAD(&qs->accept_queue);
+	INIT_LIST_HEAD(&qs->accept_node);
+	hrtimer_init(&qs->timer, CLOCK_MONOTONIC, HRTIMER_MODE_ABS_SOFT);
+	qs->timer.function = tquic_timer_fn;
+	qs->deferred = 0;
+	qs->crypto_queued = 0;
+	tquic_sockopt_defaults(qs);
+	atomic_inc(&tquic_sk_net(sk)->nr_socks);
+	return 0;
+}
+
+void tquic_destroy_sock(struct sock *sk)
+{
+	struct tquic_sock *qs = tquic_sk(sk);
+
+	/* Waits for a running expiry; nothing re-arms a closed socket. */
+	hrtimer_cancel(&qs->timer);
+	clear_bit(TQUIC_DEFERRED_TIMER, &qs->deferred);
+	tquic_demux_del_all(sk);
+	/* ENGINE: tquic_conn_free(conn). */
+	tquic_purge_write_queue(sk);
+	skb_queue_purge(&sk->sk_receive_queue);
+	tquic_sockopt_free(qs);
+	if (qs->tunnel) {
+		tquic_tunnel_put(qs->tunnel);
+		qs->tunnel = NULL;
+	}
+	atomic_dec(&tquic_sk_net(sk)->nr_socks);
+}
+
+static void tquic_listen_stop(struct sock *sk);
+
+static void __tquic_close(struct sock *sk, bool nested)
+{
+	if (nested)
+		lock_sock_nested(sk, SINGLE_DEPTH_NESTING);
+	else
+		lock_sock(sk);
+	if (sk->sk_state == TCP_LISTEN)
+		tquic_listen_stop(sk);
+	/*
+	 * ENGINE: tquic_conn_close(conn, true, close_info->errcode, phrase,
+	 * now) and a flush; a connection still closing or draining then keeps
+	 * the orphaned socket, its CIDs and its timer until TQUIC_EV_DRAINED
+	 * (as TCP keeps FIN_WAIT sockets), bounded by 3 PTO.
+	 */
+	WRITE_ONCE(sk->sk_shutdown, SHUTDOWN_MASK);
+	inet_sk_set_state(sk, TCP_CLOSE);
+	tquic_demux_del_all(sk);
+	sk->sk_state_change(sk);
+	release_sock(sk);	/* backlog left: dropped as closed */
+	sk_common_release(sk);	/* ->destroy, orphan, last reference */
+}
+
+void tquic_close(struct sock *sk, long timeout)
+{
+	__tquic_close(sk, false);
+}
+
+/* ---- addresses ---- */
+
+/* Copies and checks a user address for @sk's family. */
+static int tquic_get_addr(const struct sock *sk, const struct sockaddr *uaddr, int len,
+			  union tquic_sockaddr *a)
+{
+	memset(a, 0, sizeof(*a));
+	if (len < (int)sizeof(uaddr->sa_family))
+		return -EINVAL;
+	if (sk->sk_family == AF_INET) {
+		if (len < (int)sizeof(struct sockaddr_in))
+			return -EINVAL;
+		if (uaddr->sa_family != AF_INET)
+			return -EAFNOSUPPORT;
+		a->v4.sin_family = AF_INET;
+		a->v4.sin_port = ((const struct sockaddr_in *)uaddr)->sin_port;
+		a->v4.sin_addr = ((const struct sockaddr_in *)uaddr)->sin_addr;
+		return 0;
+	}
+#if IS_ENABLED(CONFIG_IPV6)
+	if (len < SIN6_LEN_RFC2133)
+		return -EINVAL;
+	if (uaddr->sa_family != AF_INET6)
+		return -EAFNOSUPPORT;
+	memcpy(&a->v6, uaddr, min_t(int, len, sizeof(a->v6)));
+	if (len < (int)sizeof(struct sockaddr_in6))
+		a->v6.sin6_scope_id = 0;
+	a->v6.sin6_flowinfo = 0;
+	return 0;
+#else
+	return -EAFNOSUPPORT;
+#endif
+}
+
+static bool tquic_addr_is_v4(const union tquic_sockaddr *a)
+{
+	return a->sa.sa_family == AF_INET ||
+	       ipv6_addr_v4mapped(&a->v6.sin6_addr);
+}
+
+static __be32 tquic_addr_v4(const union tquic_sockaddr *a)
+{
+	return a->sa.sa_family == AF_INET ? a->v4.sin_addr.s_addr : a->v6.sin6_addr.s6_addr32[3];
+}
+
+static int tquic_check_local(struct sock *sk, union tquic_sockaddr *a)
+{
+	struct net *net = sock_net(sk);
+	u16 port = ntohs(a->v4.sin_port);
+
+	if (port && inet_port_requires_bind_service(net, port) &&
+	    !ns_capable(net->user_ns, CAP_NET_BIND_SERVICE))
+		return -EACCES;
+	if (tquic_addr_is_v4(a)) {
+		__be32 addr = tquic_addr_v4(a);
+
+		if (a->sa.sa_family == AF_INET6 && sk->sk_ipv6only)
+			return -EINVAL;
+		if (addr != htonl(INADDR_ANY) && inet_addr_type(net, addr) != RTN_LOCAL &&
+		    !inet_can_nonlocal_bind(net, inet_sk(sk)))
+			return -EADDRNOTAVAIL;
+		return 0;
+	}
+#if IS_ENABLED(CONFIG_IPV6)
+	if (ipv6_addr_any(&a->v6.sin6_addr))
+		return 0;
+	if (ipv6_addr_is_multicast(&a->v6.sin6_addr))
+		return -EADDRNOTAVAIL;
+	if (ipv6_addr_type(&a->v6.sin6_addr) & IPV6_ADDR_LINKLOCAL) {
+		if (a->v6.sin6_scope_id) {
+			if (sk->sk_bound_dev_if && sk->sk_bound_dev_if != a->v6.sin6_scope_id)
+				return -EINVAL;
+			sk->sk_bound_dev_if = a->v6.sin6_scope_id;
+		}
+		if (!sk->sk_bound_dev_if)
+			return -EINVAL;
+	}
+	if (!ipv6_can_nonlocal_bind(net, inet_sk(sk))) {
+		struct net_device *dev = NULL;
+		bool ok;
+
+		rcu_read_lock();
+		if (sk->sk_bound_dev_if)
+			dev = dev_get_by_index_rcu(net, sk->sk_bound_dev_if);
+		ok = ipv6_chk_addr(net, &a->v6.sin6_addr, dev, 0);
+		rcu_read_unlock();
+		if (!ok)
+			return -EADDRNOTAVAIL;
+	}
+#endif
+	return 0;
+}
+
+/* Binds @sk to the tunnel for @a.  Caller owns the socket. */
+static int tquic_do_bind(struct sock *sk, union tquic_sockaddr *a)
+{
+	struct tquic_sock *qs = tquic_sk(sk);
+	struct inet_sock *inet = inet_sk(sk);
+	struct tquic_tunnel *t;
+	int err = 0;
+
+	t = tquic_tunnel_get(sock_net(sk), a, sk->sk_bound_dev_if, sk->sk_ipv6only, &err);
+	if (!t)
+		return err;
+	qs->tunnel = t;
+	inet->inet_sport = t->local.v4.sin_port;
+	inet->inet_num = ntohs(inet->inet_sport);
+	if (tquic_addr_is_v4(a)) {
+		inet->inet_rcv_saddr = tquic_addr_v4(a);
+		inet->inet_saddr = inet->inet_rcv_saddr;
+	}
+#if IS_ENABLED(CONFIG_IPV6)
+	if (sk->sk_family == AF_INET6) {
+		sk->sk_v6_rcv_saddr = a->v6.sin6_addr;
+		inet6_sk(sk)->saddr = a->v6.sin6_addr;
+		if (!tquic_addr_is_v4(a))
+			inet->inet_rcv_saddr = inet->inet_saddr = LOOPBACK4_IPV6;
+	}
+#endif
+	return 0;
+}
+
+/* bind() was not called: a wildcard address and an ephemeral port. */
+static int tquic_autobind(struct sock *sk)
+{
+	union tquic_sockaddr a = {};
+
+	a.sa.sa_family = sk->sk_family;
+	return tquic_do_bind(sk, &a);
+}
+
+static int tquic_bind(struct socket *sock, struct sockaddr *uaddr, int addr_len)
+{
+	struct sock *sk = sock->sk;
+	union tquic_sockaddr a;
+	int err;
+
+	err = tquic_get_addr(sk, uaddr, addr_len, &a);
+	if (err)
+		return err;
+	lock_sock(sk);
+	err = -EINVAL;
+	if (tquic_sk(sk)->tunnel || sk->sk_state != TCP_CLOSE)
+		goto out;
+	err = tquic_check_local(sk, &a);
+	if (!err)
+		err = tquic_do_bind(sk, &a);
+out:
+	release_sock(sk);
+	return err;
+}
+
+static int tquic_getname(struct socket *sock, struct sockaddr *uaddr, int peer)
+{
+	struct sock *sk = sock->sk;
+	struct inet_sock *inet = inet_sk(sk);
+	int len;
+
+	lock_sock(sk);
+	if (peer && !inet->inet_dport) {
+		release_sock(sk);
+		return -ENOTCONN;
+	}
+	if (sk->sk_family == AF_INET) {
+		struct sockaddr_in *sin = (struct sockaddr_in *)uaddr;
+
+		memset(sin, 0, sizeof(*sin));
+		sin->sin_family = AF_INET;
+		sin->sin_port = peer ? inet->inet_dport : inet->inet_sport;
+		sin->sin_addr.s_addr = peer ? inet->inet_daddr :
+				       (inet->inet_rcv_saddr ?: inet->inet_saddr);
+		len = sizeof(*sin);
+	} else {
+#if IS_ENABLED(CONFIG_IPV6)
+		struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)uaddr;
+
+		memset(sin6, 0, sizeof(*sin6));
+		sin6->sin6_family = AF_INET6;
+		sin6->sin6_port = peer ? inet->inet_dport : inet->inet_sport;
+		if (peer)
+			sin6->sin6_addr = sk->sk_v6_daddr;
+		else if (ipv6_addr_any(&sk->sk_v6_rcv_saddr))
+			sin6->sin6_addr = inet6_sk(sk)->saddr;
+		else
+			sin6->sin6_addr = sk->sk_v6_rcv_saddr;
+		sin6->sin6_scope_id = ipv6_iface_scope_id(&sin6->sin6_addr, sk->sk_bound_dev_if);
+		len = sizeof(*sin6);
+#else
+		len = -EAFNOSUPPORT;
+#endif
+	}
+	release_sock(sk);
+	return len;
+}
+
+/* ---- connect ---- */
+
+/* The source address routing picks for @peer, when bound to a wildcard. */
+static int tquic_route_source(struct sock *sk, const union tquic_sockaddr *peer)
+{
+	struct inet_sock *inet = inet_sk(sk);
+	struct net *net = sock_net(sk);
+
+	if (tquic_addr_is_v4(peer)) {
+		struct flowi4 fl4 = {
+			.daddr = tquic_addr_v4(peer),
+			.saddr = inet->inet_rcv_saddr == LOOPBACK4_IPV6 ? 0 : inet->inet_rcv_saddr,
+			.flowi4_oif = sk->sk_bound_dev_if,
+			.flowi4_mark = READ_ONCE(sk->sk_mark),
+			.flowi4_proto = IPPROTO_UDP,
+			.fl4_dport = peer->v4.sin_port,
+			.fl4_sport = inet->inet_sport,
+		};
+		struct rtable *rt = ip_route_output_key(net, &fl4);
+
+		if (IS_ERR(rt))
+			return PTR_ERR(rt);
+		if (rt->rt_flags & (RTCF_MULTICAST | RTCF_BROADCAST)) {
+			ip_rt_put(rt);
+			return -ENETUNREACH;
+		}
+		inet->inet_saddr = fl4.saddr;
+#if IS_ENABLED(CONFIG_IPV6)
+		if (sk->sk_family == AF_INET6 && ipv6_addr_any(&sk->sk_v6_rcv_saddr))
+			ipv6_addr_set_v4mapped(fl4.saddr, &inet6_sk(sk)->saddr);
+#endif
+		ip_rt_put(rt);
+		return 0;
+	}
+#if IS_ENABLED(CONFIG_IPV6)
+	{
+		struct flowi6 fl6 = {
+			.daddr = peer->v6.sin6_addr,
+			.saddr = sk->sk_v6_rcv_saddr,
+			.flowi6_oif = sk->sk_bound_dev_if,
+			.flowi6_mark = READ_ONCE(sk->sk_mark),
+			.flowi6_proto = IPPROTO_UDP,
+			.fl6_dport = peer->v6.sin6_port,
+			.fl6_sport = inet->inet_sport,
+		};
+		struct dst_entry *dst;
+
+		dst = ipv6_stub->ipv6_dst_lookup_flow(net, sk, &fl6, NULL);
+		if (IS_ERR(dst))
+			return PTR_ERR(dst);
+		inet6_sk(sk)->saddr = fl6.saddr;
+		dst_release(dst);
+	}
+#endif
+	return 0;
+}
+
+static int tquic_check_peer(struct sock *sk, union tquic_sockaddr *a)
+{
+	if (!a->v4.sin_port)
+		return -EINVAL;
+	if (tquic_addr_is_v4(a)) {
+		__be32 addr = tquic_addr_v4(a);
+
+		if (a->sa.sa_family == AF_INET6 && sk->sk_ipv6only)
+			return -ENETUNREACH;
+		if (ipv4_is_zeronet(addr) || ipv4_is_multicast(addr) || ipv4_is_lbcast(addr))
+			return -EINVAL;
+		return 0;
+	}
+#if IS_ENABLED(CONFIG_IPV6)
+	if (ipv6_addr_any(&a->v6.sin6_addr) || ipv6_addr_is_multicast(&a->v6.sin6_addr))
+		return -EINVAL;
+	if ((ipv6_addr_type(&a->v6.sin6_addr) & IPV6_ADDR_LINKLOCAL) &&
+	    !a->v6.sin6_scope_id && !sk->sk_bound_dev_if)
+		return -EINVAL;
+#endif
+	return 0;
+}
+
+static u8 tquic_cid_len(struct sock *sk)
+{
+	struct tquic_config cfg;
+
+	/*
+	 * Sockets sharing a UDP port are told apart by their CIDs alone: a
+	 * namespace configured for zero-length CIDs gets the default length.
+	 */
+	tquic_config_get(sock_net(sk), &cfg);
+	return cfg.cid_len ? min_t(u8, cfg.cid_len, TQUIC_CID_MAX) : TQUIC_DEFAULT_CID_LEN;
+}
+
+/* Picks a fresh CID of @len bytes for @sk and routes it.  Socket owned. */
+static int tquic_new_cid(struct sock *sk, struct tquic_cid_key *k, u8 len, gfp_t gfp)
+{
+	int tries, err = -EEXIST;
+
+	for (tries = 0; tries < 4 && err == -EEXIST; tries++) {
+		memset(k, 0, sizeof(*k));
+		k->len = len;
+		get_random_bytes(k->id, len);
+		err = tquic_demux_add(sk, k->id, len, gfp);
+	}
+	return err;
+}
+
+static int tquic_connect(struct socket *sock, struct sockaddr *uaddr, int addr_len, int flags)
+{
+	struct sock *sk = sock->sk;
+	struct tquic_sock *qs = tquic_sk(sk);
+	struct inet_sock *inet = inet_sk(sk);
+	union tquic_sockaddr a;
+	int err;
+
+	err = tquic_get_addr(sk, uaddr, addr_len, &a);
+	if (err)
+		return err;
+	lock_sock(sk);
+	switch (sk->sk_state) {
+	case TCP_CLOSE:
+		err = qs->was_connected ? -EISCONN : 0;
+		break;
+	case TCP_LISTEN:
+		err = -EINVAL;
+		break;
+	default:
+		err = -EISCONN;
+		break;
+	}
+	if (err)
+		goto out;
+	err = tquic_check_peer(sk, &a);
+	if (err)
+		goto out;
+	if (!qs->tunnel) {
+		err = tquic_autobind(sk);
+		if (err)
+			goto out;
+	}
+	err = tquic_route_source(sk, &a);
+	if (err)
+		goto out;
+	inet->inet_dport = a.v4.sin_port;
+	if (tquic_addr_is_v4(&a))
+		inet->inet_daddr = tquic_addr_v4(&a);
+#if IS_ENABLED(CONFIG_IPV6)
+	if (sk->sk_family == AF_INET6) {
+		sk->sk_v6_daddr = a.v6.sin6_addr;
+		if (!tquic_addr_is_v4(&a))
+			inet->inet_daddr = LOOPBACK4_IPV6;
+		if (a.v6.sin6_scope_id && !sk->sk_bound_dev_if)
+			sk->sk_bound_dev_if = a.v6.sin6_scope_id;
+	}
+#endif
+	/* The client's first DCID (random, >= 8 bytes) and its own CID. */
+	memset(&qs->dcid, 0, sizeof(qs->dcid));
+	qs->dcid.len = TQUIC_CLIENT_DCID_LEN;
+	get_random_bytes(qs->dcid.id, qs->dcid.len);
+	err = tquic_new_cid(sk, &qs->scid, tquic_cid_len(sk), GFP_KERNEL);
+	if (err)
+		goto out_peer;
+	/*
+	 * ENGINE: conn = tquic_conn_client_new(&cfg (from the namespace config
+	 * and this socket's QUIC_SOCKOPT_CONFIG / TRANSPORT_PARAM / ALPN /
+	 * TQUIC_SOCKOPT_CONGESTION), version, qs->dcid, qs->scid, &local,
+	 * &peer, ktime_get_ns(), TQUIC_GFP_KERNEL, &err) with
+	 * tquic_sock_cid_ops as its CID hooks, and tquic_conn_set_token() with
+	 * the QUIC_SOCKOPT_TOKEN bytes.  No packet leaves before the TLS
+	 * library writes the ClientHello (draft: connect() sends nothing).
+	 */
+	qs->was_connected = true;
+	inet_sk_set_state(sk, TCP_SYN_SENT);
+	sock->state = SS_CONNECTED;
+	release_sock(sk);
+	return 0;
+
+out_peer:
+	inet->inet_dport = 0;
+	inet->inet_daddr = 0;
+out:
+	release_sock(sk);
+	return err;
+}
+
+/* ---- listen and accept ---- */
+
+static struct sock *tquic_accept_dequeue(struct sock *sk)
+{
+	struct tquic_sock *qs = tquic_sk(sk), *child;
+
+	spin_lock_bh(&qs->accept_lock);
+	child = list_first_entry_or_null(&qs->accept_queue, struct tquic_sock, accept_node);
+	if (child) {
+		list_del_init(&child->accept_node);
+		sk_acceptq_removed(sk);
+	}
+	spin_unlock_bh(&qs->accept_lock);
+	return child ? &child->inet.sk : NULL;
+}
+
+/* Stops listening and closes the connections nobody accepted.  Socket owned. */
+static void tquic_listen_stop(struct sock *sk)
+{
+	struct tquic_sock *qs = tquic_sk(sk);
+	struct sock *child;
+
+	inet_sk_set_state(sk, TCP_CLOSE);
+	tquic_tunnel_unlisten(qs->tunnel, sk);
+	while ((child = tquic_accept_dequeue(sk)))
+		__tquic_close(child, true);
+	sk->sk_state_change(sk);
+}
+
+static int tquic_listen(struct socket *sock, int backlog)
+{
+	struct sock *sk = sock->sk;
+	struct tquic_sock *qs = tquic_sk(sk);
+	int err = -EINVAL;
+
+	lock_sock(sk);
+	if (sock->state != SS_UNCONNECTED)
+		goto out;
+	if (sk->sk_state == TCP_LISTEN) {
+		/* The draft: a zero backlog turns listening off. */
+		if (!backlog)
+			tquic_listen_stop(sk);
+		else
+			WRITE_ONCE(sk->sk_max_ack_backlog, backlog);
+		err = 0;
+		goto out;
+	}
+	if (sk->sk_state != TCP_CLOSE || qs->was_connected)
+		goto out;
+	err = 0;
+	if (!backlog)
+		goto out;
+	if (!qs->tunnel) {
+		err = tquic_autobind(sk);
+		if (err)
+			goto out;
+	}
+	WRITE_ONCE(sk->sk_max_ack_backlog, backlog);
+	WRITE_ONCE(sk->sk_ack_backlog, 0);
+	WRITE_ONCE(sk->sk_shutdown, 0);
+	inet_sk_set_state(sk, TCP_LISTEN);
+	tquic_tunnel_listen(qs->tunnel, sk);
+out:
+	release_sock(sk);
+	return err;
+}
+
+static int tquic_wait_for_accept(struct sock *sk, long *timeo)
+{
+	DEFINE_WAIT(wait);
+	int err;
+
+	for (;;) {
+		prepare_to_wait_exclusive(sk_sleep(sk), &wait, TASK_INTERRUPTIBLE);
+		release_sock(sk);
+		if (!READ_ONCE(sk->sk_ack_backlog))
+			*timeo = schedule_timeout(*timeo);
+		sched_annotate_sleep();
+		lock_sock(sk);
+		err = 0;
+		if (READ_ONCE(sk->sk_ack_backlog))
+			break;
+		err = -EINVAL;
+		if (sk->sk_state != TCP_LISTEN)
+			break;
+		err = sock_intr_errno(*timeo);
+		if (signal_pending(current))
+			break;
+		err = -EAGAIN;
+		if (!*timeo)
+			break;
+	}
+	finish_wait(sk_sleep(sk), &wait);
+	return err;
+}
+
+static int tquic_accept(struct socket *sock, struct socket *newsock, int flags, bool kern)
+{
+	struct sock *sk = sock->sk, *newsk;
+	long timeo;
+	int err;
+
+	lock_sock(sk);
+	timeo = sock_rcvtimeo(sk, flags & O_NONBLOCK);
+	for (;;) {
+		err = -EINVAL;
+		if (sk->sk_state != TCP_LISTEN)
+			goto out;
+		newsk = tquic_accept_dequeue(sk);
+		if (newsk)
+			break;
+		err = -EAGAIN;
+		if (!timeo)
+			goto out;
+		err = tquic_wait_for_accept(sk, &timeo);
+		if (err)
+			goto out;
+	}
+	release_sock(sk);
+	lock_sock(newsk);
+	sock_graft(newsk, newsock);
+	newsock->state = SS_CONNECTED;
+	release_sock(newsk);
+	return 0;
+out:
+	release_sock(sk);
+	return err;
+}
+
+/* Fills a new connection's addresses from the Initial that created it. */
+static void tquic_child_addrs(struct sock *sk, struct sk_buff *skb)
+{
+	const struct udphdr *uh = udp_hdr(skb);
+	struct inet_sock *inet = inet_sk(sk);
+
+	inet->inet_dport = uh->source;
+	inet->inet_sport = uh->dest;
+	inet->inet_num = ntohs(uh->dest);
+	if (skb->protocol == htons(ETH_P_IP)) {
+		const struct iphdr *iph = ip_hdr(skb);
+
+		inet->inet_daddr = iph->saddr;
+		inet->inet_rcv_saddr = iph->daddr;
+		inet->inet_saddr = iph->daddr;
+#if IS_ENABLED(CONFIG_IPV6)
+		if (sk->sk_family == AF_INET6) {
+			ipv6_addr_set_v4mapped(iph->saddr, &sk->sk_v6_daddr);
+			ipv6_addr_set_v4mapped(iph->daddr, &sk->sk_v6_rcv_saddr);
+			inet6_sk(sk)->saddr = sk->sk_v6_rcv_saddr;
+		}
+#endif
+		return;
+	}
+#if IS_ENABLED(CONFIG_IPV6)
+	{
+		const struct ipv6hdr *ip6h = ipv6_hdr(skb);
+
+		sk->sk_v6_daddr = ip6h->saddr;
+		sk->sk_v6_rcv_saddr = ip6h->daddr;
+		inet6_sk(sk)->saddr = ip6h->daddr;
+		inet->inet_daddr = LOOPBACK4_IPV6;
+		inet->inet_rcv_saddr = LOOPBACK4_IPV6;
+		inet->inet_saddr = LOOPBACK4_IPV6;
+		if (ipv6_addr_type(&ip6h->saddr) & IPV6_ADDR_LINKLOCAL)
+			sk->sk_bound_dev_if = inet6_iif(skb);
+	}
+#endif
+}
+
+/*
+ * A socket for the connection a client Initial opens on listener @lsk.
+ * Softirq context or BHs off; listener locked.  Returned with an extra
+ * reference for the caller, or NULL.
+ */
+static struct sock *tquic_child_new(struct sock *lsk, struct sk_buff *skb)
+{
+	struct tquic_sock *qs;
+	struct inet_sock *inet;
+	struct sock *sk;
+
+	sk = sk_alloc(sock_net(lsk), lsk->sk_family, GFP_ATOMIC, lsk->sk_prot, 0);
+	if (!sk)
+		return NULL;
+	sock_init_data(NULL, sk);
+	sk->sk_type = lsk->sk_type;
+	sk->sk_protocol = IPPROTO_QUIC;
+	sk->sk_backlog_rcv = lsk->sk_backlog_rcv;
+	sk->sk_bound_dev_if = lsk->sk_bound_dev_if;
+	sk->sk_mark = READ_ONCE(lsk->sk_mark);
+	sk->sk_priority = READ_ONCE(lsk->sk_priority);
+	sk->sk_userlocks = lsk->sk_userlocks;
+	sk->sk_sndbuf = READ_ONCE(lsk->sk_sndbuf);
+	sk->sk_rcvbuf = READ_ONCE(lsk->sk_rcvbuf);
+	sk->sk_ipv6only = lsk->sk_ipv6only;
+	inet = inet_sk(sk);
+	inet->pmtudisc = inet_sk(lsk)->pmtudisc;
+	inet->uc_ttl = -1;
+	inet->mc_loop = 1;
+	inet->mc_ttl = 1;
+	inet->mc_all = 1;
+	sk->sk_destruct = inet_sock_destruct;
+#if IS_ENABLED(CONFIG_IPV6)
+	if (sk->sk_family == AF_INET6) {
+		struct ipv6_pinfo *np = &((struct tquic6_sock *)sk)->inet6;
+
+		inet->pinet6 = np;
+		np->hop_limit = -1;
+		np->mcast_hops = IPV6_DEFAULT_MCASTHOPS;
+		np->mc_loop = 1;
+		np->mc_all = 1;
+		np->pmtudisc = IPV6_PMTUDISC_WANT;
+		sk->sk_destruct = inet6_sock_destruct;
+	}
+#endif
+	tquic_init_sock(sk);
+	qs = tquic_sk(sk);
+	if (tquic_sockopt_inherit(qs, tquic_sk(lsk), GFP_ATOMIC)) {
+		sk_common_release(sk);
+		return NULL;
+	}
+	tquic_child_addrs(sk, skb);
+	refcount_inc(&tquic_sk(lsk)->tunnel->refcnt);
+	qs->tunnel = tquic_sk(lsk)->tunnel;
+	qs->was_connected = true;
+	inet_sk_set_state(sk, TCP_SYN_RECV);
+	sock_hold(sk);
+	return sk;
+}
+
+/*
+ * Undoes tquic_child_new() in softirq context, after the caller removed
+ * its CIDs and closed it under its lock: the child was never visible to
+ * user space, and the listener's tunnel reference keeps ours from being
+ * the last, so nothing here sleeps.
+ */
+static void tquic_child_abort(struct sock *sk)
+{
+	struct tquic_sock *qs = tquic_sk(sk);
+
+	refcount_dec(&qs->tunnel->refcnt);
+	qs->tunnel = NULL;
+	sock_put(sk);		/* tquic_child_new()'s hold */
+	sk_common_release(sk);	/* ->destroy, orphan, last reference */
+}
+
+/*
+ * An Initial that matched no connection, on a listener.  Listener locked
+ * (softirq, or its owner with BHs off).  Returns a socket (with a
+ * reference) to deliver @skb to instead, or NULL when @skb was consumed.
+ */
+static struct sock *tquic_listen_rcv(struct sock *lsk, struct sk_buff *skb)
+{
+	struct tquic_sock_net *tn = tquic_sk_net(lsk);
+	struct tquic_sock *lqs = tquic_sk(lsk);
+	const u8 *p = skb->data + sizeof(struct udphdr);
+	struct tquic_cid_key scid;
+	struct sock *sk;
+	int mib, err;
+
+	/* An earlier Initial of this client may have created it meanwhile. */
+	sk = tquic_demux_initial_owner(lsk, skb);
+	if (sk)
+		return sk;
+	mib = TQUIC_MIB_DROP_CLOSED;
+	if (READ_ONCE(lsk->sk_shutdown) & RCV_SHUTDOWN)
+		goto drop;
+	mib = TQUIC_MIB_DROP_ACCEPT_OVERFLOW;
+	if (sk_acceptq_is_full(lsk)) {
+		lqs->opts.stats.accept_overflow++;
+		goto drop;
+	}
+	/*
+	 * ENGINE: tquic_server_classify(&cfg, datagram, &sp, &token) first:
+	 * VERSION_NEGOTIATE -> tquic_vn_reply() + tquic_tunnel_xmit(), a
+	 * Retry under the QUIC_CONFIG validate_peer_address policy, DROP for
+	 * anything that is not a well-formed Initial.
+	 */
+	mib = TQUIC_MIB_DROP_CHILD_FAILED;
+	sk = tquic_child_new(lsk, skb);
+	if (!sk)
+		goto drop;
+	/* Locked from the first CID on: the demux can find it from there. */
+	bh_lock_sock_nested(sk);
+	/* Route our CID and, until the handshake retires it, the client's. */
+	err = tquic_new_cid(sk, &scid, tquic_cid_len(lsk), GFP_ATOMIC);
+	if (!err)
+		err = tquic_demux_add(sk, p + 6, p[5], GFP_ATOMIC);
+	if (err) {
+		tquic_demux_del_all(sk);
+		WRITE_ONCE(sk->sk_shutdown, SHUTDOWN_MASK);
+		inet_sk_set_state(sk, TCP_CLOSE);
+		bh_unlock_sock(sk);
+		tquic_child_abort(sk);
+		goto drop;
+	}
+	/*
+	 * ENGINE: conn = tquic_conn_server_new(&cfg, &sp (version, odcid,
+	 * dcid, scid, our CID), &local, &peer, now, TQUIC_GFP_ATOMIC, &err)
+	 * with tquic_sock_cid_ops, then tquic_conn_recv(conn, skb) for this
+	 * first datagram (the ClientHello lands in the child's receive queue
+	 * for accept() + recvmsg(QUIC_HANDSHAKE_INFO)); a datagram the engine
+	 * cannot open closes the child instead of queueing it.
+	 */
+	TQUIC_INC_STATS(tn, TQUIC_MIB_DROP_NO_ENGINE);
+	tquic_sk(sk)->opts.stats.rx_dropped++;
+	kfree_skb(skb);
+	skb = NULL;
+	bh_unlock_sock(sk);
+
+	spin_lock_bh(&lqs->accept_lock);
+	list_add_tail(&tquic_sk(sk)->accept_node, &lqs->accept_queue);
+	sk_acceptq_added(lsk);
+	spin_unlock_bh(&lqs->accept_lock);
+	sock_put(sk);
+	TQUIC_INC_STATS(tn, TQUIC_MIB_CHILD_CREATED);
+	lsk->sk_data_ready(lsk);
+	return NULL;
+drop:
+	TQUIC_INC_STATS(tn, mib);
+	lqs->opts.stats.rx_dropped++;
+	kfree_skb(skb);
+	return NULL;
+}
+
+/*
+ * A datagram for @sk, socket lock owned (softirq under bh_lock_sock, or
+ * the backlog).  Returns a socket to redirect @skb to, else consumes it.
+ */
+struct sock *tquic_rcv_locked(struct sock *sk, struct sk_buff *skb)
+{
+	struct tquic_sock_net *tn = tquic_sk_net(sk);
+	struct tquic_sock *qs = tquic_sk(sk);
+
+	qs->opts.stats.rx_datagrams++;
+	qs->opts.stats.rx_bytes += skb->len - sizeof(struct udphdr);
+	if (sk->sk_state == TCP_LISTEN)
+		return tquic_listen_rcv(sk, skb);
+	if (sk->sk_state == TCP_CLOSE) {
+		TQUIC_INC_STATS(tn, TQUIC_MIB_DROP_CLOSED);
+		qs->opts.stats.rx_dropped++;
+		kfree_skb(skb);
+		return NULL;
+	}
+	/*
+	 * ENGINE: tquic_conn_recv(conn, tquic_buf over @skb's UDP payload,
+	 * &local, &peer, ECN bits of the IP header, ktime_get_ns(),
+	 * TQUIC_GFP_ATOMIC) -> RxConsumed; then drain tquic_conn_next_event():
+	 * CID_NEW/RETIRED -> tquic_demux_add/del, HANDSHAKE_DONE ->
+	 * TCP_ESTABLISHED + sk_state_change, CRYPTO bytes
+	 * (tquic_conn_crypto_read), stream data, datagrams and enabled
+	 * notifications -> tquic_sk_enqueue_rx(), CLOSED -> sk_err and
+	 * state; then tquic_sk_flush(sk) and tquic_sock_timer_arm(sk,
+	 * tquic_conn_next_deadline(conn)).
+	 */
+	TQUIC_INC_STATS(tn, TQUIC_MIB_DROP_NO_ENGINE);
+	qs->opts.stats.rx_dropped++;
+	kfree_skb(skb);
+	return NULL;
+}
+
+/* sk_backlog_rcv: process context, socket owned, from release_sock(). */
+int tquic_backlog_rcv(struct sock *sk, struct sk_buff *skb)
+{
+	struct sock *redirect;
+
+	/* Same context as the softirq path: child sockets lock nested. */
+	local_bh_disable();
+	redirect = tquic_rcv_locked(sk, skb);
+	local_bh_enable();
+	if (redirect) {
+		tquic_deliver_bh(redirect, skb);
+		sock_put(redirect);
+	}
+	return 0;
+}
+
+/* ---- poll and shutdown ---- */
+
+static __poll_t tquic_poll(struct file *file, struct socket *sock, poll_table *wait)
+{
+	struct sock *sk = sock->sk;
+	__poll_t mask = 0;
+	u8 shutdown;
+	int state;
+
+	sock_poll_wait(file, sock, wait);
+	state = inet_sk_state_load(sk);
+	if (state == TCP_LISTEN)
+		return READ_ONCE(sk->sk_ack_backlog) ? EPOLLIN | EPOLLRDNORM : 0;
+
+	if (READ_ONCE(sk->sk_err) || !skb_queue_empty_lockless(&sk->sk_error_queue))
+		mask |= EPOLLERR;
+	shutdown = READ_ONCE(sk->sk_shutdown);
+	if (shutdown == SHUTDOWN_MASK || state == TCP_CLOSE)
+		mask |= EPOLLHUP;
+	if (shutdown & RCV_SHUTDOWN)
+		mask |= EPOLLIN | EPOLLRDNORM | EPOLLRDHUP;
+	if (!skb_queue_empty_lockless(&sk->sk_receive_queue))
+		mask |= EPOLLIN | EPOLLRDNORM;
+	if (((1 << state) & (TCPF_SYN_SENT | TCPF_SYN_RECV | TCPF_ESTABLISHED)) &&
+	    !(shutdown & SEND_SHUTDOWN)) {
+		if (tquic_wspace(sk)) {
+			mask |= EPOLLOUT | EPOLLWRNORM;
+		} else {
+			sk_set_bit(SOCKWQ_ASYNC_NOSPACE, sk);
+			set_bit(SOCK_NOSPACE, &sk->sk_socket->flags);
+			smp_mb__after_atomic();
+			if (tquic_wspace(sk))
+				mask |= EPOLLOUT | EPOLLWRNORM;
+		}
+	}
+	return mask;
+}
+
+static int tquic_shutdown(struct socket *sock, int how)
+{
+	struct sock *sk = sock->sk;
+	int err = 0;
+
+	how++;	/* SHUT_RD, SHUT_WR, SHUT_RDWR -> RCV_, SEND_, SHUTDOWN_MASK */
+	if (!how || (how & ~SHUTDOWN_MASK))
+		return -EINVAL;
+	lock_sock(sk);
+	switch (sk->sk_state) {
+	case TCP_LISTEN:
+		/* Discard connection requests; wakes accept() (EINVAL). */
+		if (how & RCV_SHUTDOWN)
+			tquic_listen_stop(sk);
+		break;
+	case TCP_CLOSE:
+		if (!tquic_sk(sk)->was_connected)
+			err = -ENOTCONN;
+		else
+			WRITE_ONCE(sk->sk_shutdown, sk->sk_shutdown | how);
+		break;
+	default:
+		WRITE_ONCE(sk->sk_shutdown, sk->sk_shutdown | how);
+		/*
+		 * ENGINE: SEND_SHUTDOWN sends CONNECTION_CLOSE (again, when
+		 * asked again) with the QUIC_SOCKOPT_CONNECTION_CLOSE info:
+		 * tquic_conn_close() + tquic_sk_flush().
+		 */
+		break;
+	}
+	sk->sk_state_change(sk);
+	release_sock(sk);
+	return err;
+}
+
+/* ---- sendmsg ---- */
+
+struct tquic_send_ctl {
+	bool handshake;
+	bool stream;
+	u8 level;
+	struct quic_stream_info sinfo;
+};
+
+static int tquic_parse_cmsgs(struct msghdr *msg, struct tquic_send_ctl *ctl)
+{
+	struct cmsghdr *cmsg;
+
+	memset(ctl, 0, sizeof(*ctl));
+	for_each_cmsghdr(cmsg, msg) {
+		if (!CMSG_OK(msg, cmsg))
+			return -EINVAL;
+		if (cmsg->cmsg_level != SOL_QUIC)
+			continue;	/* the draft allows other levels' items */
+		/* Only one QUIC item per call. */
+		if (ctl->handshake || ctl->stream)
+			return -EINVAL;
+		switch (cmsg->cmsg_type) {
+		case QUIC_HANDSHAKE_INFO: {
+			struct quic_handshake_info hi;
+
+			if (cmsg->cmsg_len != CMSG_LEN(sizeof(hi)))
+				return -EINVAL;
+			memcpy(&hi, CMSG_DATA(cmsg), sizeof(hi));
+			if (memchr_inv(hi.reserved, 0, sizeof(hi.reserved)))
+				return -EINVAL;
+			/* CRYPTO frames never travel in 0-RTT packets. */
+			if (hi.crypto_level >= QUIC_CRYPTO_MAX || hi.crypto_level == QUIC_CRYPTO_EARLY)
+				return -EINVAL;
+			ctl->handshake = true;
+			ctl->level = hi.crypto_level;
+			break;
+		}
+		case QUIC_STREAM_INFO:
+			if (cmsg->cmsg_len != CMSG_LEN(sizeof(ctl->sinfo)))
+				return -EINVAL;
+			memcpy(&ctl->sinfo, CMSG_DATA(cmsg), sizeof(ctl->sinfo));
+			if (ctl->sinfo.reserved ||
+			    (ctl->sinfo.stream_flags & ~TQUIC_STREAM_SEND_FLAGS) ||
+			    ctl->sinfo.stream_id < -1)
+				return -EINVAL;
+			ctl->stream = true;
+			break;
+		default:
+			return -EINVAL;
+		}
+	}
+	return 0;
+}
+
+static int tquic_send_handshake(struct sock *sk, struct msghdr *msg, u8 level, int flags)
+{
+	struct tquic_sock *qs = tquic_sk(sk);
+	long timeo = sock_sndtimeo(sk, flags & MSG_DONTWAIT);
+	size_t copied = 0;
+	int err = 0;
+
+	while (msg_data_left(msg)) {
+		size_t chunk = min_t(size_t, msg_data_left(msg), TQUIC_HS_CHUNK);
+		struct sk_buff *skb;
+
+		err = -EPIPE;
+		if (sk->sk_err || (sk->sk_shutdown & SEND_SHUTDOWN))
+			goto out_err;
+		err = -ENOTCONN;
+		if (!tquic_sk_connected(sk))
+			goto out_err;
+		if (!tquic_wspace(sk)) {
+			set_bit(SOCK_NOSPACE, &sk->sk_socket->flags);
+			err = sk_stream_wait_memory(sk, &timeo);
+			if (err)
+				goto out_err;
+			continue;
+		}
+		skb = alloc_skb(chunk, sk->sk_allocation);
+		err = -ENOBUFS;
+		if (!skb)
+			goto out_err;
+		if (!copy_from_iter_full(skb_put(skb, chunk), chunk, &msg->msg_iter)) {
+			kfree_skb(skb);
+			err = -EFAULT;
+			goto out_err;
+		}
+		memset(TQUIC_SKB_CB(skb), 0, sizeof(struct tquic_skb_cb));
+		TQUIC_SKB_CB(skb)->kind = TQUIC_SKB_HANDSHAKE;
+		TQUIC_SKB_CB(skb)->level = level;
+		__skb_queue_tail(&sk->sk_write_queue, skb);
+		sk_wmem_queued_add(sk, skb->truesize);
+		qs->crypto_queued += chunk;
+		qs->opts.stats.crypto_queued = qs->crypto_queued;
+		copied += chunk;
+	}
+	/*
+	 * ENGINE: tquic_sk_push_crypto(sk): for each queued skb,
+	 * tquic_conn_crypto_write(conn, level (QUIC_CRYPTO_* mapped to
+	 * enum tquic_level), data, len, TQUIC_GFP_KERNEL), free it and
+	 * uncharge sk_wmem_queued, then tquic_sk_flush(sk) and
+	 * sk->sk_write_space(sk).
+	 */
+	return copied;
+
+out_err:
+	if (copied)
+		return copied;
+	return err == -EPIPE ? sk_stream_error(sk, flags, err) : err;
+}
+
+int tquic_sendmsg(struct sock *sk, struct msghdr *msg, size_t len)
+{
+	struct tquic_send_ctl ctl;
+	int flags = msg->msg_flags;
+	int err;
+
+	if (flags & ~TQUIC_SEND_FLAGS)
+		return -EINVAL;
+	err = tquic_parse_cmsgs(msg, &ctl);
+	if (err)
+		return err;
+	/* Stream flags go in the cmsg, or in the flags without one. */
+	if (ctl.stream && (flags & TQUIC_STREAM_SEND_FLAGS))
+		return -EINVAL;
+	if (ctl.handshake && (flags & (TQUIC_STREAM_SEND_FLAGS | MSG_QUIC_DATAGRAM)))
+		return -EINVAL;
+	if (ctl.stream && (flags & MSG_QUIC_DATAGRAM))
+		return -EINVAL;
+
+	lock_sock(sk);
+	if (ctl.handshake) {
+		err = tquic_send_handshake(sk, msg, ctl.level, flags);
+		goto out;
+	}
+	if (sk->sk_shutdown & SEND_SHUTDOWN) {
+		err = sk_stream_error(sk, flags, -EPIPE);
+		goto out;
+	}
+	err = -ENOTCONN;
+	if (sk->sk_state != TCP_ESTABLISHED)
+		goto out;
+	/*
+	 * ENGINE: MSG_QUIC_DATAGRAM -> tquic_conn_dgram_send(); stream data
+	 * -> tquic_conn_stream_open() for stream_id -1 / MSG_QUIC_STREAM_NEW,
+	 * tquic_conn_stream_write() (waiting on sk_stream_wait_memory while
+	 * tquic_conn_stream_send_space() is 0), FIN with
+	 * MSG_QUIC_STREAM_FIN, then tquic_sk_flush().  Only the engine moves
+	 * a socket to TCP_ESTABLISHED.
+	 */
+	err = -EOPNOTSUPP;
+out:
+	release_sock(sk);
+	return err;
+}
+
+/* ---- recvmsg ---- */
+
+int tquic_recvmsg(struct sock *sk, struct msghdr *msg, size_t len, int flags, int *addr_len)
+{
+	struct tquic_skb_cb *cb;
+	struct sk_buff *skb;
+	size_t avail, copied;
+	long timeo;
+	int err;
+
+	if (flags & ~TQUIC_RECV_FLAGS)
+		return -EINVAL;
+	lock_sock(sk);
+	err = -ENOTCONN;
+	if (sk->sk_state == TCP_LISTEN)
+		goto out;
+	timeo = sock_rcvtimeo(sk, flags & MSG_DONTWAIT);
+	for (;;) {
+		skb = skb_peek(&sk->sk_receive_queue);
+		if (skb)
+			break;
+		err = sock_error(sk);
+		if (err)
+			goto out;
+		err = 0;
+		if (sk->sk_shutdown & RCV_SHUTDOWN)
+			goto out;
+		if (sk->sk_state == TCP_CLOSE) {
+			err = tquic_sk(sk)->was_connected ? 0 : -ENOTCONN;
+			goto out;
+		}
+		err = -EAGAIN;
+		if (!timeo)
+			goto out;
+		err = sock_intr_errno(timeo);
+		if (signal_pending(current))
+			goto out;
+		sk_wait_data(sk, &timeo, NULL);
+	}
+
+	cb = TQUIC_SKB_CB(skb);
+	switch (cb->kind) {
+	case TQUIC_SKB_HANDSHAKE: {
+		struct quic_handshake_info hi = { .crypto_level = cb->level };
+
+		/* The draft: handshake bytes need the cmsg (not plain recv()). */
+		err = -EINVAL;
+		if (msg->msg_controllen < CMSG_LEN(sizeof(hi)))
+			goto out;
+		err = put_cmsg(msg, SOL_QUIC, QUIC_HANDSHAKE_INFO, sizeof(hi), &hi);
+		break;
+	}
+	case TQUIC_SKB_STREAM: {
+		struct quic_stream_info si = {
+			.stream_id = cb->stream_id,
+			.stream_flags = cb->stream_flags,
+		};
+
+		err = put_cmsg(msg, SOL_QUIC, QUIC_STREAM_INFO, sizeof(si), &si);
+		break;
+	}
+	case TQUIC_SKB_DATAGRAM:
+		msg->msg_flags |= MSG_QUIC_DATAGRAM;
+		err = 0;
+		break;
+	default:
+		msg->msg_flags |= MSG_QUIC_NOTIFICATION;
+		err = 0;
+		break;
+	}
+	if (err)
+		goto out;
+	avail = skb->len - cb->offset;
+	copied = min(len, avail);
+	err = skb_copy_datagram_msg(skb, cb->offset, msg, copied);
+	if (err)
+		goto out;
+	/* A message read in parts ends with MSG_EOR on its last part. */
+	if (copied == avail)
+		msg->msg_flags |= MSG_EOR;
+	if (!(flags & MSG_PEEK)) {
+		if (copied >= avail) {
+			skb_unlink(skb, &sk->sk_receive_queue);
+			kfree_skb(skb);
+		} else {
+			cb->offset += copied;
+		}
+		/* ENGINE: tquic_conn_stream_consume() opens flow-control credit. */
+	}
+	err = copied;
+out:
+	release_sock(sk);
+	return err;
+}
+
+/* ---- proto_ops ---- */
+
+static int tquic_ops_sendmsg(struct socket *sock, struct msghdr *msg, size_t len)
+{
+	return tquic_sendmsg(sock->sk, msg, len);
+}
+
+static int tquic_ops_recvmsg(struct socket *sock, struct msghdr *msg, size_t len, int flags)
+{
+	int addr_len = 0;
+
+	return tquic_recvmsg(sock->sk, msg, len, flags, &addr_len);
+}
+
+const struct proto_ops tquic_inet_ops = {
+	.family		= PF_INET,
+	.owner		= THIS_MODULE,
+	.release	= inet_release,
+	.bind		= tquic_bind,
+	.connect	= tquic_connect,
+	.socketpair	= sock_no_socketpair,
+	.accept		= tquic_accept,
+	.getname	= tquic_getname,
+	.poll		= tquic_poll,
+	.ioctl		= inet_ioctl,
+	.listen		= tquic_listen,
+	.shutdown	= tquic_shutdown,
+	.setsockopt	= sock_common_setsockopt,
+	.getsockopt	= sock_common_getsockopt,
+	.sendmsg	= tquic_ops_sendmsg,
+	.recvmsg	= tquic_ops_recvmsg,
+	.mmap		= sock_no_mmap,
+	.sendpage	= sock_no_sendpage,
+};
+
+#if IS_ENABLED(CONFIG_IPV6)
+const struct proto_ops tquic_inet6_ops = {
+	.family		= PF_INET6,
+	.owner		= THIS_MODULE,
+	.release	= inet6_release,
+	.bind		= tquic_bind,
+	.connect	= tquic_connect,
+	.socketpair	= sock_no_socketpair,
+	.accept		= tquic_accept,
+	.getname	= tquic_getname,
+	.poll		= tquic_poll,
+	.ioctl		= inet6_ioctl,
+	.listen		= tquic_listen,
+	.shutdown	= tquic_shutdown,
+	.setsockopt	= sock_common_setsockopt,
+	.getsockopt	= sock_common_getsockopt,
+	.sendmsg	= tquic_ops_sendmsg,
+	.recvmsg	= tquic_ops_recvmsg,
+	.mmap		= sock_no_mmap,
+	.sendpage	= sock_no_sendpage,
+};
+#endif

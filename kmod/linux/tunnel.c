@@ -1,0 +1,574 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * UDP tunnel sockets shared per (netns, local address, port, v6only), the
+ * per-namespace connection ID demultiplexer and the receive path.
+ *
+ * encap_rcv runs in softirq under RCU (the UDP receive path holds it).  It
+ * reads the Destination CID, looks the connection up in the namespace's
+ * RCU hash table and hands the datagram to that socket: processed at once
+ * under bh_lock_sock() when no process owns the socket, else queued to
+ * the socket backlog and processed by release_sock().  A datagram that
+ * matches no CID and carries a client Initial goes to a listener on the
+ * tunnel; anything else is dropped and counted.  Every datagram is
+ * consumed here (return 0), never passed on to the UDP socket.
+ */
+#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
+
+#include <linux/kernel.h>
+#include <linux/rhashtable.h>
+#include <linux/skbuff.h>
+#include <linux/slab.h>
+#include <linux/udp.h>
+#include <linux/ip.h>
+#include <linux/ipv6.h>
+#include <linux/cred.h>
+#include <asm/unaligned.h>
+#include <net/udp.h>
+#include <net/udp_tunnel.h>
+#include <net/route.h>
+#if IS_ENABLED(CONFIG_IPV6)
+#include <net/ipv6.h>
+#include <net/ipv6_stubs.h>
+#include <net/ip6_route.h>
+#endif
+
+#include "quic_sock.h"
+#include "cid.h"
+
+#define TQUIC_VERSION_1		0x00000001U
+#define TQUIC_VERSION_2		0x6b3343cfU
+
+/* Bytes of QUIC header the demux reads: flags, version, DCID, SCID. */
+#define TQUIC_DEMUX_PULL	(1 + 4 + 1 + TQUIC_CID_MAX + 1 + TQUIC_CID_MAX)
+
+/* ---- the CID table ---- */
+
+static const struct rhashtable_params tquic_cid_params = {
+	.key_len		= sizeof(struct tquic_cid_key),
+	.key_offset		= offsetof(struct tquic_cid_entry, key),
+	.head_offset		= offsetof(struct tquic_cid_entry, node),
+	.automatic_shrinking	= true,
+};
+
+static void tquic_cid_key_set(struct tquic_cid_key *k, const u8 *cid, u8 len)
+{
+	memset(k, 0, sizeof(*k));
+	k->len = len;
+	memcpy(k->id, cid, len);
+}
+
+int tquic_demux_net_init(struct tquic_sock_net *tn)
+{
+	int i;
+
+	for (i = 0; i <= TQUIC_CID_MAX; i++)
+		atomic_set(&tn->cid_lens[i], 0);
+	return rhashtable_init(&tn->cids, &tquic_cid_params);
+}
+
+static void tquic_cid_free_leftover(void *ptr, void *arg)
+{
+	kfree(ptr);
+}
+
+void tquic_demux_net_exit(struct tquic_sock_net *tn)
+{
+	rhashtable_free_and_destroy(&tn->cids, tquic_cid_free_leftover, NULL);
+}
+
+/* The socket owning @cid, with a reference, or NULL.  Caller holds RCU. */
+static struct sock *tquic_demux_lookup(struct tquic_sock_net *tn, const u8 *cid, u8 len)
+{
+	struct tquic_cid_entry *e;
+	struct tquic_cid_key key;
+	struct sock *sk;
+
+	tquic_cid_key_set(&key, cid, len);
+	e = rhashtable_lookup(&tn->cids, &key, tquic_cid_params);
+	if (!e)
+		return NULL;
+	sk = READ_ONCE(e->sk);
+	if (!refcount_inc_not_zero(&sk->sk_refcnt))
+		return NULL;
+	return sk;
+}
+
+/*
+ * Routes @cid to @sk.  Caller owns the socket lock (process or softirq).
+ * Returns 0 (also when @sk already owns it), -EEXIST when another socket
+ * does, -EINVAL or -ENOMEM.
+ */
+int tquic_demux_add(struct sock *sk, const u8 *cid, u8 len, gfp_t gfp)
+{
+	struct tquic_sock_net *tn = tquic_sock_net(sock_net(sk));
+	struct tquic_cid_entry *e, *old;
+
+	if (!len || len > TQUIC_CID_MAX)
+		return -EINVAL;
+	e = kmalloc(sizeof(*e), gfp);
+	if (!e)
+		return -ENOMEM;
+	tquic_cid_key_set(&e->key, cid, len);
+	e->sk = sk;
+	rcu_read_lock();
+	old = rhashtable_lookup_get_insert_fast(&tn->cids, &e->node, tquic_cid_params);
+	if (old) {
+		bool mine = !IS_ERR(old) && old->sk == sk;
+		int err = IS_ERR(old) ? PTR_ERR(old) : -EEXIST;
+
+		rcu_read_unlock();
+		kfree(e);
+		return mine ? 0 : err;
+	}
+	rcu_read_unlock();
+	list_add_tail(&e->list, &tquic_sk(sk)->cids);
+	atomic_inc(&tn->cid_lens[len]);
+	atomic_inc(&tn->nr_cids);
+	return 0;
+}
+
+static void tquic_demux_free(struct tquic_sock_net *tn, struct tquic_cid_entry *e)
+{
+	rhashtable_remove_fast(&tn->cids, &e->node, tquic_cid_params);
+	list_del(&e->list);
+	atomic_dec(&tn->cid_lens[e->key.len]);
+	atomic_dec(&tn->nr_cids);
+	kfree_rcu(e, rcu);
+}
+
+/* Stops routing @cid to @sk.  Caller owns the socket lock. */
+void tquic_demux_del(struct sock *sk, const u8 *cid, u8 len)
+{
+	struct tquic_sock_net *tn = tquic_sock_net(sock_net(sk));
+	struct tquic_cid_entry *e, *tmp;
+
+	list_for_each_entry_safe(e, tmp, &tquic_sk(sk)->cids, list) {
+		if (e->key.len == len && !memcmp(e->key.id, cid, len)) {
+			tquic_demux_free(tn, e);
+			return;
+		}
+	}
+}
+
+void tquic_demux_del_all(struct sock *sk)
+{
+	struct tquic_sock_net *tn = tquic_sock_net(sock_net(sk));
+	struct tquic_cid_entry *e, *tmp;
+
+	list_for_each_entry_safe(e, tmp, &tquic_sk(sk)->cids, list)
+		tquic_demux_free(tn, e);
+}
+
+/*
+ * The engine's CID host hooks (kmod/core/cid.h): @ctx is the socket.  The
+ * engine calls them with the socket lock owned, from process context or
+ * softirq, so they never sleep.  Sequence numbers and path IDs do not
+ * matter to the demux: CIDs are unique in the namespace.
+ */
+static int tquic_cid_hook_add(void *ctx, u32 path_id, u64 seq, const struct tquic_cid *cid)
+{
+	return tquic_demux_add(ctx, cid->id, cid->len, GFP_ATOMIC);
+}
+
+static void tquic_cid_hook_remove(void *ctx, u32 path_id, u64 seq, const struct tquic_cid *cid)
+{
+	tquic_demux_del(ctx, cid->id, cid->len);
+}
+
+/* ENGINE: passed as tquic_cids_config.ops (ctx = the socket) at connection creation. */
+const struct tquic_cid_ops tquic_sock_cid_ops = {
+	.add	= tquic_cid_hook_add,
+	.remove	= tquic_cid_hook_remove,
+};
+
+/* ---- tunnels ---- */
+
+static bool tquic_tunnel_match(const struct tquic_tunnel *t, const union tquic_sockaddr *a,
+			       int ifindex, bool v6only)
+{
+	if (t->local.sa.sa_family != a->sa.sa_family || t->ifindex != ifindex)
+		return false;
+	if (a->sa.sa_family == AF_INET)
+		return t->local.v4.sin_port == a->v4.sin_port &&
+		       t->local.v4.sin_addr.s_addr == a->v4.sin_addr.s_addr;
+	return t->v6only == v6only && t->local.v6.sin6_port == a->v6.sin6_port &&
+	       ipv6_addr_equal(&t->local.v6.sin6_addr, &a->v6.sin6_addr);
+}
+
+static int tquic_encap_rcv(struct sock *usk, struct sk_buff *skb);
+
+/*
+ * The tunnel for @addr (port 0: a new one on an ephemeral port), with a
+ * reference.  Process context.
+ */
+struct tquic_tunnel *tquic_tunnel_get(struct net *net, const union tquic_sockaddr *addr,
+				      int ifindex, bool v6only, int *err)
+{
+	struct tquic_sock_net *tn = tquic_sock_net(net);
+	struct udp_tunnel_sock_cfg tcfg = {};
+	struct udp_port_cfg cfg = {};
+	struct tquic_tunnel *t;
+	kuid_t uid = current_euid();
+
+	mutex_lock(&tn->tunnels_lock);
+	if (addr->v4.sin_port) {	/* same offset in both families */
+		list_for_each_entry(t, &tn->tunnels, node) {
+			if (!tquic_tunnel_match(t, addr, ifindex, v6only))
+				continue;
+			/* Like SO_REUSEPORT: only the same user shares a port. */
+			if (!uid_eq(t->uid, uid)) {
+				*err = -EADDRINUSE;
+				t = NULL;
+			} else {
+				refcount_inc(&t->refcnt);
+			}
+			mutex_unlock(&tn->tunnels_lock);
+			return t;
+		}
+	}
+	t = kzalloc(sizeof(*t), GFP_KERNEL);
+	if (!t) {
+		*err = -ENOMEM;
+		goto out;
+	}
+	cfg.family = addr->sa.sa_family;
+	cfg.bind_ifindex = ifindex;
+	if (cfg.family == AF_INET) {
+		cfg.local_ip = addr->v4.sin_addr;
+		cfg.local_udp_port = addr->v4.sin_port;
+		cfg.use_udp_checksums = 1;
+#if IS_ENABLED(CONFIG_IPV6)
+	} else {
+		cfg.local_ip6 = addr->v6.sin6_addr;
+		cfg.local_udp_port = addr->v6.sin6_port;
+		cfg.use_udp6_tx_checksums = 1;
+		cfg.use_udp6_rx_checksums = 1;
+		cfg.ipv6_v6only = v6only;
+#endif
+	}
+	*err = udp_sock_create(net, &cfg, &t->sock);
+	if (*err) {
+		kfree(t);
+		t = NULL;
+		goto out;
+	}
+	refcount_set(&t->refcnt, 1);
+	t->net = net;
+	t->local = *addr;
+	/* The port the UDP socket got (ephemeral when 0 was asked). */
+	t->local.v4.sin_port = inet_sk(t->sock->sk)->inet_sport;
+	t->ifindex = ifindex;
+	t->v6only = v6only;
+	t->uid = uid;
+	INIT_HLIST_HEAD(&t->listeners);
+	tcfg.sk_user_data = t;
+	tcfg.encap_type = 1;
+	tcfg.encap_rcv = tquic_encap_rcv;
+	setup_udp_tunnel_sock(net, t->sock, &tcfg);
+	list_add(&t->node, &tn->tunnels);
+	atomic_inc(&tn->nr_tunnels);
+out:
+	mutex_unlock(&tn->tunnels_lock);
+	return t;
+}
+
+static void tquic_tunnel_release(struct tquic_sock_net *tn, struct tquic_tunnel *t)
+{
+	list_del(&t->node);
+	/* Clears sk_user_data: encap_rcv running now still sees @t under RCU. */
+	udp_tunnel_sock_release(t->sock);
+	atomic_dec(&tn->nr_tunnels);
+	kfree_rcu(t, rcu);
+}
+
+/* Drops a socket's reference.  Process context (may sleep). */
+void tquic_tunnel_put(struct tquic_tunnel *t)
+{
+	struct tquic_sock_net *tn = tquic_sock_net(t->net);
+
+	if (!refcount_dec_and_mutex_lock(&t->refcnt, &tn->tunnels_lock))
+		return;
+	tquic_tunnel_release(tn, t);
+	mutex_unlock(&tn->tunnels_lock);
+}
+
+void tquic_tunnels_net_exit(struct tquic_sock_net *tn)
+{
+	struct tquic_tunnel *t, *tmp;
+
+	mutex_lock(&tn->tunnels_lock);
+	list_for_each_entry_safe(t, tmp, &tn->tunnels, node)
+		tquic_tunnel_release(tn, t);
+	mutex_unlock(&tn->tunnels_lock);
+}
+
+/* Listeners of a tunnel.  Process context, caller owns the socket. */
+void tquic_tunnel_listen(struct tquic_tunnel *t, struct sock *sk)
+{
+	struct tquic_sock_net *tn = tquic_sock_net(t->net);
+
+	mutex_lock(&tn->tunnels_lock);
+	hlist_add_tail_rcu(&tquic_sk(sk)->listen_node, &t->listeners);
+	tquic_sk(sk)->listening = true;
+	mutex_unlock(&tn->tunnels_lock);
+}
+
+void tquic_tunnel_unlisten(struct tquic_tunnel *t, struct sock *sk)
+{
+	struct tquic_sock_net *tn = tquic_sock_net(t->net);
+
+	mutex_lock(&tn->tunnels_lock);
+	if (tquic_sk(sk)->listening) {
+		hlist_del_init_rcu(&tquic_sk(sk)->listen_node);
+		tquic_sk(sk)->listening = false;
+	}
+	mutex_unlock(&tn->tunnels_lock);
+}
+
+/* The first listener of @t, with a reference.  Caller holds RCU. */
+static struct sock *tquic_tunnel_listener(struct tquic_tunnel *t)
+{
+	struct tquic_sock *qs;
+
+	/*
+	 * ENGINE/ALPN: the draft routes by the ClientHello's ALPN among the
+	 * listeners of a port; until the engine parses the Initial, the first
+	 * listener takes every new connection.
+	 */
+	hlist_for_each_entry_rcu(qs, &t->listeners, listen_node) {
+		struct sock *sk = &qs->inet.sk;
+
+		if (READ_ONCE(sk->sk_state) == TCP_LISTEN &&
+		    refcount_inc_not_zero(&sk->sk_refcnt))
+			return sk;
+	}
+	return NULL;
+}
+
+/* ---- receive ---- */
+
+/*
+ * Hands @skb to @sk (a reference held by the caller).  Softirq context or
+ * BHs disabled.  @skb is always consumed.
+ */
+static void tquic_deliver(struct tquic_sock_net *tn, struct sock *sk, struct sk_buff *skb)
+{
+	struct sock *redirect = NULL;
+
+	bh_lock_sock(sk);
+	if (!sock_owned_by_user(sk)) {
+		redirect = tquic_rcv_locked(sk, skb);
+	} else if (sk_add_backlog(sk, skb, READ_ONCE(sk->sk_rcvbuf) + READ_ONCE(sk->sk_sndbuf))) {
+		tquic_sk(sk)->opts.stats.rx_dropped++;
+		TQUIC_INC_STATS(tn, TQUIC_MIB_DROP_BACKLOG);
+		kfree_skb(skb);
+	} else {
+		tquic_sk(sk)->opts.stats.rx_backlogged++;
+		TQUIC_INC_STATS(tn, TQUIC_MIB_RX_BACKLOG);
+	}
+	bh_unlock_sock(sk);
+	if (redirect) {
+		/* A listener found the connection an earlier Initial created. */
+		tquic_deliver(tn, redirect, skb);
+		sock_put(redirect);
+	}
+}
+
+/* Delivery from process context (a listener's backlog). */
+void tquic_deliver_bh(struct sock *sk, struct sk_buff *skb)
+{
+	local_bh_disable();
+	tquic_deliver(tquic_sock_net(sock_net(sk)), sk, skb);
+	local_bh_enable();
+}
+
+/*
+ * For a listener: the socket that already owns this Initial's DCID (an
+ * earlier Initial of the same client created it), with a reference.
+ */
+struct sock *tquic_demux_initial_owner(struct sock *listener, struct sk_buff *skb)
+{
+	struct tquic_sock_net *tn = tquic_sock_net(sock_net(listener));
+	const u8 *p = skb->data + sizeof(struct udphdr);
+	struct sock *sk;
+
+	rcu_read_lock();
+	sk = tquic_demux_lookup(tn, p + 6, p[5]);
+	rcu_read_unlock();
+	return sk;
+}
+
+static bool tquic_version_known(u32 version)
+{
+	return version == TQUIC_VERSION_1 || version == TQUIC_VERSION_2;
+}
+
+static bool tquic_is_initial(u8 first, u32 version)
+{
+	u8 type = (first & 0x30) >> 4;
+
+	return version == TQUIC_VERSION_2 ? type == 1 : type == 0;
+}
+
+static int tquic_encap_rcv(struct sock *usk, struct sk_buff *skb)
+{
+	struct tquic_tunnel *t = rcu_dereference_sk_user_data(usk);
+	unsigned int hlen = sizeof(struct udphdr), len;
+	struct tquic_sock_net *tn;
+	struct sock *sk = NULL;
+	const u8 *p;
+	int mib;
+
+	if (unlikely(!t)) {		/* the tunnel is being released */
+		kfree_skb(skb);
+		return 0;
+	}
+	tn = tquic_sock_net(t->net);
+	TQUIC_INC_STATS(tn, TQUIC_MIB_RX_DATAGRAMS);
+	skb_orphan(skb);
+	len = skb->len - hlen;
+	mib = TQUIC_MIB_DROP_MALFORMED;
+	if (len < 1 || !pskb_may_pull(skb, hlen + min_t(unsigned int, len, TQUIC_DEMUX_PULL)))
+		goto drop;
+	p = skb->data + hlen;
+
+	if (p[0] & 0x80) {
+		u8 dcil, scil;
+		u32 version;
+
+		/* Long header: flags, version, DCID length + DCID, SCID length + SCID. */
+		if (len < 7)
+			goto drop;
+		version = get_unaligned_be32(p + 1);
+		dcil = p[5];
+		if (dcil > TQUIC_CID_MAX) {
+			/* ENGINE: tquic_vn_reply() for versions with long CIDs. */
+			mib = TQUIC_MIB_DROP_VERSION;
+			goto drop;
+		}
+		if (len < 7U + dcil)
+			goto drop;
+		scil = p[6 + dcil];
+		if (scil > TQUIC_CID_MAX || len < 7U + dcil + scil)
+			goto drop;
+		if (dcil)
+			sk = tquic_demux_lookup(tn, p + 6, dcil);
+		if (sk) {
+			TQUIC_INC_STATS(tn, TQUIC_MIB_RX_CONN);
+			goto deliver;
+		}
+		if (!version || !tquic_version_known(version)) {
+			/*
+			 * ENGINE: Version Negotiation (tquic_vn_reply) when a
+			 * listener is bound here; VN packets (version 0) for
+			 * unknown connections are dropped.
+			 */
+			mib = version ? TQUIC_MIB_DROP_VERSION : TQUIC_MIB_DROP_NO_CONN;
+			goto drop;
+		}
+		mib = TQUIC_MIB_DROP_NO_CONN;
+		if (!tquic_is_initial(p[0], version) || len < TQUIC_MIN_INITIAL ||
+		    dcil < TQUIC_CID_MIN_ODCID)
+			goto drop;
+		sk = tquic_tunnel_listener(t);
+		if (!sk)
+			goto drop;
+		TQUIC_INC_STATS(tn, TQUIC_MIB_RX_LISTEN);
+	} else {
+		int l;
+
+		/*
+		 * Short header: the DCID length is not on the wire.  Try the
+		 * lengths that connections in this namespace use (usually one).
+		 */
+		for (l = 1; l <= TQUIC_CID_MAX && l < len; l++) {
+			if (!atomic_read(&tn->cid_lens[l]))
+				continue;
+			sk = tquic_demux_lookup(tn, p + 1, l);
+			if (sk)
+				break;
+		}
+		mib = TQUIC_MIB_DROP_NO_CONN;
+		if (!sk)
+			goto drop;
+		TQUIC_INC_STATS(tn, TQUIC_MIB_RX_CONN);
+	}
+deliver:
+	tquic_deliver(tn, sk, skb);
+	sock_put(sk);
+	return 0;
+drop:
+	TQUIC_INC_STATS(tn, mib);
+	kfree_skb(skb);
+	return 0;
+}
+
+/* ---- transmit ---- */
+
+/*
+ * Sends one datagram the engine built (@skb holds the QUIC payload, with
+ * headroom for UDP/IP) from @sk's tunnel to @peer.  Process or softirq
+ * context; @skb is consumed.  ENGINE: called for every datagram
+ * tquic_conn_send() produces.
+ */
+int tquic_tunnel_xmit(struct sock *sk, struct sk_buff *skb, const union tquic_sockaddr *peer)
+{
+	struct tquic_tunnel *t = tquic_sk(sk)->tunnel;
+	struct net *net = sock_net(sk);
+	struct sock *usk;
+
+	if (!t) {
+		kfree_skb(skb);
+		return -ENOTCONN;
+	}
+	usk = t->sock->sk;
+	skb->mark = READ_ONCE(sk->sk_mark);
+	skb->priority = READ_ONCE(sk->sk_priority);
+	if (peer->sa.sa_family == AF_INET) {
+		struct flowi4 fl4 = {
+			.daddr = peer->v4.sin_addr.s_addr,
+			.saddr = inet_sk(sk)->inet_saddr,
+			.flowi4_oif = sk->sk_bound_dev_if,
+			.flowi4_mark = skb->mark,
+			.flowi4_proto = IPPROTO_UDP,
+			.fl4_dport = peer->v4.sin_port,
+			.fl4_sport = inet_sk(sk)->inet_sport,
+		};
+		struct rtable *rt = ip_route_output_key(net, &fl4);
+
+		if (IS_ERR(rt)) {
+			kfree_skb(skb);
+			return PTR_ERR(rt);
+		}
+		udp_tunnel_xmit_skb(rt, usk, skb, fl4.saddr, fl4.daddr, 0,
+				    ip4_dst_hoplimit(&rt->dst), htons(IP_DF),
+				    fl4.fl4_sport, fl4.fl4_dport, false, false);
+		return 0;
+	}
+#if IS_ENABLED(CONFIG_IPV6)
+	{
+		struct flowi6 fl6 = {
+			.daddr = peer->v6.sin6_addr,
+			.saddr = inet6_sk(sk)->saddr,
+			.flowi6_oif = sk->sk_bound_dev_if ?: peer->v6.sin6_scope_id,
+			.flowi6_mark = skb->mark,
+			.flowi6_proto = IPPROTO_UDP,
+			.fl6_dport = peer->v6.sin6_port,
+			.fl6_sport = inet_sk(sk)->inet_sport,
+		};
+		struct dst_entry *dst;
+
+		dst = ipv6_stub->ipv6_dst_lookup_flow(net, usk, &fl6, NULL);
+		if (IS_ERR(dst)) {
+			kfree_skb(skb);
+			return PTR_ERR(dst);
+		}
+		return udp_tunnel6_xmit_skb(dst, usk, skb, dst->dev, &fl6.saddr, &fl6.daddr,
+					    0, ip6_dst_hoplimit(dst), 0, fl6.fl6_sport,
+					    fl6.fl6_dport, false);
+	}
+#else
+	kfree_skb(skb);
+	return -EAFNOSUPPORT;
+#endif
+}
