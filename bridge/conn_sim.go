@@ -2,8 +2,40 @@ package bridge
 
 /*
 #include <stdlib.h>
-#include "conn.h"
+#include "conn_internal.h"
 #include "buf_user.h"
+
+// Seals @payload as the next 1-RTT packet of @c with its current keys:
+// what a misbehaving peer would send (hostile-input tests).
+static long tqb_sim_forge_1rtt(struct tquic_conn *c, const u8 *payload, size_t len,
+			       u8 *out, size_t cap)
+{
+	const struct tquic_conn_cid *dcid = &c->peer_cids[c->peer_cid_cur];
+	struct tquic_hdr_out o;
+	size_t hl;
+	u64 pn;
+	int err;
+
+	if (!(c->has_tx & (1U << TQUIC_LEVEL_APP)))
+		return -EAGAIN;
+	pn = c->path.next_pn[TQUIC_PN_SPACE_APP]++;
+	memset(&o, 0, sizeof(o));
+	o.type = TQUIC_PKT_1RTT;
+	o.dcid = dcid->id;
+	o.dcid_len = dcid->len;
+	o.pn_len = 4;
+	o.pn = pn;
+	o.key_phase = c->tx_phase;
+	o.payload_len = len;
+	err = tquic_write_header(out, cap, &o, &hl);
+	if (err)
+		return err;
+	if (hl + len + TQUIC_AEAD_TAG_LEN > cap)
+		return -ENOBUFS;
+	memcpy(out + hl, payload, len);
+	err = tquic_packet_protect(&c->tx[TQUIC_LEVEL_APP], out, hl, 4, pn, len, false, 0);
+	return err ? err : (long)(hl + len + TQUIC_AEAD_TAG_LEN);
+}
 
 // Creates the server side of a simulated connection from the client's
 // first Initial (C copy in @dgram); returns NULL unless it is acceptable.
@@ -32,8 +64,10 @@ import (
 	"crypto/sha256"
 	"crypto/tls"
 	"fmt"
+	"io"
 	"math/rand"
 	"net/netip"
+	"os"
 	"runtime/debug"
 	"unsafe"
 
@@ -98,6 +132,7 @@ func (q *connSimQueue) Pop() any {
 }
 
 type connSim struct {
+	trace    io.Writer // TQUIC_SIM_TRACE=1: one line per datagram
 	o        connSimOptions
 	rng      *rand.Rand
 	now      uint64
@@ -105,6 +140,21 @@ type connSim struct {
 	q        connSimQueue
 	linkFree [2]uint64
 	sent     uint64
+}
+
+func (s *connSim) tracef(toServer bool, b []byte, what string) {
+	if s.trace == nil {
+		return
+	}
+	dir := "S->C"
+	if toServer {
+		dir = "C->S"
+	}
+	kind := "short"
+	if len(b) > 0 && b[0]&0x80 != 0 {
+		kind = fmt.Sprintf("long%x", (b[0]>>4)&3)
+	}
+	fmt.Fprintf(s.trace, "%9.3fms %s %5d %s %s\n", float64(s.now)/1e6, dir, len(b), kind, what)
 }
 
 type connSimWriter struct {
@@ -121,11 +171,14 @@ func (s *connSim) transmit(toServer bool, b []byte) {
 	s.sent++
 	o := &s.o
 	if o.BlackholeNs > 0 && s.now >= o.BlackholeAt && s.now < o.BlackholeAt+o.BlackholeNs {
+		s.tracef(toServer, b, "blackholed")
 		return
 	}
 	if s.rng.Float64() < o.Loss {
+		s.tracef(toServer, b, "lost")
 		return
 	}
+	s.tracef(toServer, b, "sent")
 	copies := 1
 	if s.rng.Float64() < o.Dup {
 		copies = 2
@@ -220,6 +273,9 @@ func (c *Conn) simDeadline() uint64 {
 // through a server over the simulated network, then closes.
 func connSimRun(seed int64, o connSimOptions, stls, ctls *tls.Config) (res connSimResult) {
 	s := &connSim{o: o, rng: rand.New(rand.NewSource(seed)), now: 1}
+	if os.Getenv("TQUIC_SIM_TRACE") != "" {
+		s.trace = os.Stderr
+	}
 	clock := func() uint64 { return s.now }
 	ctx := context.Background()
 	caddr := netip.MustParseAddrPort("10.0.0.1:4433")
@@ -508,5 +564,141 @@ func (c *Conn) statsLocked() Stats {
 		PacketsLost: uint64(s.pkts_lost), PacketsDropped: uint64(s.pkts_dropped),
 		BytesSent: uint64(s.bytes_sent), BytesReceived: uint64(s.bytes_recv),
 		KeyUpdates: uint64(s.key_updates), AmplificationViolations: uint64(s.amp_violations),
+	}
+}
+
+// connSimPair is a handshaken client and server on a clean simulated
+// network, stepped by hand (hostile-input tests).
+type connSimPair struct {
+	s            *connSim
+	cli, srv     *Conn
+	sec          C.struct_tquic_conn_config
+	stls         *tls.Config
+	caddr, saddr netip.AddrPort
+}
+
+func newConnSimPair(stls, ctls *tls.Config, ccfg, scfg *Config) (*connSimPair, error) {
+	p := &connSimPair{
+		s:     &connSim{rng: rand.New(rand.NewSource(1)), now: 1, o: connSimOptions{DelayNs: 5e6}},
+		stls:  stls,
+		caddr: netip.MustParseAddrPort("10.0.0.1:4433"),
+		saddr: netip.MustParseAddrPort("10.0.0.2:443"),
+	}
+	var err error
+	if p.sec, err = scfg.engineConfig(); err != nil {
+		return nil, err
+	}
+	clock := func() uint64 { return p.s.now }
+	p.cli, err = startClient(context.Background(), connSimWriter{p.s, true}, p.saddr, ctls, ccfg, clock)
+	if err != nil {
+		return nil, err
+	}
+	err = p.runUntil(func() bool {
+		return p.srv != nil && p.cli.hsDoneClosed() && p.srv.hsDoneClosed()
+	}, 10e9)
+	return p, err
+}
+
+// step delivers the next datagram or runs the next timer.
+func (p *connSimPair) step() bool {
+	s := p.s
+	next := ^uint64(0)
+	if len(s.q) > 0 {
+		next = s.q[0].at
+	}
+	for _, c := range []*Conn{p.cli, p.srv} {
+		if c == nil {
+			continue
+		}
+		c.mu.Lock()
+		if d := c.simDeadline(); d < next {
+			next = d
+		}
+		c.mu.Unlock()
+	}
+	if next == ^uint64(0) {
+		return false
+	}
+	if next > s.now {
+		s.now = next
+	}
+	for len(s.q) > 0 && s.q[0].at <= s.now {
+		pkt := heap.Pop(&s.q).(connSimPkt)
+		if !pkt.toServer {
+			p.cli.handleDatagram(pkt.data, p.saddr)
+			continue
+		}
+		if p.srv == nil {
+			p.srv = connSimServer(&p.sec, p.stls, pkt.data, p.caddr, func() uint64 { return s.now },
+				connSimWriter{s, false})
+			if p.srv == nil {
+				continue
+			}
+		}
+		p.srv.handleDatagram(pkt.data, p.caddr)
+	}
+	for _, c := range []*Conn{p.cli, p.srv} {
+		if c == nil {
+			continue
+		}
+		c.mu.Lock()
+		if c.c != nil && uint64(C.tquic_conn_next_deadline(c.c)) <= s.now {
+			C.tquic_conn_on_timeout(c.c, C.u64(s.now))
+			c.afterInput()
+		}
+		c.mu.Unlock()
+	}
+	return true
+}
+
+func (p *connSimPair) runUntil(cond func() bool, limitNs uint64) error {
+	end := p.s.now + limitNs
+	for !cond() {
+		if p.s.now > end || !p.step() {
+			return fmt.Errorf("condition not reached by %d ms", p.s.now/1e6)
+		}
+	}
+	return nil
+}
+
+// forge seals payload (raw frames) as a client 1-RTT packet.
+func (p *connSimPair) forge(payload []byte) ([]byte, error) {
+	p.cli.mu.Lock()
+	defer p.cli.mu.Unlock()
+	if p.cli.c == nil {
+		return nil, fmt.Errorf("client gone")
+	}
+	out := make([]byte, len(payload)+64)
+	n := C.tqb_sim_forge_1rtt(p.cli.c, (*C.u8)(unsafe.Pointer(&payload[0])), C.size_t(len(payload)),
+		(*C.u8)(unsafe.Pointer(&out[0])), C.size_t(len(out)))
+	if n < 0 {
+		return nil, fmt.Errorf("forge: errno %d", -int(n))
+	}
+	return out[:n], nil
+}
+
+// toServer delivers a datagram to the server right away.
+func (p *connSimPair) toServer(b []byte) { p.srv.handleDatagram(b, p.caddr) }
+
+// serverErr is the server's close error (nil while open).
+func (p *connSimPair) serverErr() error {
+	p.srv.mu.Lock()
+	defer p.srv.mu.Unlock()
+	return p.srv.closeErr
+}
+
+func (p *connSimPair) serverMem() uint64 {
+	p.srv.mu.Lock()
+	defer p.srv.mu.Unlock()
+	return p.srv.simMem()
+}
+
+func (p *connSimPair) close() {
+	for _, c := range []*Conn{p.cli, p.srv} {
+		if c != nil {
+			c.mu.Lock()
+			c.free()
+			c.mu.Unlock()
+		}
 	}
 }

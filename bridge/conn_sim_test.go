@@ -131,7 +131,7 @@ func TestConnSimulation(t *testing.T) {
 			}
 		}
 	}
-	if after := liveBufs(); after != before {
+	if after := liveBufs(); after > before {
 		t.Fatalf("host buffers leaked: %d before, %d after", before, after)
 	}
 	if *connSimSeed < 0 && total < 500 && connSimSeedCount() == 0 {

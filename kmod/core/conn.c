@@ -1087,6 +1087,28 @@ static void requeue_crypto(struct tquic_conn *c, enum tquic_pn_space space)
 	tquic_crypto_stream_on_lost(cs, &rec);
 }
 
+/*
+ * A PTO fired in @space: the probes carry the content of the oldest
+ * packets still in flight (RFC 9002 6.2.4) when nothing new is waiting.
+ * The packets stay in flight; acknowledgments of either copy are fine.
+ */
+static void requeue_oldest(struct tquic_conn *c, enum tquic_pn_space space, u32 max)
+{
+	const struct tquic_sent_ring *ring = &c->path.rec.sp[space].ring;
+	u32 i, done = 0;
+
+	for (i = 0; i < ring->len && done < max; i++) {
+		const struct tquic_sent_pkt *pkt = &ring->pkts[(ring->head + i) & (ring->cap - 1)];
+		const struct tquic_sent_frames *sf = pkt->frames;
+
+		if (!(pkt->flags & TQUIC_SENT_ACK_ELICITING) ||
+		    (pkt->flags & (TQUIC_SENT_ACKED | TQUIC_SENT_LOST)) || !sf)
+			continue;
+		tquic_conn_sent_entries(c, sf->e, sf->n, false);
+		done++;
+	}
+}
+
 void tquic_conn_on_timeout(struct tquic_conn *c, u64 now)
 {
 	enum tquic_pn_space space;
@@ -1120,9 +1142,12 @@ void tquic_conn_on_timeout(struct tquic_conn *c, u64 now)
 	if (r == TQUIC_TIMER_PTO && tquic_recovery_probes(&c->path.rec, &space)) {
 		if (space != TQUIC_PN_SPACE_APP) {
 			requeue_crypto(c, space);
-		} else if (!c->handshake_confirmed) {
-			requeue_crypto(c, TQUIC_PN_SPACE_INITIAL);
-			requeue_crypto(c, TQUIC_PN_SPACE_HANDSHAKE);
+		} else {
+			if (!c->handshake_confirmed) {
+				requeue_crypto(c, TQUIC_PN_SPACE_INITIAL);
+				requeue_crypto(c, TQUIC_PN_SPACE_HANDSHAKE);
+			}
+			requeue_oldest(c, space, 2);
 		}
 	}
 }
