@@ -230,6 +230,22 @@ type packetWriter interface {
 	WriteToUDPAddrPort(b []byte, addr netip.AddrPort) (int, error)
 }
 
+// vnError carries a Version Negotiation outcome from one dial attempt.
+type vnError struct {
+	pick uint32
+	err  error
+}
+
+func (e *vnError) Error() string { return e.err.Error() }
+func (e *vnError) Unwrap() error { return e.err }
+
+func (cfg *Config) versions() []uint32 {
+	if cfg == nil || len(cfg.Versions) == 0 {
+		return []uint32{Version1, Version2}
+	}
+	return cfg.Versions
+}
+
 // Conn is a QUIC connection run by the engine in user space over a UDP
 // socket. It implements transport.Connection.
 type Conn struct {
@@ -270,6 +286,8 @@ type Conn struct {
 	// clock, when set, replaces the monotonic clock (simulation); timers
 	// are then the simulator's business.
 	clock func() uint64
+	// vnPick is the version a Version Negotiation packet offered (client).
+	vnPick uint32
 }
 
 // now is the engine time of the connection.
@@ -486,6 +504,8 @@ func (c *Conn) drainEvents() {
 			c.cidRemove(C.GoBytes(unsafe.Pointer(&ev.data[0]), C.int(ev.len)))
 		case C.TQUIC_EV_DATAGRAM:
 			signal(c.dgramCh)
+		case C.TQUIC_EV_VERSION_NEGOTIATION:
+			c.vnPick = uint32(ev.code)
 		}
 	}
 	c.acceptNew()
@@ -887,6 +907,28 @@ func Dial(ctx context.Context, addr string, tlsConf *tls.Config, cfg *Config) (*
 		return nil, fmt.Errorf("bridge: listen: %w", err)
 	}
 	c, err := dialOn(ctx, udp, ua.AddrPort(), tlsConf, cfg)
+	var vn *vnError
+	if errors.As(err, &vn) {
+		// Version Negotiation: one new attempt in the version both speak
+		// (RFC 9368 section 4: a second VN is not acted on).
+		retry := Config{}
+		if cfg != nil {
+			retry = *cfg
+		}
+		retry.Versions = []uint32{vn.pick}
+		for _, v := range cfg.versions() {
+			if v != vn.pick {
+				retry.Versions = append(retry.Versions, v)
+			}
+		}
+		if udp, err = net.ListenUDP(network, nil); err != nil {
+			return nil, fmt.Errorf("bridge: listen: %w", err)
+		}
+		c, err = dialOn(ctx, udp, ua.AddrPort(), tlsConf, &retry)
+		if errors.As(err, &vn) {
+			err = vn.err
+		}
+	}
 	if err != nil {
 		_ = udp.Close()
 		return nil, err
@@ -987,9 +1029,13 @@ func dialOn(ctx context.Context, udp *net.UDPConn, raddr netip.AddrPort, tlsConf
 	}
 	c.mu.Lock()
 	err = c.closeErr
+	pick := c.vnPick
 	c.mu.Unlock()
 	if err != nil {
 		c.shutdown()
+		if pick != 0 && errors.Is(err, ErrVersionNegotiation) {
+			return nil, &vnError{pick: pick, err: err}
+		}
 		return nil, err
 	}
 	return c, nil

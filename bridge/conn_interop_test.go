@@ -446,3 +446,154 @@ func TestInteropConnRetryBridgeClient(t *testing.T) {
 		t.Fatal("the server sent no Retry")
 	}
 }
+
+// dropConn is a quic-go server socket that can die silently.
+type dropConn struct {
+	net.PacketConn
+	mu   sync.Mutex
+	dead bool
+}
+
+func (d *dropConn) WriteTo(b []byte, addr net.Addr) (int, error) {
+	d.mu.Lock()
+	dead := d.dead
+	d.mu.Unlock()
+	if dead {
+		return len(b), nil
+	}
+	return d.PacketConn.WriteTo(b, addr)
+}
+
+// TestInteropConnStatelessResetBridgeClient: the quic-go server loses its
+// state (no CONNECTION_CLOSE escapes); its successor on the same port
+// answers the bridge's next packet with a stateless reset, which the
+// bridge detects.
+func TestInteropConnStatelessResetBridgeClient(t *testing.T) {
+	stls, ctls := interopTLS(t)
+	var key quic.StatelessResetKey
+	if _, err := rand.Read(key[:]); err != nil {
+		t.Fatal(err)
+	}
+	udp1, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := udp1.LocalAddr().(*net.UDPAddr)
+	dc := &dropConn{PacketConn: udp1}
+	tr1 := &quic.Transport{Conn: dc, StatelessResetKey: &key}
+	ln1, err := tr1.Listen(stls, &quic.Config{MaxIdleTimeout: 10 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	go func() { _, _ = ln1.Accept(ctx) }()
+	c, err := Dial(ctx, addr.String(), ctls, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.CloseWithError(0, "")
+	dc.mu.Lock()
+	dc.dead = true
+	dc.mu.Unlock()
+	_ = tr1.Close()
+	_ = udp1.Close()
+	udp2, err := net.ListenUDP("udp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr2 := &quic.Transport{Conn: udp2, StatelessResetKey: &key}
+	defer tr2.Close()
+	ln2, err := tr2.Listen(stls, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln2.Close()
+	s, err := c.OpenStream(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Write(make([]byte, 200)); err != nil && !transport.IsConnectionError(err) {
+		t.Fatal(err)
+	}
+	select {
+	case <-c.Context().Done():
+	case <-ctx.Done():
+		t.Fatal("no stateless reset detected")
+	}
+	if err := context.Cause(c.Context()); !errors.Is(err, ErrStatelessReset) {
+		t.Fatalf("closed with %v", err)
+	}
+}
+
+// TestInteropConnVersionNegotiationBridgeServer: a quic-go client offering
+// v1 first meets a v2-only bridge listener, which answers with Version
+// Negotiation; quic-go retries in v2.
+func TestInteropConnVersionNegotiationBridgeServer(t *testing.T) {
+	p := newPeerPair(t, pairOptions{bridgeServer: true, cfg: &Config{Versions: []uint32{Version2}},
+		qcfg: &quic.Config{Versions: []quic.Version{quic.Version1, quic.Version2}}})
+	defer p.cleanup()
+	if v := p.bridge.State().Version; v != Version2 {
+		t.Fatalf("version %#x", v)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	go echoServe(ctx, p.server)
+	if err := echoRoundTrip(ctx, p.client, 5000); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestInteropConnVersionNegotiationBridgeClient: the bridge client starts
+// in v1, a v2-only quic-go server answers with Version Negotiation, and
+// Dial retries in v2.
+func TestInteropConnVersionNegotiationBridgeClient(t *testing.T) {
+	p := newPeerPair(t, pairOptions{cfg: &Config{Versions: []uint32{Version1, Version2}},
+		qcfg: &quic.Config{Versions: []quic.Version{quic.Version2}}})
+	defer p.cleanup()
+	if v := p.bridge.State().Version; v != Version2 {
+		t.Fatalf("version %#x", v)
+	}
+}
+
+// TestConnVersionNegotiationPacket: an Initial of an unknown version gets
+// a Version Negotiation packet with the CIDs swapped and our versions.
+func TestConnVersionNegotiationPacket(t *testing.T) {
+	stls, _ := interopTLS(t)
+	ln, err := Listen("127.0.0.1:0", stls, &Config{Versions: []uint32{Version2, Version1}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	udp, err := net.DialUDP("udp", nil, ln.Addr().(*net.UDPAddr))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer udp.Close()
+	pkt := make([]byte, 1200)
+	pkt[0] = 0xc0
+	copy(pkt[1:5], []byte{0x1a, 0x2a, 0x3a, 0x4a})
+	pkt[5] = 8
+	copy(pkt[6:14], "dcid0123")
+	pkt[14] = 4
+	copy(pkt[15:19], "scid")
+	if _, err := udp.Write(pkt); err != nil {
+		t.Fatal(err)
+	}
+	_ = udp.SetReadDeadline(time.Now().Add(3 * time.Second))
+	buf := make([]byte, 1500)
+	n, err := udp.Read(buf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	vn, err := ParseVersionNegotiation(buf[:n])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(vn.DCID) != "scid" || string(vn.SCID) != "dcid0123" {
+		t.Fatalf("CIDs %q %q", vn.DCID, vn.SCID)
+	}
+	if len(vn.Versions) != 2 || vn.Versions[0] != Version2 || vn.Versions[1] != Version1 {
+		t.Fatalf("versions %x", vn.Versions)
+	}
+}

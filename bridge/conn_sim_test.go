@@ -11,10 +11,11 @@ import (
 	"github.com/tquic/tquic/internal/quicgoadapter"
 )
 
-// -conn.seeds N (or TQUIC_SIM_SEEDS) runs N seeds per scenario; -conn.seed
-// S (or TQUIC_SIM_SEED) replays one seed.
+// -conn.seeds N (or TQUIC_SIM_SEEDS=N) runs about N seeds in all, split
+// over the scenarios like the default 500; -conn.seed S replays one seed
+// (the failure message prints the command).
 var (
-	connSimSeeds = flag.Int("conn.seeds", 0, "simulated seeds per connection scenario (default 500 over all scenarios)")
+	connSimSeeds = flag.Int("conn.seeds", 0, "simulated connection seeds in all (default 500)")
 	connSimSeed  = flag.Int64("conn.seed", -1, "replay one connection simulation seed")
 )
 
@@ -109,7 +110,7 @@ func TestConnSimulation(t *testing.T) {
 	for si, sc := range connSimScenarios() {
 		n := sc.seeds
 		if c := connSimSeedCount(); c > 0 {
-			n = c
+			n = (sc.seeds*c + 499) / 500
 		}
 		for i := 0; i < n; i++ {
 			seed := int64(si)<<32 | int64(i)
@@ -120,8 +121,12 @@ func TestConnSimulation(t *testing.T) {
 			r := connSimRun(seed, o, stls, ctls)
 			total++
 			if r.Err != nil {
-				t.Fatalf("%s seed %d (replay: go test ./bridge -run TestConnSimulation -conn.seed %d): %v\n options %+v\n client %+v\n server %+v",
-					sc.name, seed, seed, r.Err, o, r.ClientStats, r.ServerStats)
+				all := 500
+				if c := connSimSeedCount(); c > 0 {
+					all = c
+				}
+				t.Fatalf("%s seed %d (replay: go test ./bridge -run TestConnSimulation -conn.seeds %d -conn.seed %d, TQUIC_SIM_TRACE=1 traces datagrams): %v\n options %+v\n client %+v\n server %+v",
+					sc.name, seed, all, seed, r.Err, o, r.ClientStats, r.ServerStats)
 			}
 			if sc.name == "v2-negotiation" && r.Version != Version2 {
 				t.Fatalf("%s seed %d: negotiated %#x, want v2", sc.name, seed, r.Version)
