@@ -109,24 +109,26 @@ func newEnginePath(id uint32, local, peer netip.AddrPort, validated bool, maxUDP
 	return &enginePath{p: p}
 }
 
-func (p *enginePath) free()                      { C.tquic_path_free(p.p) }
-func (p *enginePath) state() int                 { return int(p.p.state) }
-func (p *enginePath) validated() bool            { return bool(p.p.addr_validated) }
-func (p *enginePath) probing() bool              { return bool(p.p.probing) }
-func (p *enginePath) peer() netip.AddrPort       { return goAddr(&p.p.peer) }
-func (p *enginePath) mtu() uint32                { return uint32(p.p.mtu) }
-func (p *enginePath) deadline() uint64           { return uint64(C.tquic_path_deadline(p.p)) }
-func (p *enginePath) allowance() uint64          { return uint64(C.tquic_path_send_allowance(p.p)) }
-func (p *enginePath) recvBytes(n uint64)         { C.tquic_path_on_datagram_recv(p.p, C.u64(n)) }
-func (p *enginePath) sentBytes(n uint64)         { C.tquic_path_on_datagram_sent(p.p, C.u64(n)) }
-func (p *enginePath) setValidated()              { C.tquic_path_set_validated(p.p) }
-func (p *enginePath) challengeLost()             { C.tquic_path_challenge_lost(p.p) }
-func (p *enginePath) setPeerMaxUDP(n uint64)     { C.tquic_path_set_peer_max_udp_payload(p.p, C.u64(n)) }
-func (p *enginePath) setMTU(n uint32)            { C.tquic_path_set_mtu(p.p, C.u32(n)) }
-func (p *enginePath) abandon(code uint64)        { C.tquic_path_abandon(p.p, C.u64(code)) }
-func (p *enginePath) revert() bool               { return bool(C.tquic_path_revert_peer(p.p)) }
-func (p *enginePath) onTimer(now uint64) int     { return int(C.tquic_path_on_timer(p.p, C.u64(now))) }
-func (p *enginePath) setStatus(backup bool) bool { return C.tquic_path_set_status(p.p, C.bool(backup)) == 0 }
+func (p *enginePath) free()                  { C.tquic_path_free(p.p) }
+func (p *enginePath) state() int             { return int(p.p.state) }
+func (p *enginePath) validated() bool        { return bool(p.p.addr_validated) }
+func (p *enginePath) probing() bool          { return bool(p.p.probing) }
+func (p *enginePath) peer() netip.AddrPort   { return goAddr(&p.p.peer) }
+func (p *enginePath) mtu() uint32            { return uint32(p.p.mtu) }
+func (p *enginePath) deadline() uint64       { return uint64(C.tquic_path_deadline(p.p)) }
+func (p *enginePath) allowance() uint64      { return uint64(C.tquic_path_send_allowance(p.p)) }
+func (p *enginePath) recvBytes(n uint64)     { C.tquic_path_on_datagram_recv(p.p, C.u64(n)) }
+func (p *enginePath) sentBytes(n uint64)     { C.tquic_path_on_datagram_sent(p.p, C.u64(n)) }
+func (p *enginePath) setValidated()          { C.tquic_path_set_validated(p.p) }
+func (p *enginePath) challengeLost()         { C.tquic_path_challenge_lost(p.p) }
+func (p *enginePath) setPeerMaxUDP(n uint64) { C.tquic_path_set_peer_max_udp_payload(p.p, C.u64(n)) }
+func (p *enginePath) setMTU(n uint32)        { C.tquic_path_set_mtu(p.p, C.u32(n)) }
+func (p *enginePath) abandon(code uint64)    { C.tquic_path_abandon(p.p, C.u64(code)) }
+func (p *enginePath) revert() bool           { return bool(C.tquic_path_revert_peer(p.p)) }
+func (p *enginePath) onTimer(now uint64) int { return int(C.tquic_path_on_timer(p.p, C.u64(now))) }
+func (p *enginePath) setStatus(backup bool) bool {
+	return C.tquic_path_set_status(p.p, C.bool(backup)) == 0
+}
 
 func (p *enginePath) onStatus(seq uint64, backup bool) bool {
 	return bool(C.tquic_path_on_status(p.p, C.u64(seq), C.bool(backup)))
