@@ -313,7 +313,14 @@ func (s *Stream) WriteCapsule(t capsule.Type, value []byte) error {
 }
 
 // SendDatagram sends an HTTP datagram bound to this stream.
+//
+// The peer's SETTINGS may arrive after its request (the control stream is
+// not ordered with request streams), so it waits for them before deciding
+// whether datagrams were negotiated.
 func (s *Stream) SendDatagram(p []byte) error {
+	if err := s.conn.waitSettings(s.str.Context()); err != nil {
+		return err
+	}
 	if !s.conn.datagramsEnabled() {
 		return errors.New("h3: HTTP datagrams not negotiated")
 	}
@@ -324,7 +331,14 @@ func (s *Stream) SendDatagram(p []byte) error {
 }
 
 // ReceiveDatagram returns the next HTTP datagram bound to this stream.
+//
+// Like SendDatagram, it first waits for the peer's SETTINGS.
 func (s *Stream) ReceiveDatagram(ctx context.Context) ([]byte, error) {
+	if s.dg != nil {
+		if err := s.conn.waitSettings(ctx); err != nil {
+			return nil, err
+		}
+	}
 	if s.dg == nil || !s.conn.datagramsEnabled() {
 		return nil, errors.New("h3: HTTP datagrams not negotiated")
 	}

@@ -364,6 +364,18 @@ func (c *Conn) applySettings(s map[uint64]uint64) error {
 	return c.flushEncoder()
 }
 
+// waitSettings waits until the peer's SETTINGS have arrived, ctx is done
+// or the connection closes.
+func (c *Conn) waitSettings(ctx context.Context) error {
+	select {
+	case <-c.settingsDone:
+		return nil
+	default:
+	}
+	_, err := c.PeerSettings(ctx)
+	return err
+}
+
 // peerSetting returns a setting the peer sent (0 before SETTINGS arrive).
 func (c *Conn) peerSetting(id uint64) uint64 {
 	select {

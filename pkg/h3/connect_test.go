@@ -8,14 +8,17 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/quic-go/quic-go"
 	"github.com/quic-go/quic-go/http3"
 
+	"github.com/tquic/tquic/internal/quicgoadapter"
 	"github.com/tquic/tquic/pkg/capsule"
 	"github.com/tquic/tquic/pkg/h3"
+	"github.com/tquic/tquic/pkg/transport"
 )
 
 // tunnel is what both implementations' taken-over streams offer.
@@ -168,4 +171,99 @@ func TestInteropExtendedConnectAndDatagrams(t *testing.T) {
 		}
 		exerciseTunnel(t, ctx, rs)
 	})
+}
+
+// lateSettingsListener holds back the peer's unidirectional streams (and
+// so its SETTINGS) until release is closed.
+type lateSettingsListener struct {
+	transport.Listener
+	release chan struct{}
+}
+
+func (l *lateSettingsListener) Accept(ctx context.Context) (transport.Connection, error) {
+	c, err := l.Listener.Accept(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return &lateSettingsConn{Connection: c, release: l.release}, nil
+}
+
+type lateSettingsConn struct {
+	transport.Connection
+	release chan struct{}
+}
+
+func (c *lateSettingsConn) AcceptUniStream(ctx context.Context) (transport.ReceiveStream, error) {
+	select {
+	case <-c.release:
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	return c.Connection.AcceptUniStream(ctx)
+}
+
+// releasingStream releases the client's SETTINGS on its first
+// ReceiveDatagram call.
+type releasingStream struct {
+	*h3.Stream
+	once    sync.Once
+	release chan struct{}
+}
+
+func (s *releasingStream) ReceiveDatagram(ctx context.Context) ([]byte, error) {
+	s.once.Do(func() { close(s.release) })
+	return s.Stream.ReceiveDatagram(ctx)
+}
+
+// A handler that takes over a stream before the client's SETTINGS arrive
+// (the control stream is not ordered with request streams) must still
+// receive and send HTTP datagrams once they do.
+func TestDatagramsBeforePeerSettings(t *testing.T) {
+	tp := newTLS(t)
+	ctx := testCtx(t, 30*time.Second)
+	release := make(chan struct{})
+	ln, err := quicgoadapter.Listen("127.0.0.1:0", tp.server, quicConf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &h3.Server{
+		Handler: connectHandler(func(w http.ResponseWriter) tunnel {
+			s, err := w.(h3.StreamTaker).TakeStream()
+			if err != nil {
+				panic(err)
+			}
+			return &releasingStream{Stream: s, release: release}
+		}),
+		Config: h3.Config{EnableDatagrams: true, EnableConnectProtocol: true},
+	}
+	go srv.Serve(&lateSettingsListener{Listener: ln, release: release})
+	t.Cleanup(func() { srv.Close() })
+	addr := ln.Addr().String()
+
+	tr := quicGoClient(t, tp)
+	qc, err := quic.DialAddr(ctx, addr, http3.ConfigureTLSConfig(tp.client), quicConf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer qc.CloseWithError(0, "")
+	cc := tr.NewClientConn(qc)
+	select {
+	case <-cc.ReceivedSettings():
+	case <-ctx.Done():
+		t.Fatal("no SETTINGS")
+	}
+	rs, err := cc.OpenRequestStream(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	u, _ := url.Parse(fmt.Sprintf("https://%s/echo", addr))
+	req := (&http.Request{Method: http.MethodConnect, Proto: "echo-capsules", URL: u, Host: u.Host, Header: http.Header{"Capsule-Protocol": {"?1"}}}).WithContext(ctx)
+	if err := rs.SendRequestHeader(req); err != nil {
+		t.Fatal(err)
+	}
+	resp, err := rs.ReadResponse()
+	if err != nil || resp.StatusCode != 200 {
+		t.Fatalf("response %v %v", resp, err)
+	}
+	exerciseTunnel(t, ctx, rs)
 }
