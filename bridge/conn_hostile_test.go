@@ -187,6 +187,15 @@ func TestHostileListenerGarbage(t *testing.T) {
 		if i%4 == 1 && len(b) >= 1200 {
 			b[0], b[1], b[2], b[3], b[4] = 0xc0, 0, 0, 0, 1 // v1 Initial, garbage inside
 		}
+		if i%4 == 2 && len(b) >= 1200 {
+			// A well-formed v1 Initial header that the listener accepts
+			// for classification; the payload cannot authenticate.
+			copy(b, []byte{0xc3, 0, 0, 0, 1, 8})
+			b[14] = 8
+			b[23] = 0 // no token
+			rest := len(b) - 26
+			b[24], b[25] = 0x40|byte(rest>>8), byte(rest)
+		}
 		_, _ = udp.Write(b)
 	}
 	time.Sleep(100 * time.Millisecond)

@@ -371,6 +371,18 @@ func (l *Listener) unknown(b []byte, from netip.AddrPort) {
 	}
 	c.mu.Unlock()
 	c.handleDatagram(b, from)
+	// A datagram that passed classification but not authentication must
+	// not leave state behind: forged Initials would otherwise pin
+	// connections until their handshake timeout.
+	c.mu.Lock()
+	if c.c != nil {
+		var st C.struct_tquic_conn_stats
+		C.tquic_conn_stats(c.c, &st)
+		if st.pkts_recv == 0 {
+			c.free()
+		}
+	}
+	c.mu.Unlock()
 }
 
 func (l *Listener) sendRetry(sp *C.struct_tquic_server_params, peer *C.struct_tquic_addr, now C.u64,
