@@ -63,3 +63,249 @@ const (
 	RetryAlways    = 0x1
 	RetryUnderLoad = 0x2
 )
+
+const (
+	QUIC_STREAM_INFO    = 0x0
+	QUIC_HANDSHAKE_INFO = 0x1
+)
+
+const (
+	QUIC_STREAM_TYPE_SERVER_MASK = 0x1
+	QUIC_STREAM_TYPE_UNI_MASK    = 0x2
+	QUIC_STREAM_TYPE_MASK        = 0x3
+)
+
+const (
+	MSG_QUIC_STREAM_NEW      = 0x400
+	MSG_QUIC_STREAM_FIN      = 0x200
+	MSG_QUIC_STREAM_UNI      = 0x800
+	MSG_QUIC_STREAM_DONTWAIT = 0x10000
+	MSG_QUIC_STREAM_SNDBLOCK = 0x2000
+	MSG_QUIC_DATAGRAM        = 0x1000
+	MSG_QUIC_NOTIFICATION    = 0x8000
+)
+
+const (
+	QUIC_CRYPTO_APP       = 0x0
+	QUIC_CRYPTO_INITIAL   = 0x1
+	QUIC_CRYPTO_HANDSHAKE = 0x2
+	QUIC_CRYPTO_EARLY     = 0x3
+	QUIC_CRYPTO_MAX       = 0x4
+)
+
+const (
+	QUIC_SOCKOPT_EVENT                = 0x0
+	QUIC_SOCKOPT_STREAM_OPEN          = 0x1
+	QUIC_SOCKOPT_STREAM_RESET         = 0x2
+	QUIC_SOCKOPT_STREAM_STOP_SENDING  = 0x3
+	QUIC_SOCKOPT_CONNECTION_ID        = 0x4
+	QUIC_SOCKOPT_CONNECTION_CLOSE     = 0x5
+	QUIC_SOCKOPT_CONNECTION_MIGRATION = 0x6
+	QUIC_SOCKOPT_KEY_UPDATE           = 0x7
+	QUIC_SOCKOPT_TRANSPORT_PARAM      = 0x8
+	QUIC_SOCKOPT_CONFIG               = 0x9
+	QUIC_SOCKOPT_TOKEN                = 0xa
+	QUIC_SOCKOPT_ALPN                 = 0xb
+	QUIC_SOCKOPT_SESSION_TICKET       = 0xc
+	QUIC_SOCKOPT_CRYPTO_SECRET        = 0xd
+	QUIC_SOCKOPT_TRANSPORT_PARAM_EXT  = 0xe
+)
+
+const (
+	QUIC_VERSION_V1 = 0x1
+	QUIC_VERSION_V2 = 0x6b3343cf
+)
+
+const QUIC_CRYPTO_SECRET_BUFFER_SIZE = 0x30
+
+const (
+	QUIC_CONG_ALG_RENO = 0x0
+	QUIC_CONG_ALG_MAX  = 0x1
+)
+
+const (
+	QUIC_EVENT_NONE                 = 0x0
+	QUIC_EVENT_STREAM_UPDATE        = 0x1
+	QUIC_EVENT_STREAM_MAX_DATA      = 0x2
+	QUIC_EVENT_STREAM_MAX_STREAM    = 0x3
+	QUIC_EVENT_CONNECTION_ID        = 0x4
+	QUIC_EVENT_CONNECTION_CLOSE     = 0x5
+	QUIC_EVENT_CONNECTION_MIGRATION = 0x6
+	QUIC_EVENT_KEY_UPDATE           = 0x7
+	QUIC_EVENT_NEW_TOKEN            = 0x8
+	QUIC_EVENT_NEW_SESSION_TICKET   = 0x9
+	QUIC_EVENT_MAX                  = 0xa
+)
+
+const (
+	QUIC_STREAM_SEND_STATE_READY       = 0x0
+	QUIC_STREAM_SEND_STATE_SEND        = 0x1
+	QUIC_STREAM_SEND_STATE_SENT        = 0x2
+	QUIC_STREAM_SEND_STATE_RECVD       = 0x3
+	QUIC_STREAM_SEND_STATE_RESET_SENT  = 0x4
+	QUIC_STREAM_SEND_STATE_RESET_RECVD = 0x5
+	QUIC_STREAM_RECV_STATE_RECV        = 0x6
+	QUIC_STREAM_RECV_STATE_SIZE_KNOWN  = 0x7
+	QUIC_STREAM_RECV_STATE_RECVD       = 0x8
+	QUIC_STREAM_RECV_STATE_READ        = 0x9
+	QUIC_STREAM_RECV_STATE_RESET_RECVD = 0xa
+	QUIC_STREAM_RECV_STATE_RESET_READ  = 0xb
+)
+
+const (
+	QUIC_TRANSPORT_ERROR_NONE                = 0x0
+	QUIC_TRANSPORT_ERROR_INTERNAL            = 0x1
+	QUIC_TRANSPORT_ERROR_CONNECTION_REFUSED  = 0x2
+	QUIC_TRANSPORT_ERROR_FLOW_CONTROL        = 0x3
+	QUIC_TRANSPORT_ERROR_STREAM_LIMIT        = 0x4
+	QUIC_TRANSPORT_ERROR_STREAM_STATE        = 0x5
+	QUIC_TRANSPORT_ERROR_FINAL_SIZE          = 0x6
+	QUIC_TRANSPORT_ERROR_FRAME_ENCODING      = 0x7
+	QUIC_TRANSPORT_ERROR_TRANSPORT_PARAM     = 0x8
+	QUIC_TRANSPORT_ERROR_CONNECTION_ID_LIMIT = 0x9
+	QUIC_TRANSPORT_ERROR_PROTOCOL_VIOLATION  = 0xa
+	QUIC_TRANSPORT_ERROR_INVALID_TOKEN       = 0xb
+	QUIC_TRANSPORT_ERROR_APPLICATION         = 0xc
+	QUIC_TRANSPORT_ERROR_CRYPTO_BUF_EXCEEDED = 0xd
+	QUIC_TRANSPORT_ERROR_KEY_UPDATE          = 0xe
+	QUIC_TRANSPORT_ERROR_AEAD_LIMIT_REACHED  = 0xf
+	QUIC_TRANSPORT_ERROR_NO_VIABLE_PATH      = 0x10
+	QUIC_TRANSPORT_ERROR_CRYPTO              = 0x100
+)
+
+const (
+	TQUIC_SOCKOPT_BASE       = 0x1000
+	TQUIC_SOCKOPT_MULTIPATH  = 0x1000
+	TQUIC_SOCKOPT_CONGESTION = 0x1001
+	TQUIC_SOCKOPT_QUIC_LB    = 0x1002
+	TQUIC_SOCKOPT_OFFLOAD    = 0x1003
+	TQUIC_SOCKOPT_QLOG       = 0x1004
+	TQUIC_SOCKOPT_STATS      = 0x1005
+
+	TQUIC_CC_NAME_MAX = 0x10
+
+	TQUIC_OFFLOAD_OFF  = 0x0
+	TQUIC_OFFLOAD_AUTO = 0x1
+)
+
+type (
+	QuicHandshakeInfo struct {
+		Level    uint8
+		Reserved [7]uint8
+	}
+	QuicStreamInfo struct {
+		Id       int64
+		Flags    uint32
+		Reserved uint32
+	}
+	QuicTransportParam struct {
+		Remote                      uint8
+		Disable_active_migration    uint8
+		Grease_quic_bit             uint8
+		Stateless_reset             uint8
+		Disable_1rtt_encryption     uint8
+		Disable_compatible_version  uint8
+		Active_connection_id_limit  uint8
+		Ack_delay_exponent          uint8
+		Max_datagram_frame_size     uint16
+		Max_udp_payload_size        uint16
+		Max_idle_timeout            uint32
+		Max_ack_delay               uint32
+		Max_streams_bidi            uint16
+		Max_streams_uni             uint16
+		Max_data                    uint64
+		Max_stream_data_bidi_local  uint64
+		Max_stream_data_bidi_remote uint64
+		Max_stream_data_uni         uint64
+		Reserved                    [4]uint64
+	}
+	QuicConfig struct {
+		Version                 uint32
+		Plpmtud_probe_interval  uint32
+		Initial_smoothed_rtt    uint32
+		Payload_cipher_type     uint32
+		Congestion_control_algo uint8
+		Validate_peer_address   uint8
+		Stream_data_nodelay     uint8
+		Receive_session_ticket  uint8
+		Certificate_request     uint8
+		Reserved                [43]uint8
+	}
+	QuicCryptoSecret struct {
+		Send     uint8
+		Level    uint8
+		Reserved uint16
+		Type     uint32
+		Secret   [48]uint8
+	}
+	QuicErrinfo struct {
+		Id       int64
+		Errcode  uint32
+		Reserved uint32
+	}
+	QuicConnectionIDInfo struct {
+		Dest     uint8
+		Reserved [3]uint8
+		Active   uint32
+		To       uint32
+	}
+	QuicEventOption struct {
+		Type uint8
+		On   uint8
+	}
+	QuicStreamUpdate struct {
+		Id       int64
+		State    uint8
+		Reserved [3]uint8
+		Errcode  uint32
+		Finalsz  uint64
+	}
+	QuicStreamMaxData struct {
+		Id   int64
+		Data uint64
+	}
+	QuicConnectionClose struct {
+		Errcode  uint32
+		Frame    uint8
+		Reserved [3]uint8
+	}
+	TquicLBConfig struct {
+		Config_id     uint8
+		Server_id_len uint8
+		Nonce_len     uint8
+		Encrypt       uint8
+		Reserved      [4]uint8
+		Server_id     [16]uint8
+		Key           [16]uint8
+	}
+	TquicSockStats struct {
+		Rx_datagrams    uint64
+		Rx_bytes        uint64
+		Rx_backlogged   uint64
+		Rx_dropped      uint64
+		Tx_datagrams    uint64
+		Tx_bytes        uint64
+		Timer_fired     uint64
+		Timer_deferred  uint64
+		Accept_queue    uint32
+		Accept_overflow uint32
+		Crypto_queued   uint32
+		Reserved        uint32
+	}
+)
+
+const (
+	SizeofQuicHandshakeInfo    = 0x8
+	SizeofQuicStreamInfo       = 0x10
+	SizeofQuicTransportParam   = 0x58
+	SizeofQuicConfig           = 0x40
+	SizeofQuicCryptoSecret     = 0x38
+	SizeofQuicErrinfo          = 0x10
+	SizeofQuicConnectionIDInfo = 0xc
+	SizeofQuicEventOption      = 0x2
+	SizeofQuicStreamUpdate     = 0x18
+	SizeofQuicStreamMaxData    = 0x10
+	SizeofQuicConnectionClose  = 0x8
+	SizeofTquicLBConfig        = 0x28
+	SizeofTquicSockStats       = 0x50
+)
