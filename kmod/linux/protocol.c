@@ -11,6 +11,7 @@
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
 #include <linux/kernel.h>
+#include <linux/random.h>
 #include <linux/module.h>
 #include <linux/net.h>
 #include <linux/proc_fs.h>
@@ -54,8 +55,6 @@ struct proto tquic_prot = {
 	.getsockopt	= tquic_getsockopt,
 	.sendmsg	= tquic_sendmsg,
 	.recvmsg	= tquic_recvmsg,
-	.backlog_rcv	= tquic_backlog_rcv,
-	.release_cb	= tquic_release_cb,
 	.hash		= tquic_sock_hash,
 	.unhash		= tquic_sock_unhash,
 	.no_autobind	= true,
@@ -76,8 +75,6 @@ struct proto tquicv6_prot = {
 	.getsockopt	= tquic_getsockopt,
 	.sendmsg	= tquic_sendmsg,
 	.recvmsg	= tquic_recvmsg,
-	.backlog_rcv	= tquic_backlog_rcv,
-	.release_cb	= tquic_release_cb,
 	.hash		= tquic_sock_hash,
 	.unhash		= tquic_sock_unhash,
 	.no_autobind	= true,
@@ -170,6 +167,7 @@ static int __net_init tquic_sock_net_init(struct net *net)
 	atomic_set(&tn->nr_socks, 0);
 	atomic_set(&tn->nr_tunnels, 0);
 	atomic_set(&tn->nr_cids, 0);
+	get_random_bytes(tn->reset_key, sizeof(tn->reset_key));
 	tn->mib = alloc_percpu(struct tquic_mib_counters);
 	if (!tn->mib)
 		return -ENOMEM;
@@ -277,9 +275,12 @@ int __init tquic_sock_init(void)
 	err = tquic_probe_all();
 	if (err)
 		return err;
-	err = proto_register(&tquic_prot, 1);
+	err = tquic_engine_init();
 	if (err)
 		return err;
+	err = proto_register(&tquic_prot, 1);
+	if (err)
+		goto err_engine;
 #if IS_ENABLED(CONFIG_IPV6)
 	err = proto_register(&tquicv6_prot, 1);
 	if (err)
@@ -314,6 +315,8 @@ err_prot6:
 err_prot:
 #endif
 	proto_unregister(&tquic_prot);
+err_engine:
+	tquic_engine_exit();
 	return err;
 }
 
@@ -339,6 +342,7 @@ void tquic_sock_exit(void)
 	proto_unregister(&tquicv6_prot);
 #endif
 	proto_unregister(&tquic_prot);
+	tquic_engine_exit();
 }
 
 /*

@@ -28,6 +28,8 @@
 #include <linux/mutex.h>
 #include <linux/percpu.h>
 #include <linux/rhashtable-types.h>
+#include <linux/sockptr.h>
+#include <linux/workqueue.h>
 #include <linux/in.h>
 #include <linux/in6.h>
 #include <net/sock.h>
@@ -103,6 +105,7 @@ struct tquic_sock_net {
 	atomic_t nr_socks;			/* live QUIC sockets, children included */
 	atomic_t nr_tunnels;
 	atomic_t nr_cids;
+	u8 reset_key[32];			/* stateless reset tokens of this namespace */
 };
 
 struct tquic_sock_net *tquic_sock_net(const struct net *net);
@@ -140,10 +143,13 @@ struct tquic_skb_cb {
 
 #define TQUIC_SKB_CB(skb)	((struct tquic_skb_cb *)&((skb)->cb[0]))
 
-/* Deferred work bits (qs->deferred), run by ->release_cb. */
+/* Deferred work bits (qs->deferred), run by the socket's work. */
 enum {
 	TQUIC_DEFERRED_TIMER,
 };
+
+struct tquic_conn;
+struct tquic_conn_stats;
 
 /*
  * Options copied to and from user space directly (the slab usercopy
@@ -175,6 +181,16 @@ struct tquic_sock {
 
 	struct hrtimer timer;		/* the engine's next deadline */
 	unsigned long deferred;		/* TQUIC_DEFERRED_* */
+
+	/* The engine (engine.c): only touched with the socket owned. */
+	struct tquic_conn *conn;
+	struct work_struct work;	/* received datagrams and timers */
+	struct sk_buff_head rx_queue;	/* datagrams from the tunnels, for the work */
+	atomic_t rx_queued;		/* their truesize */
+	u64 *rstreams;			/* ring of streams with something to read */
+	u32 rs_head, rs_len, rs_cap;
+	u8 app_secrets;			/* application secrets installed */
+	bool send_blocked;		/* a send waits for room: no EPOLLOUT */
 
 	u32 events;			/* enabled QUIC_EVENT_* bits */
 	u8 *alpn;
@@ -225,9 +241,9 @@ void tquic_tunnels_net_exit(struct tquic_sock_net *tn);
 /* The engine's CID hooks (kmod/core/cid.h), ctx = the socket. */
 struct tquic_cid_ops;
 extern const struct tquic_cid_ops tquic_sock_cid_ops;
-void tquic_deliver_bh(struct sock *sk, struct sk_buff *skb);
 struct sock *tquic_demux_initial_owner(struct sock *listener, struct sk_buff *skb);
-int tquic_tunnel_xmit(struct sock *sk, struct sk_buff *skb, const union tquic_sockaddr *peer);
+int tquic_tunnel_xmit(struct sock *sk, struct sk_buff *skb, const union tquic_sockaddr *peer,
+		      u8 ecn);
 
 /* socket.c */
 int tquic_init_sock(struct sock *sk);
@@ -235,8 +251,6 @@ void tquic_destroy_sock(struct sock *sk);
 void tquic_close(struct sock *sk, long timeout);
 int tquic_sendmsg(struct sock *sk, struct msghdr *msg, size_t len);
 int tquic_recvmsg(struct sock *sk, struct msghdr *msg, size_t len, int flags, int *addr_len);
-void tquic_release_cb(struct sock *sk);
-int tquic_backlog_rcv(struct sock *sk, struct sk_buff *skb);
 struct sock *tquic_rcv_locked(struct sock *sk, struct sk_buff *skb);
 void tquic_sock_timer_arm(struct sock *sk, u64 deadline_ns);
 int tquic_sk_enqueue_rx(struct sock *sk, struct sk_buff *skb);
@@ -244,6 +258,36 @@ extern const struct proto_ops tquic_inet_ops;
 #if IS_ENABLED(CONFIG_IPV6)
 extern const struct proto_ops tquic_inet6_ops;
 #endif
+
+/* engine.c */
+int tquic_engine_init(void);
+void tquic_engine_exit(void);
+void tquic_sock_kick(struct sock *sk);
+void tquic_sock_queue_rx(struct tquic_sock_net *tn, struct sock *sk, struct sk_buff *skb);
+void tquic_engine_sock_init(struct tquic_sock *qs);
+void tquic_engine_sock_destroy(struct sock *sk);
+int tquic_engine_connect(struct sock *sk);
+int tquic_engine_accept(struct sock *lsk, struct sock *sk, struct sk_buff *skb,
+			const struct tquic_cid_key *cid);
+void tquic_engine_rcv(struct sock *sk, struct sk_buff *skb);
+void tquic_engine_timeout(struct sock *sk);
+void tquic_engine_process(struct sock *sk);
+void tquic_engine_close(struct sock *sk);
+bool tquic_engine_readable(const struct sock *sk);
+int tquic_engine_send_crypto(struct sock *sk, struct msghdr *msg, u8 level);
+int tquic_engine_send_stream(struct sock *sk, struct msghdr *msg, s64 sid, u32 sflags,
+			     int flags);
+int tquic_engine_send_dgram(struct sock *sk, struct msghdr *msg, size_t len);
+int tquic_engine_recv_stream(struct sock *sk, struct msghdr *msg, size_t len, int flags);
+int tquic_engine_stream_open(struct sock *sk, bool uni, bool nowait, s64 *id);
+int tquic_engine_stream_cancel(struct sock *sk, bool reset, u64 id, u64 code);
+int tquic_engine_key_update(struct sock *sk);
+int tquic_engine_install_secret(struct sock *sk, const struct quic_crypto_secret *cs,
+				size_t secret_len);
+int tquic_engine_set_peer_tparams(struct sock *sk, sockptr_t optval, unsigned int optlen);
+int tquic_engine_local_tparams(struct sock *sk, char __user *optval, int __user *optlen,
+			       int len);
+void tquic_engine_stats(struct sock *sk, struct tquic_conn_stats *st);
 
 /* sockopt.c */
 int tquic_setsockopt(struct sock *sk, int level, int optname, sockptr_t optval,

@@ -5,11 +5,9 @@
  * accounting, the receive entry points (direct and backlog) and the
  * per-socket timer.  Locking is described in quic_sock.h.
  *
- * The connection engine (kmod/core/conn.h) plugs in at the places marked
- * "ENGINE:"; until then a socket gets as far as the socket layer can take
- * it (bound, connected to its peer with its CIDs routed, listening with
- * children created and accepted, handshake bytes queued) and everything
- * that needs the engine fails with an honest error.
+ * The connection engine (kmod/core/conn.h) runs behind these calls in
+ * engine.c, always in process context with the socket owned: received
+ * datagrams and timer expirations go through the socket's work item.
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
@@ -62,35 +60,16 @@ static bool tquic_sk_connected(const struct sock *sk)
 
 /* ---- timer ---- */
 
-static void tquic_timer_run(struct sock *sk)
-{
-	struct tquic_sock *qs = tquic_sk(sk);
-
-	qs->opts.stats.timer_fired++;
-	if (sk->sk_state == TCP_CLOSE)
-		return;
-	/*
-	 * ENGINE: tquic_conn_on_timeout(conn, ktime_get_ns()); then
-	 * tquic_sk_flush(sk) (tquic_conn_send() -> tquic_tunnel_xmit()),
-	 * process the engine's events and re-arm with
-	 * tquic_sock_timer_arm(sk, tquic_conn_next_deadline(conn)).
-	 */
-}
-
 static enum hrtimer_restart tquic_timer_fn(struct hrtimer *timer)
 {
 	struct tquic_sock *qs = container_of(timer, struct tquic_sock, timer);
 	struct sock *sk = &qs->inet.sk;
 
-	/* Soft hrtimer: softirq context. */
-	bh_lock_sock(sk);
-	if (!sock_owned_by_user(sk)) {
-		tquic_timer_run(sk);
-	} else if (!test_and_set_bit(TQUIC_DEFERRED_TIMER, &qs->deferred)) {
-		/* The owner runs it from release_sock() (->release_cb). */
+	/* Soft hrtimer (softirq): the engine runs from the socket's work. */
+	if (!test_and_set_bit(TQUIC_DEFERRED_TIMER, &qs->deferred)) {
 		qs->opts.stats.timer_deferred++;
+		tquic_sock_kick(sk);
 	}
-	bh_unlock_sock(sk);
 	return HRTIMER_NORESTART;
 }
 
@@ -110,55 +89,12 @@ void tquic_sock_timer_arm(struct sock *sk, u64 deadline_ns)
 	hrtimer_start(&qs->timer, ns_to_ktime(deadline_ns), HRTIMER_MODE_ABS_SOFT);
 }
 
-/* Runs with the socket lock's spinlock held, BHs off (release_sock()). */
-void tquic_release_cb(struct sock *sk)
-{
-	if (test_and_clear_bit(TQUIC_DEFERRED_TIMER, &tquic_sk(sk)->deferred))
-		tquic_timer_run(sk);
-}
-
 /* ---- buffers ---- */
-
-static bool tquic_wspace(const struct sock *sk)
-{
-	return READ_ONCE(sk->sk_wmem_queued) < READ_ONCE(sk->sk_sndbuf);
-}
-
-/* sk_write_space: wake writers once a third of the send buffer is free. */
-static void tquic_write_space(struct sock *sk)
-{
-	struct socket_wq *wq;
-
-	if (READ_ONCE(sk->sk_wmem_queued) > READ_ONCE(sk->sk_sndbuf) * 2 / 3 || !sk->sk_socket)
-		return;
-	clear_bit(SOCK_NOSPACE, &sk->sk_socket->flags);
-	rcu_read_lock();
-	wq = rcu_dereference(sk->sk_wq);
-	if (skwq_has_sleeper(wq))
-		wake_up_interruptible_poll(&wq->wait, EPOLLOUT | EPOLLWRNORM | EPOLLWRBAND);
-	if (wq && wq->fasync_list && !(sk->sk_shutdown & SEND_SHUTDOWN))
-		sock_wake_async(wq, SOCK_WAKE_SPACE, POLL_OUT);
-	rcu_read_unlock();
-}
-
-static void tquic_purge_write_queue(struct sock *sk)
-{
-	struct sk_buff *skb;
-
-	while ((skb = __skb_dequeue(&sk->sk_write_queue))) {
-		sk_wmem_queued_add(sk, -skb->truesize);
-		kfree_skb(skb);
-	}
-	tquic_sk(sk)->crypto_queued = 0;
-	tquic_sk(sk)->opts.stats.crypto_queued = 0;
-}
 
 /*
  * Queues @skb (kind and metadata in TQUIC_SKB_CB) for recvmsg(), charged
  * to the receive buffer.  Caller owns the socket lock.  Returns 0, or
  * -ENOBUFS when the receive buffer is full (@skb not consumed).
- * ENGINE: the event glue queues CRYPTO bytes (tquic_conn_crypto_read),
- * stream data, datagrams and notifications through here.
  */
 int tquic_sk_enqueue_rx(struct sock *sk, struct sk_buff *skb)
 {
@@ -178,7 +114,6 @@ int tquic_init_sock(struct sock *sk)
 
 	/* Found under RCU by the demux: freed after a grace period. */
 	sock_set_flag(sk, SOCK_RCU_FREE);
-	sk->sk_write_space = tquic_write_space;
 	qs->tunnel = NULL;
 	INIT_LIST_HEAD(&qs->cids);
 	INIT_HLIST_NODE(&qs->listen_node);
@@ -190,7 +125,7 @@ int tquic_init_sock(struct sock *sk)
 	hrtimer_init(&qs->timer, CLOCK_MONOTONIC, HRTIMER_MODE_ABS_SOFT);
 	qs->timer.function = tquic_timer_fn;
 	qs->deferred = 0;
-	qs->crypto_queued = 0;
+	tquic_engine_sock_init(qs);
 	tquic_sockopt_defaults(qs);
 	atomic_inc(&tquic_sk_net(sk)->nr_socks);
 	return 0;
@@ -202,10 +137,9 @@ void tquic_destroy_sock(struct sock *sk)
 
 	/* Waits for a running expiry; nothing re-arms a closed socket. */
 	hrtimer_cancel(&qs->timer);
+	tquic_engine_sock_destroy(sk);
 	clear_bit(TQUIC_DEFERRED_TIMER, &qs->deferred);
 	tquic_demux_del_all(sk);
-	/* ENGINE: tquic_conn_free(conn). */
-	tquic_purge_write_queue(sk);
 	skb_queue_purge(&sk->sk_receive_queue);
 	tquic_sockopt_free(qs);
 	if (qs->tunnel) {
@@ -225,11 +159,12 @@ static void __tquic_close(struct sock *sk, bool nested)
 		lock_sock(sk);
 	if (sk->sk_state == TCP_LISTEN)
 		tquic_listen_stop(sk);
+	else if (sk->sk_state != TCP_CLOSE)
+		tquic_engine_close(sk);
 	/*
-	 * ENGINE: tquic_conn_close(conn, true, close_info->errcode, phrase,
-	 * now) and a flush; a connection still closing or draining then keeps
-	 * the orphaned socket, its CIDs and its timer until TQUIC_EV_DRAINED
-	 * (as TCP keeps FIN_WAIT sockets), bounded by 3 PTO.
+	 * The CONNECTION_CLOSE went out once; the socket does not linger in
+	 * the closing state to repeat it (the peer's idle timeout covers a
+	 * lost one).
 	 */
 	WRITE_ONCE(sk->sk_shutdown, SHUTDOWN_MASK);
 	inet_sk_set_state(sk, TCP_CLOSE);
@@ -600,15 +535,12 @@ static int tquic_connect(struct socket *sock, struct sockaddr *uaddr, int addr_l
 	err = tquic_new_cid(sk, &qs->scid, tquic_cid_len(sk), GFP_KERNEL);
 	if (err)
 		goto out_peer;
-	/*
-	 * ENGINE: conn = tquic_conn_client_new(&cfg (from the namespace config
-	 * and this socket's QUIC_SOCKOPT_CONFIG / TRANSPORT_PARAM / ALPN /
-	 * TQUIC_SOCKOPT_CONGESTION), version, qs->dcid, qs->scid, &local,
-	 * &peer, ktime_get_ns(), TQUIC_GFP_KERNEL, &err) with
-	 * tquic_sock_cid_ops as its CID hooks, and tquic_conn_set_token() with
-	 * the QUIC_SOCKOPT_TOKEN bytes.  No packet leaves before the TLS
-	 * library writes the ClientHello (draft: connect() sends nothing).
-	 */
+	/* No packet leaves before the TLS library writes the ClientHello. */
+	err = tquic_engine_connect(sk);
+	if (err) {
+		tquic_demux_del_all(sk);
+		goto out_peer;
+	}
 	qs->was_connected = true;
 	inet_sk_set_state(sk, TCP_SYN_SENT);
 	sock->state = SS_CONNECTED;
@@ -794,8 +726,8 @@ static void tquic_child_addrs(struct sock *sk, struct sk_buff *skb)
 
 /*
  * A socket for the connection a client Initial opens on listener @lsk.
- * Softirq context or BHs off; listener locked.  Returned with an extra
- * reference for the caller, or NULL.
+ * Process context, listener owned.  Returned with an extra reference for
+ * the caller, or NULL.
  */
 static struct sock *tquic_child_new(struct sock *lsk, struct sk_buff *skb)
 {
@@ -803,13 +735,12 @@ static struct sock *tquic_child_new(struct sock *lsk, struct sk_buff *skb)
 	struct inet_sock *inet;
 	struct sock *sk;
 
-	sk = sk_alloc(sock_net(lsk), lsk->sk_family, GFP_ATOMIC, lsk->sk_prot, 0);
+	sk = sk_alloc(sock_net(lsk), lsk->sk_family, GFP_KERNEL, lsk->sk_prot, 0);
 	if (!sk)
 		return NULL;
 	sock_init_data(NULL, sk);
 	sk->sk_type = lsk->sk_type;
 	sk->sk_protocol = IPPROTO_QUIC;
-	sk->sk_backlog_rcv = lsk->sk_backlog_rcv;
 	sk->sk_bound_dev_if = lsk->sk_bound_dev_if;
 	sk->sk_mark = READ_ONCE(lsk->sk_mark);
 	sk->sk_priority = READ_ONCE(lsk->sk_priority);
@@ -839,7 +770,7 @@ static struct sock *tquic_child_new(struct sock *lsk, struct sk_buff *skb)
 #endif
 	tquic_init_sock(sk);
 	qs = tquic_sk(sk);
-	if (tquic_sockopt_inherit(qs, tquic_sk(lsk), GFP_ATOMIC)) {
+	if (tquic_sockopt_inherit(qs, tquic_sk(lsk), GFP_KERNEL)) {
 		sk_common_release(sk);
 		return NULL;
 	}
@@ -853,10 +784,8 @@ static struct sock *tquic_child_new(struct sock *lsk, struct sk_buff *skb)
 }
 
 /*
- * Undoes tquic_child_new() in softirq context, after the caller removed
- * its CIDs and closed it under its lock: the child was never visible to
- * user space, and the listener's tunnel reference keeps ours from being
- * the last, so nothing here sleeps.
+ * Undoes tquic_child_new() after the caller removed its CIDs and closed
+ * it under its lock: the child was never visible to user space.
  */
 static void tquic_child_abort(struct sock *sk)
 {
@@ -869,9 +798,9 @@ static void tquic_child_abort(struct sock *sk)
 }
 
 /*
- * An Initial that matched no connection, on a listener.  Listener locked
- * (softirq, or its owner with BHs off).  Returns a socket (with a
- * reference) to deliver @skb to instead, or NULL when @skb was consumed.
+ * An Initial that matched no connection, on a listener (owned, from its
+ * work).  Returns a socket (with a reference) to deliver @skb to instead,
+ * or NULL when @skb was consumed.
  */
 static struct sock *tquic_listen_rcv(struct sock *lsk, struct sk_buff *skb)
 {
@@ -894,43 +823,33 @@ static struct sock *tquic_listen_rcv(struct sock *lsk, struct sk_buff *skb)
 		lqs->opts.stats.accept_overflow++;
 		goto drop;
 	}
-	/*
-	 * ENGINE: tquic_server_classify(&cfg, datagram, &sp, &token) first:
-	 * VERSION_NEGOTIATE -> tquic_vn_reply() + tquic_tunnel_xmit(), a
-	 * Retry under the QUIC_CONFIG validate_peer_address policy, DROP for
-	 * anything that is not a well-formed Initial.
-	 */
 	mib = TQUIC_MIB_DROP_CHILD_FAILED;
 	sk = tquic_child_new(lsk, skb);
 	if (!sk)
 		goto drop;
 	/* Locked from the first CID on: the demux can find it from there. */
-	bh_lock_sock_nested(sk);
+	lock_sock_nested(sk, SINGLE_DEPTH_NESTING);
 	/* Route our CID and, until the handshake retires it, the client's. */
-	err = tquic_new_cid(sk, &scid, tquic_cid_len(lsk), GFP_ATOMIC);
+	err = tquic_new_cid(sk, &scid, tquic_cid_len(lsk), GFP_KERNEL);
 	if (!err)
-		err = tquic_demux_add(sk, p + 6, p[5], GFP_ATOMIC);
+		err = tquic_demux_add(sk, p + 6, p[5], GFP_KERNEL);
+	if (!err) {
+		/* The engine takes @skb; an Initial it cannot open closes the child. */
+		err = tquic_engine_accept(lsk, sk, skb, &scid);
+		skb = NULL;
+	}
 	if (err) {
 		tquic_demux_del_all(sk);
 		WRITE_ONCE(sk->sk_shutdown, SHUTDOWN_MASK);
 		inet_sk_set_state(sk, TCP_CLOSE);
-		bh_unlock_sock(sk);
+		release_sock(sk);
 		tquic_child_abort(sk);
-		goto drop;
+		if (skb)
+			goto drop;
+		lqs->opts.stats.rx_dropped++;
+		return NULL;
 	}
-	/*
-	 * ENGINE: conn = tquic_conn_server_new(&cfg, &sp (version, odcid,
-	 * dcid, scid, our CID), &local, &peer, now, TQUIC_GFP_ATOMIC, &err)
-	 * with tquic_sock_cid_ops, then tquic_conn_recv(conn, skb) for this
-	 * first datagram (the ClientHello lands in the child's receive queue
-	 * for accept() + recvmsg(QUIC_HANDSHAKE_INFO)); a datagram the engine
-	 * cannot open closes the child instead of queueing it.
-	 */
-	TQUIC_INC_STATS(tn, TQUIC_MIB_DROP_NO_ENGINE);
-	tquic_sk(sk)->opts.stats.rx_dropped++;
-	kfree_skb(skb);
-	skb = NULL;
-	bh_unlock_sock(sk);
+	release_sock(sk);
 
 	spin_lock_bh(&lqs->accept_lock);
 	list_add_tail(&tquic_sk(sk)->accept_node, &lqs->accept_queue);
@@ -948,8 +867,8 @@ drop:
 }
 
 /*
- * A datagram for @sk, socket lock owned (softirq under bh_lock_sock, or
- * the backlog).  Returns a socket to redirect @skb to, else consumes it.
+ * A datagram for @sk, socket owned (from its work).  Returns a socket to
+ * redirect @skb to, else consumes it.
  */
 struct sock *tquic_rcv_locked(struct sock *sk, struct sk_buff *skb)
 {
@@ -966,37 +885,14 @@ struct sock *tquic_rcv_locked(struct sock *sk, struct sk_buff *skb)
 		kfree_skb(skb);
 		return NULL;
 	}
-	/*
-	 * ENGINE: tquic_conn_recv(conn, tquic_buf over @skb's UDP payload,
-	 * &local, &peer, ECN bits of the IP header, ktime_get_ns(),
-	 * TQUIC_GFP_ATOMIC) -> RxConsumed; then drain tquic_conn_next_event():
-	 * CID_NEW/RETIRED -> tquic_demux_add/del, HANDSHAKE_DONE ->
-	 * TCP_ESTABLISHED + sk_state_change, CRYPTO bytes
-	 * (tquic_conn_crypto_read), stream data, datagrams and enabled
-	 * notifications -> tquic_sk_enqueue_rx(), CLOSED -> sk_err and
-	 * state; then tquic_sk_flush(sk) and tquic_sock_timer_arm(sk,
-	 * tquic_conn_next_deadline(conn)).
-	 */
-	TQUIC_INC_STATS(tn, TQUIC_MIB_DROP_NO_ENGINE);
-	qs->opts.stats.rx_dropped++;
-	kfree_skb(skb);
-	return NULL;
-}
-
-/* sk_backlog_rcv: process context, socket owned, from release_sock(). */
-int tquic_backlog_rcv(struct sock *sk, struct sk_buff *skb)
-{
-	struct sock *redirect;
-
-	/* Same context as the softirq path: child sockets lock nested. */
-	local_bh_disable();
-	redirect = tquic_rcv_locked(sk, skb);
-	local_bh_enable();
-	if (redirect) {
-		tquic_deliver_bh(redirect, skb);
-		sock_put(redirect);
+	if (!qs->conn) {
+		TQUIC_INC_STATS(tn, TQUIC_MIB_DROP_NO_ENGINE);
+		qs->opts.stats.rx_dropped++;
+		kfree_skb(skb);
+		return NULL;
 	}
-	return 0;
+	tquic_engine_rcv(sk, skb);
+	return NULL;
 }
 
 /* ---- poll and shutdown ---- */
@@ -1020,20 +916,12 @@ static __poll_t tquic_poll(struct file *file, struct socket *sock, poll_table *w
 		mask |= EPOLLHUP;
 	if (shutdown & RCV_SHUTDOWN)
 		mask |= EPOLLIN | EPOLLRDNORM | EPOLLRDHUP;
-	if (!skb_queue_empty_lockless(&sk->sk_receive_queue))
+	if (!skb_queue_empty_lockless(&sk->sk_receive_queue) || tquic_engine_readable(sk))
 		mask |= EPOLLIN | EPOLLRDNORM;
+	/* Writable unless a send found its stream (or the stream count) full. */
 	if (((1 << state) & (TCPF_SYN_SENT | TCPF_SYN_RECV | TCPF_ESTABLISHED)) &&
-	    !(shutdown & SEND_SHUTDOWN)) {
-		if (tquic_wspace(sk)) {
-			mask |= EPOLLOUT | EPOLLWRNORM;
-		} else {
-			sk_set_bit(SOCKWQ_ASYNC_NOSPACE, sk);
-			set_bit(SOCK_NOSPACE, &sk->sk_socket->flags);
-			smp_mb__after_atomic();
-			if (tquic_wspace(sk))
-				mask |= EPOLLOUT | EPOLLWRNORM;
-		}
-	}
+	    !(shutdown & SEND_SHUTDOWN) && !READ_ONCE(tquic_sk(sk)->send_blocked))
+		mask |= EPOLLOUT | EPOLLWRNORM;
 	return mask;
 }
 
@@ -1060,11 +948,9 @@ static int tquic_shutdown(struct socket *sock, int how)
 		break;
 	default:
 		WRITE_ONCE(sk->sk_shutdown, sk->sk_shutdown | how);
-		/*
-		 * ENGINE: SEND_SHUTDOWN sends CONNECTION_CLOSE (again, when
-		 * asked again) with the QUIC_SOCKOPT_CONNECTION_CLOSE info:
-		 * tquic_conn_close() + tquic_sk_flush().
-		 */
+		/* The draft: SHUT_WR closes the connection (CONNECTION_CLOSE). */
+		if (how & SEND_SHUTDOWN)
+			tquic_engine_close(sk);
 		break;
 	}
 	sk->sk_state_change(sk);
@@ -1129,59 +1015,11 @@ static int tquic_parse_cmsgs(struct msghdr *msg, struct tquic_send_ctl *ctl)
 
 static int tquic_send_handshake(struct sock *sk, struct msghdr *msg, u8 level, int flags)
 {
-	struct tquic_sock *qs = tquic_sk(sk);
-	long timeo = sock_sndtimeo(sk, flags & MSG_DONTWAIT);
-	size_t copied = 0;
-	int err = 0;
-
-	while (msg_data_left(msg)) {
-		size_t chunk = min_t(size_t, msg_data_left(msg), TQUIC_HS_CHUNK);
-		struct sk_buff *skb;
-
-		err = -EPIPE;
-		if (sk->sk_err || (sk->sk_shutdown & SEND_SHUTDOWN))
-			goto out_err;
-		err = -ENOTCONN;
-		if (!tquic_sk_connected(sk))
-			goto out_err;
-		if (!tquic_wspace(sk)) {
-			set_bit(SOCK_NOSPACE, &sk->sk_socket->flags);
-			err = sk_stream_wait_memory(sk, &timeo);
-			if (err)
-				goto out_err;
-			continue;
-		}
-		skb = alloc_skb(chunk, sk->sk_allocation);
-		err = -ENOBUFS;
-		if (!skb)
-			goto out_err;
-		if (!copy_from_iter_full(skb_put(skb, chunk), chunk, &msg->msg_iter)) {
-			kfree_skb(skb);
-			err = -EFAULT;
-			goto out_err;
-		}
-		memset(TQUIC_SKB_CB(skb), 0, sizeof(struct tquic_skb_cb));
-		TQUIC_SKB_CB(skb)->kind = TQUIC_SKB_HANDSHAKE;
-		TQUIC_SKB_CB(skb)->level = level;
-		__skb_queue_tail(&sk->sk_write_queue, skb);
-		sk_wmem_queued_add(sk, skb->truesize);
-		qs->crypto_queued += chunk;
-		qs->opts.stats.crypto_queued = qs->crypto_queued;
-		copied += chunk;
-	}
-	/*
-	 * ENGINE: tquic_sk_push_crypto(sk): for each queued skb,
-	 * tquic_conn_crypto_write(conn, level (QUIC_CRYPTO_* mapped to
-	 * enum tquic_level), data, len, TQUIC_GFP_KERNEL), free it and
-	 * uncharge sk_wmem_queued, then tquic_sk_flush(sk) and
-	 * sk->sk_write_space(sk).
-	 */
-	return copied;
-
-out_err:
-	if (copied)
-		return copied;
-	return err == -EPIPE ? sk_stream_error(sk, flags, err) : err;
+	if (sk->sk_err || (sk->sk_shutdown & SEND_SHUTDOWN))
+		return sk_stream_error(sk, flags, -EPIPE);
+	if (!tquic_sk_connected(sk))
+		return -ENOTCONN;
+	return tquic_engine_send_crypto(sk, msg, level);
 }
 
 int tquic_sendmsg(struct sock *sk, struct msghdr *msg, size_t len)
@@ -1215,21 +1053,37 @@ int tquic_sendmsg(struct sock *sk, struct msghdr *msg, size_t len)
 	err = -ENOTCONN;
 	if (sk->sk_state != TCP_ESTABLISHED)
 		goto out;
-	/*
-	 * ENGINE: MSG_QUIC_DATAGRAM -> tquic_conn_dgram_send(); stream data
-	 * -> tquic_conn_stream_open() for stream_id -1 / MSG_QUIC_STREAM_NEW,
-	 * tquic_conn_stream_write() (waiting on sk_stream_wait_memory while
-	 * tquic_conn_stream_send_space() is 0), FIN with
-	 * MSG_QUIC_STREAM_FIN, then tquic_sk_flush().  Only the engine moves
-	 * a socket to TCP_ESTABLISHED.
-	 */
-	err = -EOPNOTSUPP;
+	if (flags & MSG_QUIC_DATAGRAM) {
+		err = tquic_engine_send_dgram(sk, msg, len);
+		goto out;
+	}
+	if (!ctl.stream) {
+		/* Without the cmsg: the flags, and a new stream. */
+		ctl.sinfo.stream_id = -1;
+		ctl.sinfo.stream_flags = flags & TQUIC_STREAM_SEND_FLAGS;
+	}
+	err = tquic_engine_send_stream(sk, msg, ctl.sinfo.stream_id, ctl.sinfo.stream_flags,
+				       flags);
 out:
 	release_sock(sk);
 	return err;
 }
 
 /* ---- recvmsg ---- */
+
+/* Waits for a queued message, a readable stream, an error or shutdown. */
+static void tquic_wait_data(struct sock *sk, long *timeo)
+{
+	DEFINE_WAIT_FUNC(wait, woken_wake_function);
+
+	add_wait_queue(sk_sleep(sk), &wait);
+	sk_set_bit(SOCKWQ_ASYNC_WAITDATA, sk);
+	sk_wait_event(sk, timeo, !skb_queue_empty(&sk->sk_receive_queue) ||
+		      tquic_engine_readable(sk) || sk->sk_err ||
+		      (sk->sk_shutdown & RCV_SHUTDOWN) || sk->sk_state == TCP_CLOSE, &wait);
+	sk_clear_bit(SOCKWQ_ASYNC_WAITDATA, sk);
+	remove_wait_queue(sk_sleep(sk), &wait);
+}
 
 int tquic_recvmsg(struct sock *sk, struct msghdr *msg, size_t len, int flags, int *addr_len)
 {
@@ -1250,6 +1104,12 @@ int tquic_recvmsg(struct sock *sk, struct msghdr *msg, size_t len, int flags, in
 		skb = skb_peek(&sk->sk_receive_queue);
 		if (skb)
 			break;
+		if (tquic_engine_readable(sk)) {
+			err = tquic_engine_recv_stream(sk, msg, len, flags);
+			if (err != -EAGAIN)
+				goto out;
+			continue;
+		}
 		err = sock_error(sk);
 		if (err)
 			goto out;
@@ -1266,7 +1126,7 @@ int tquic_recvmsg(struct sock *sk, struct msghdr *msg, size_t len, int flags, in
 		err = sock_intr_errno(timeo);
 		if (signal_pending(current))
 			goto out;
-		sk_wait_data(sk, &timeo, NULL);
+		tquic_wait_data(sk, &timeo);
 	}
 
 	cb = TQUIC_SKB_CB(skb);
@@ -1316,7 +1176,6 @@ int tquic_recvmsg(struct sock *sk, struct msghdr *msg, size_t len, int flags, in
 		} else {
 			cb->offset += copied;
 		}
-		/* ENGINE: tquic_conn_stream_consume() opens flow-control credit. */
 	}
 	err = copied;
 out:

@@ -7,8 +7,8 @@
  * its structure (anything else is EINVAL), a variable one a bounded range;
  * nothing is read or written beyond the user's buffer.  Then reserved
  * fields and values, then the socket state (ENOTCONN where a connection is
- * needed), and only then whether the connection engine is there
- * (EOPNOTSUPP until kmod/core/conn plugs in at the "ENGINE:" points).
+ * needed); what acts on the connection goes to engine.c.  Options TQUIC
+ * does not implement yet answer EOPNOTSUPP.
  * Options that configure the connection to come are stored here and
  * handed to the engine when the connection is created; their getsockopt
  * returns what was set.
@@ -256,8 +256,8 @@ static int tquic_setsockopt_locked(struct sock *sk, int optname, sockptr_t optva
 			return -EINVAL;
 		if (!tquic_established(sk))
 			return -ENOTCONN;
-		/* ENGINE: tquic_conn_stream_reset() / tquic_conn_stream_stop() + flush. */
-		return -EOPNOTSUPP;
+		return tquic_engine_stream_cancel(sk, optname == QUIC_SOCKOPT_STREAM_RESET,
+						  ei.stream_id, ei.errcode);
 	}
 	case QUIC_SOCKOPT_CONNECTION_ID: {
 		struct quic_connection_id_info ci;
@@ -289,7 +289,7 @@ static int tquic_setsockopt_locked(struct sock *sk, int optname, sockptr_t optva
 			kfree(cc);
 			return -EINVAL;
 		}
-		/* Sent by close() and shutdown(SHUT_WR) (ENGINE: tquic_conn_close). */
+		/* Sent by close() and shutdown(SHUT_WR). */
 		kfree(qs->close_info);
 		qs->close_info = cc;
 		qs->close_len = optlen;
@@ -324,8 +324,7 @@ static int tquic_setsockopt_locked(struct sock *sk, int optname, sockptr_t optva
 			return -EINVAL;
 		if (!tquic_established(sk))
 			return -ENOTCONN;
-		/* ENGINE: tquic_conn_key_update(). */
-		return -EOPNOTSUPP;
+		return tquic_engine_key_update(sk);
 	case QUIC_SOCKOPT_TRANSPORT_PARAM: {
 		struct quic_transport_param tp;
 
@@ -379,7 +378,7 @@ static int tquic_setsockopt_locked(struct sock *sk, int optname, sockptr_t optva
 		return tquic_set_bytes(&qs->ticket, &qs->ticket_len, optval, optlen);
 	case QUIC_SOCKOPT_CRYPTO_SECRET: {
 		struct quic_crypto_secret cs;
-		int len;
+		int len, err;
 
 		if (optlen != sizeof(cs))
 			return -EINVAL;
@@ -393,24 +392,20 @@ static int tquic_setsockopt_locked(struct sock *sk, int optname, sockptr_t optva
 			memzero_explicit(&cs, sizeof(cs));
 			return -EINVAL;
 		}
-		/*
-		 * ENGINE: tquic_conn_install_secret(conn, level (mapped to
-		 * enum tquic_level), !!cs.send, TLS cipher suite, cs.secret,
-		 * len, now, TQUIC_GFP_KERNEL), then push queued handshake
-		 * bytes and flush.
-		 */
-		memzero_explicit(&cs, sizeof(cs));
-		if (!tquic_connecting(sk))
+		if (!tquic_connecting(sk)) {
+			memzero_explicit(&cs, sizeof(cs));
 			return -ENOTCONN;
-		return -EOPNOTSUPP;
+		}
+		err = tquic_engine_install_secret(sk, &cs, len);
+		memzero_explicit(&cs, sizeof(cs));
+		return err;
 	}
 	case QUIC_SOCKOPT_TRANSPORT_PARAM_EXT:
 		if (!optlen || optlen > TQUIC_TP_EXT_MAX)
 			return -EINVAL;
 		if (!tquic_connecting(sk))
 			return -ENOTCONN;
-		/* ENGINE: tquic_conn_set_peer_tparams(conn, bytes, optlen, now). */
-		return -EOPNOTSUPP;
+		return tquic_engine_set_peer_tparams(sk, optval, optlen);
 
 	/* ---- TQUIC extensions ---- */
 	case TQUIC_SOCKOPT_CONGESTION: {
@@ -425,7 +420,7 @@ static int tquic_setsockopt_locked(struct sock *sk, int optname, sockptr_t optva
 			return -EINVAL;
 		if (sk->sk_state != TCP_CLOSE && sk->sk_state != TCP_LISTEN)
 			return -EISCONN;
-		/* ENGINE: copied to tquic_conn_config.cc_name at creation. */
+		/* The connection's controller, taken at connect()/accept. */
 		memcpy(qs->opts.cc, name, sizeof(name));
 		return 0;
 	}
@@ -528,6 +523,7 @@ static int tquic_getsockopt_locked(struct sock *sk, int optname, char __user *op
 	}
 	case QUIC_SOCKOPT_STREAM_OPEN: {
 		struct quic_stream_info si;
+		int err;
 
 		if (len != sizeof(si))
 			return -EINVAL;
@@ -538,8 +534,14 @@ static int tquic_getsockopt_locked(struct sock *sk, int optname, char __user *op
 			return -EINVAL;
 		if (!tquic_established(sk))
 			return -ENOTCONN;
-		/* ENGINE: tquic_conn_stream_open(), waiting for credit unless DONTWAIT. */
-		return -EOPNOTSUPP;
+		if (si.stream_id >= 0)
+			return -EINVAL;	/* only "the next stream" can be opened */
+		err = tquic_engine_stream_open(sk, si.stream_flags & MSG_QUIC_STREAM_UNI,
+					       si.stream_flags & MSG_QUIC_STREAM_DONTWAIT,
+					       &si.stream_id);
+		if (err)
+			return err;
+		return copy_to_user(optval, &si, sizeof(si)) ? -EFAULT : 0;
 	}
 	case QUIC_SOCKOPT_CONNECTION_ID: {
 		struct quic_connection_id_info ci;
@@ -601,8 +603,7 @@ static int tquic_getsockopt_locked(struct sock *sk, int optname, char __user *op
 			return -EINVAL;
 		if (!tquic_connecting(sk))
 			return -ENOTCONN;
-		/* ENGINE: tquic_conn_local_tparams(conn, buf, len). */
-		return -EOPNOTSUPP;
+		return tquic_engine_local_tparams(sk, optval, optlen, len);
 
 	/* ---- TQUIC extensions ---- */
 	case TQUIC_SOCKOPT_CONGESTION:
@@ -625,7 +626,6 @@ static int tquic_getsockopt_locked(struct sock *sk, int optname, char __user *op
 		if (len != sizeof(*st))
 			return -EINVAL;
 		st->accept_queue = READ_ONCE(sk->sk_ack_backlog);
-		/* ENGINE: tx counts come from tquic_tunnel_xmit() users. */
 		return copy_to_user(optval, st, sizeof(*st)) ? -EFAULT : 0;
 	}
 	default:

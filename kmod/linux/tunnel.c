@@ -25,6 +25,7 @@
 #include <asm/unaligned.h>
 #include <net/udp.h>
 #include <net/udp_tunnel.h>
+#include <net/inet_ecn.h>
 #include <net/route.h>
 #if IS_ENABLED(CONFIG_IPV6)
 #include <net/ipv6.h>
@@ -348,41 +349,6 @@ static struct sock *tquic_tunnel_listener(struct tquic_tunnel *t)
 /* ---- receive ---- */
 
 /*
- * Hands @skb to @sk (a reference held by the caller).  Softirq context or
- * BHs disabled.  @skb is always consumed.
- */
-static void tquic_deliver(struct tquic_sock_net *tn, struct sock *sk, struct sk_buff *skb)
-{
-	struct sock *redirect = NULL;
-
-	bh_lock_sock(sk);
-	if (!sock_owned_by_user(sk)) {
-		redirect = tquic_rcv_locked(sk, skb);
-	} else if (sk_add_backlog(sk, skb, READ_ONCE(sk->sk_rcvbuf) + READ_ONCE(sk->sk_sndbuf))) {
-		tquic_sk(sk)->opts.stats.rx_dropped++;
-		TQUIC_INC_STATS(tn, TQUIC_MIB_DROP_BACKLOG);
-		kfree_skb(skb);
-	} else {
-		tquic_sk(sk)->opts.stats.rx_backlogged++;
-		TQUIC_INC_STATS(tn, TQUIC_MIB_RX_BACKLOG);
-	}
-	bh_unlock_sock(sk);
-	if (redirect) {
-		/* A listener found the connection an earlier Initial created. */
-		tquic_deliver(tn, redirect, skb);
-		sock_put(redirect);
-	}
-}
-
-/* Delivery from process context (a listener's backlog). */
-void tquic_deliver_bh(struct sock *sk, struct sk_buff *skb)
-{
-	local_bh_disable();
-	tquic_deliver(tquic_sock_net(sock_net(sk)), sk, skb);
-	local_bh_enable();
-}
-
-/*
  * For a listener: the socket that already owns this Initial's DCID (an
  * earlier Initial of the same client created it), with a reference.
  */
@@ -494,7 +460,7 @@ static int tquic_encap_rcv(struct sock *usk, struct sk_buff *skb)
 		TQUIC_INC_STATS(tn, TQUIC_MIB_RX_CONN);
 	}
 deliver:
-	tquic_deliver(tn, sk, skb);
+	tquic_sock_queue_rx(tn, sk, skb);
 	sock_put(sk);
 	return 0;
 drop:
@@ -508,10 +474,10 @@ drop:
 /*
  * Sends one datagram the engine built (@skb holds the QUIC payload, with
  * headroom for UDP/IP) from @sk's tunnel to @peer.  Process or softirq
- * context; @skb is consumed.  ENGINE: called for every datagram
- * tquic_conn_send() produces.
+ * context; @skb is consumed.  @ecn is the IP ECN codepoint to set.
  */
-int tquic_tunnel_xmit(struct sock *sk, struct sk_buff *skb, const union tquic_sockaddr *peer)
+int tquic_tunnel_xmit(struct sock *sk, struct sk_buff *skb, const union tquic_sockaddr *peer,
+		      u8 ecn)
 {
 	struct tquic_tunnel *t = tquic_sk(sk)->tunnel;
 	struct net *net = sock_net(sk);
@@ -540,7 +506,7 @@ int tquic_tunnel_xmit(struct sock *sk, struct sk_buff *skb, const union tquic_so
 			kfree_skb(skb);
 			return PTR_ERR(rt);
 		}
-		udp_tunnel_xmit_skb(rt, usk, skb, fl4.saddr, fl4.daddr, 0,
+		udp_tunnel_xmit_skb(rt, usk, skb, fl4.saddr, fl4.daddr, ecn & INET_ECN_MASK,
 				    ip4_dst_hoplimit(&rt->dst), htons(IP_DF),
 				    fl4.fl4_sport, fl4.fl4_dport, false, false);
 		return 0;
@@ -564,7 +530,7 @@ int tquic_tunnel_xmit(struct sock *sk, struct sk_buff *skb, const union tquic_so
 			return PTR_ERR(dst);
 		}
 		return udp_tunnel6_xmit_skb(dst, usk, skb, dst->dev, &fl6.saddr, &fl6.daddr,
-					    0, ip6_dst_hoplimit(dst), 0, fl6.fl6_sport,
+					    ecn & INET_ECN_MASK, ip6_dst_hoplimit(dst), 0, fl6.fl6_sport,
 					    fl6.fl6_dport, false);
 	}
 #else
