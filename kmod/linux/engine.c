@@ -289,11 +289,12 @@ int tquic_engine_connect(struct sock *sk)
  * The server connection of child @sk for the client Initial @skb; @cid is
  * the CID already routed to @sk.  Child owned.  Returns 0 when the Initial
  * authenticated (the ClientHello is then queued for recvmsg()), else an
- * error and @skb is consumed either way.
+ * error.  @skb is consumed and counted either way.
  */
 int tquic_engine_accept(struct sock *lsk, struct sock *sk, struct sk_buff *skb,
 			const struct tquic_cid_key *cid)
 {
+	struct tquic_sock_net *tn = tquic_sock_net(sock_net(sk));
 	struct tquic_sock *qs = tquic_sk(sk);
 	struct tquic_server_params sp;
 	struct tquic_conn_config cfg;
@@ -305,12 +306,14 @@ int tquic_engine_accept(struct sock *lsk, struct sock *sk, struct sk_buff *skb,
 
 	tquic_engine_config(lsk, &cfg);
 	if (skb_linearize(skb)) {
+		TQUIC_INC_STATS(tn, TQUIC_MIB_DROP_CHILD_FAILED);
 		kfree_skb(skb);
 		return -ENOMEM;
 	}
 	if (tquic_server_classify(&cfg, skb->data + sizeof(struct udphdr),
 				  skb->len - sizeof(struct udphdr), &sp, &token,
 				  &token_len) != TQUIC_SERVER_ACCEPT) {
+		TQUIC_INC_STATS(tn, TQUIC_MIB_DROP_MALFORMED);
 		kfree_skb(skb);
 		return -EPROTO;
 	}
@@ -321,6 +324,7 @@ int tquic_engine_accept(struct sock *lsk, struct sock *sk, struct sk_buff *skb,
 	qs->conn = tquic_conn_server_new(&cfg, &sp, &local, &peer, tquic_now(),
 					 TQUIC_GFP_KERNEL, &err);
 	if (!qs->conn) {
+		TQUIC_INC_STATS(tn, TQUIC_MIB_DROP_CHILD_FAILED);
 		kfree_skb(skb);
 		return err ? err : -ENOMEM;
 	}
@@ -430,8 +434,11 @@ static void tquic_on_stream_event(struct sock *sk, const struct tquic_event *ev)
 		tquic_wake_writers(sk);
 }
 
-static int tquic_close_errno(const struct tquic_close_info *ci)
+static int tquic_close_errno(const struct sock *sk, const struct tquic_close_info *ci)
 {
+	/* The application closed (close() or shutdown()): no error to report. */
+	if (!(ci->flags & TQUIC_CLOSE_F_REMOTE) && (sk->sk_shutdown & SEND_SHUTDOWN))
+		return 0;
 	if (ci->flags & TQUIC_CLOSE_F_IDLE)
 		return ETIMEDOUT;
 	if (ci->flags & TQUIC_CLOSE_F_HANDSHAKE)
@@ -459,7 +466,7 @@ static void tquic_on_closed(struct sock *sk)
 
 	if (!tquic_conn_close_info(qs->conn, &ci))
 		return;
-	err = tquic_close_errno(&ci);
+	err = tquic_close_errno(sk, &ci);
 	plen = min_t(size_t, ci.reason_len, TQUIC_PHRASE_MAX);
 	n.cc.errcode = (u32)ci.code;
 	n.cc.frame = (u8)ci.frame_type;
@@ -738,7 +745,13 @@ void tquic_engine_close(struct sock *sk)
 	const struct quic_connection_close *cc = qs->close_info;
 	size_t plen = cc ? qs->close_len - sizeof(*cc) : 0;
 
+	struct tquic_conn_stats st;
+
 	if (!qs->conn)
+		return;
+	/* A client that never sent anything has no connection to close. */
+	tquic_conn_stats(qs->conn, &st);
+	if (!st.pkts_sent)
 		return;
 	/* Application codes once the handshake is done, else transport codes. */
 	tquic_conn_close(qs->conn, sk->sk_state == TCP_ESTABLISHED, cc ? cc->errcode : 0,

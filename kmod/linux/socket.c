@@ -157,6 +157,7 @@ static void __tquic_close(struct sock *sk, bool nested)
 		lock_sock_nested(sk, SINGLE_DEPTH_NESTING);
 	else
 		lock_sock(sk);
+	WRITE_ONCE(sk->sk_shutdown, SHUTDOWN_MASK);
 	if (sk->sk_state == TCP_LISTEN)
 		tquic_listen_stop(sk);
 	else if (sk->sk_state != TCP_CLOSE)
@@ -166,7 +167,6 @@ static void __tquic_close(struct sock *sk, bool nested)
 	 * the closing state to repeat it (the peer's idle timeout covers a
 	 * lost one).
 	 */
-	WRITE_ONCE(sk->sk_shutdown, SHUTDOWN_MASK);
 	inet_sk_set_state(sk, TCP_CLOSE);
 	tquic_demux_del_all(sk);
 	sk->sk_state_change(sk);

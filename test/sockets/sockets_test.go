@@ -192,18 +192,15 @@ func TestSocketLayer(t *testing.T) {
 		if terminal != rx {
 			t.Errorf("datagrams accounted %d, received %d: every one must end in one counter", terminal, rx)
 		}
-		// Without the connection engine nothing is consumed: all dropped.
-		if st["RxConsumed"] != 0 {
-			t.Errorf("RxConsumed %d", st["RxConsumed"])
-		}
-		for _, k := range []string{"DropMalformed", "DropNoConn", "DropVersion", "DropAcceptOverflow", "DropNoEngine"} {
+		// Initials to the listener reach the engine (RxConsumed), which
+		// cannot open them: garbage never creates a connection.
+		for _, k := range []string{"DropMalformed", "DropNoConn", "DropVersion", "RxConsumed"} {
 			if st[k] == 0 {
 				t.Errorf("%s is 0: that kind of garbage was not seen", k)
 			}
 		}
-		// Initials created connections only up to the backlog (64 + 1).
-		if c := st["ChildCreated"]; c == 0 || c > 65 {
-			t.Errorf("ChildCreated %d, want 1..65", c)
+		if c := st["ChildCreated"]; c != 0 {
+			t.Errorf("ChildCreated %d: garbage Initials created connections", c)
 		}
 		after := parseStats(t, read("stats.after"))
 		for _, k := range []string{"Sockets", "Tunnels", "Cids"} {

@@ -386,24 +386,49 @@ static size_t make_initial(unsigned char *b, size_t cap, const unsigned char *dc
 	return n;
 }
 
-static int udp_send_initial(int family, uint16_t port, const unsigned char *dcid, union addr *from)
+/*
+ * A real client Initial: a QUIC socket connected to @port on loopback
+ * whose "ClientHello" (@len bytes) the engine sends in a protected
+ * Initial.  Returns the socket (kept open by the caller), its address in
+ * @from.
+ */
+static int quic_initial(int family, uint16_t port, const void *hello, size_t len,
+			union addr *from)
 {
-	unsigned char b[1500];
 	union addr to;
 	socklen_t fl = sizeof(*from);
-	size_t n = make_initial(b, sizeof(b), dcid, 8);
-	int u = socket(family, SOCK_DGRAM, 0);
+	int fd = socket(family, SOCK_DGRAM, IPPROTO_QUIC);
 
-	if (u < 0)
+	if (fd < 0)
 		return -1;
 	loopback(&to, family, port);
-	if (sendto(u, b, n, 0, &to.sa, addr_len(&to)) != (ssize_t)n) {
-		close(u);
+	if (connect(fd, &to.sa, addr_len(&to)) ||
+	    send_hs(fd, hello, len, QUIC_CRYPTO_INITIAL, sizeof(struct quic_handshake_info),
+		    0) != (ssize_t)len ||
+	    getsockname(fd, &from->sa, &fl)) {
+		close(fd);
 		return -1;
 	}
-	getsockname(u, &from->sa, &fl);
-	close(u);
-	return 0;
+	return fd;
+}
+
+/* Receives handshake bytes; returns their length and level, or -1. */
+static ssize_t recv_hs(int fd, void *buf, size_t len, int *level)
+{
+	char cbuf[CMSG_SPACE(sizeof(struct quic_handshake_info))];
+	struct iovec iov = { .iov_base = buf, .iov_len = len };
+	struct msghdr m = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf,
+			    .msg_controllen = sizeof(cbuf) };
+	struct cmsghdr *c;
+	ssize_t n = recvmsg(fd, &m, MSG_DONTWAIT);
+
+	*level = -1;
+	if (n < 0)
+		return n;
+	for (c = CMSG_FIRSTHDR(&m); c; c = CMSG_NXTHDR(&m, c))
+		if (c->cmsg_level == SOL_QUIC && c->cmsg_type == QUIC_HANDSHAKE_INFO)
+			*level = ((struct quic_handshake_info *)CMSG_DATA(c))->crypto_level;
+	return n;
 }
 
 struct shut_arg {
@@ -422,7 +447,8 @@ static void *shut_later(void *p)
 static void basic_one(int family, int type)
 {
 	union addr la, ca, pa, from, got;
-	unsigned char dcid[8], dcid2[8], data[100];
+	unsigned char data[100], got_data[200];
+	int extra[4], lvl;
 	char ctx[64];
 	socklen_t len;
 	int lfd, cfd, fd, child, flags, i;
@@ -516,8 +542,11 @@ static void basic_one(int family, int type)
 	{
 		struct quic_crypto_secret cs = { .send = 1, .level = QUIC_CRYPTO_HANDSHAKE, .type = 51 };
 
+		EXPECT_OK(setsockopt(cfd, SOL_QUIC, QUIC_SOCKOPT_CRYPTO_SECRET, &cs, sizeof(cs)),
+			  "%s CRYPTO_SECRET at the handshake level", ctx);
+		cs.type = 49;	/* AES-CCM: no such suite in the engine */
 		EXPECT_ERR(setsockopt(cfd, SOL_QUIC, QUIC_SOCKOPT_CRYPTO_SECRET, &cs, sizeof(cs)),
-			   EOPNOTSUPP, "%s CRYPTO_SECRET without the engine", ctx);
+			   EINVAL, "%s CRYPTO_SECRET of an unknown cipher", ctx);
 	}
 	{
 		struct tquic_sock_stats st;
@@ -528,44 +557,47 @@ static void basic_one(int family, int type)
 		      st.crypto_queued);
 	}
 
-	/* A client Initial creates a connection to accept. */
-	for (i = 0; i < 8; i++)
-		dcid[i] = rand();
-	check(udp_send_initial(AF_INET, port_of(&la), dcid, &from) == 0, "%s send an Initial", ctx);
+	/* The client's Initial (its handshake bytes above) created a connection. */
 	ev = poll1(lfd, POLLIN, 2000);
 	check(ev == POLLIN, "%s listener readable after an Initial (0x%x)", ctx, ev);
 	len = sizeof(got);
 	child = accept(lfd, &got.sa, &len);
 	check(child >= 0, "%s accept: %s", ctx, child < 0 ? strerror(errno) : "");
 	if (child >= 0) {
-		/* The sender's port, from 127.0.0.1 (its socket was unbound). */
-		if (family == AF_INET)
-			check(got.v4.sin_port == from.v4.sin_port &&
-			      got.v4.sin_addr.s_addr == htonl(INADDR_LOOPBACK),
-			      "%s accepted peer is the Initial's sender", ctx);
-		else
-			check(got.v6.sin6_port == from.v4.sin_port &&
-			      IN6_IS_ADDR_V4MAPPED(&got.v6.sin6_addr) &&
-			      got.v6.sin6_addr.s6_addr32[3] == htonl(INADDR_LOOPBACK),
-			      "%s accepted peer is the Initial's sender, v4-mapped", ctx);
+		check(port_of(&got) == port_of(&ca), "%s accepted peer is the client (%u, %u)", ctx,
+		      port_of(&got), port_of(&ca));
 		len = sizeof(got);
 		EXPECT_OK(getsockname(child, &got.sa, &len), "%s child getsockname", ctx);
 		check(port_of(&got) == port_of(&la), "%s child on the listener's port", ctx);
-		ev = poll1(child, POLLIN | POLLOUT, 0);
-		check(ev == POLLOUT, "%s new connection polls OUT (0x%x)", ctx, ev);
-		EXPECT_ERR(recv(child, data, 10, MSG_DONTWAIT), EAGAIN, "%s child has nothing yet", ctx);
+		ev = poll1(child, POLLIN | POLLOUT, 1000);
+		check(ev == (POLLIN | POLLOUT), "%s new connection polls IN|OUT (0x%x)", ctx, ev);
+		EXPECT_ERR(recv(child, got_data, 10, MSG_DONTWAIT), EINVAL,
+			   "%s handshake bytes need the cmsg", ctx);
+		check(recv_hs(child, got_data, sizeof(got_data), &lvl) == sizeof(data) &&
+		      lvl == QUIC_CRYPTO_INITIAL && !memcmp(got_data, data, sizeof(data)),
+		      "%s the client's handshake bytes arrive at the Initial level (level %d)", ctx,
+		      lvl);
+		EXPECT_ERR(recv(child, data, 10, MSG_DONTWAIT), EAGAIN, "%s child has nothing more",
+			   ctx);
 	}
 	/* The same client again: same connection, nothing new to accept. */
-	check(udp_send_initial(AF_INET, port_of(&la), dcid, &from) == 0, "%s resend the Initial", ctx);
+	EXPECT_OK((int)send_hs(cfd, data, 10, QUIC_CRYPTO_INITIAL,
+			       sizeof(struct quic_handshake_info), 0) - 10,
+		  "%s more handshake bytes", ctx);
 	ev = poll1(lfd, POLLIN, 300);
-	check(ev == 0, "%s a repeated Initial creates nothing (0x%x)", ctx, ev);
+	check(ev == 0, "%s a second Initial of a client creates nothing (0x%x)", ctx, ev);
+	if (child >= 0) {
+		ev = poll1(child, POLLIN, 1000);
+		check(recv_hs(child, got_data, sizeof(got_data), &lvl) == 10,
+		      "%s it reaches the same connection (0x%x)", ctx, ev);
+	}
 
 	/* Blocking accept wakes for a new Initial. */
-	for (i = 0; i < 8; i++)
-		dcid2[i] = rand();
 	if (fork() == 0) {
 		usleep(200000);
-		_exit(udp_send_initial(AF_INET, port_of(&la), dcid2, &from) ? 1 : 0);
+		fd = quic_initial(family, port_of(&la), data, sizeof(data), &from);
+		usleep(300000);	/* the Initial out before close() */
+		_exit(fd < 0 ? 1 : 0);
 	}
 	fd = accept(lfd, NULL, NULL);
 	check(fd >= 0, "%s blocking accept woken by an Initial: %s", ctx, fd < 0 ? strerror(errno) : "");
@@ -573,10 +605,8 @@ static void basic_one(int family, int type)
 	if (fd >= 0)
 		close(fd);
 	/* Backlog 2 queues 3 (backlog + 1, as TCP); the fourth is refused. */
-	for (i = 0; i < 4; i++) {
-		dcid2[0]++;
-		udp_send_initial(AF_INET, port_of(&la), dcid2, &from);
-	}
+	for (i = 0; i < 4; i++)
+		extra[i] = quic_initial(family, port_of(&la), data, sizeof(data), &from);
 	{
 		struct tquic_sock_stats st;
 
@@ -618,6 +648,9 @@ static void basic_one(int family, int type)
 			   MSG_NOSIGNAL), EPIPE, "%s handshake send after shutdown", ctx);
 	if (child >= 0)
 		close(child);
+	for (i = 0; i < 4; i++)
+		if (extra[i] >= 0)
+			close(extra[i]);
 	close(cfd);
 	close(lfd);
 }
