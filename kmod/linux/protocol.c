@@ -168,6 +168,9 @@ static int __net_init tquic_sock_net_init(struct net *net)
 	atomic_set(&tn->nr_tunnels, 0);
 	atomic_set(&tn->nr_cids, 0);
 	get_random_bytes(tn->reset_key, sizeof(tn->reset_key));
+	spin_lock_init(&tn->socks_lock);
+	INIT_LIST_HEAD(&tn->socks);
+	tn->next_sock_id = 1;
 	tn->mib = alloc_percpu(struct tquic_mib_counters);
 	if (!tn->mib)
 		return -ENOMEM;

@@ -106,6 +106,9 @@ struct tquic_sock_net {
 	atomic_t nr_tunnels;
 	atomic_t nr_cids;
 	u8 reset_key[32];			/* stateless reset tokens of this namespace */
+	spinlock_t socks_lock;			/* socks */
+	struct list_head socks;			/* every QUIC socket, oldest first */
+	u64 next_sock_id;			/* under socks_lock */
 };
 
 struct tquic_sock_net *tquic_sock_net(const struct net *net);
@@ -165,6 +168,8 @@ struct tquic_sock_opts {
 struct tquic_sock {
 	struct inet_sock inet;		/* first */
 
+	u64 id;				/* unique in the namespace, for the dumps */
+	struct list_head sock_node;	/* tn->socks */
 	struct tquic_tunnel *tunnel;	/* bound: holds a reference */
 	struct list_head cids;		/* struct tquic_cid_entry */
 	struct hlist_node listen_node;	/* tunnel->listeners */
@@ -288,6 +293,12 @@ int tquic_engine_set_peer_tparams(struct sock *sk, sockptr_t optval, unsigned in
 int tquic_engine_local_tparams(struct sock *sk, char __user *optval, int __user *optlen,
 			       int len);
 void tquic_engine_stats(struct sock *sk, struct tquic_conn_stats *st);
+
+/*
+ * The next socket of @net after id @after (0: the first), with a reference,
+ * or NULL.  For dumps that walk every socket without holding a lock.
+ */
+struct sock *tquic_sock_next(struct net *net, u64 after);
 
 /* sockopt.c */
 int tquic_setsockopt(struct sock *sk, int level, int optname, sockptr_t optval,

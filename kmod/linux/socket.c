@@ -110,6 +110,7 @@ int tquic_sk_enqueue_rx(struct sock *sk, struct sk_buff *skb)
 
 int tquic_init_sock(struct sock *sk)
 {
+	struct tquic_sock_net *tn = tquic_sk_net(sk);
 	struct tquic_sock *qs = tquic_sk(sk);
 
 	/* Found under RCU by the demux: freed after a grace period. */
@@ -127,8 +128,30 @@ int tquic_init_sock(struct sock *sk)
 	qs->deferred = 0;
 	tquic_engine_sock_init(qs);
 	tquic_sockopt_defaults(qs);
-	atomic_inc(&tquic_sk_net(sk)->nr_socks);
+	spin_lock_bh(&tn->socks_lock);
+	qs->id = tn->next_sock_id++;
+	list_add_tail(&qs->sock_node, &tn->socks);
+	spin_unlock_bh(&tn->socks_lock);
+	atomic_inc(&tn->nr_socks);
 	return 0;
+}
+
+struct sock *tquic_sock_next(struct net *net, u64 after)
+{
+	struct tquic_sock_net *tn = tquic_sock_net(net);
+	struct tquic_sock *qs;
+	struct sock *sk = NULL;
+
+	spin_lock_bh(&tn->socks_lock);
+	list_for_each_entry(qs, &tn->socks, sock_node) {
+		if (qs->id > after) {
+			sk = &qs->inet.sk;
+			sock_hold(sk);
+			break;
+		}
+	}
+	spin_unlock_bh(&tn->socks_lock);
+	return sk;
 }
 
 void tquic_destroy_sock(struct sock *sk)
@@ -146,6 +169,9 @@ void tquic_destroy_sock(struct sock *sk)
 		tquic_tunnel_put(qs->tunnel);
 		qs->tunnel = NULL;
 	}
+	spin_lock_bh(&tquic_sk_net(sk)->socks_lock);
+	list_del_init(&qs->sock_node);
+	spin_unlock_bh(&tquic_sk_net(sk)->socks_lock);
 	atomic_dec(&tquic_sk_net(sk)->nr_socks);
 }
 
