@@ -62,7 +62,7 @@ func Serve(ctx context.Context, conn transport.Connection) error {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if err := serveStream(s); err != nil {
+			if err := ServeDuplex(s); err != nil {
 				s.CancelRead(1)
 				s.CancelWrite(1)
 			}
@@ -80,7 +80,16 @@ func echoDatagrams(ctx context.Context, conn transport.Connection) {
 	}
 }
 
-func serveStream(s transport.Stream) error {
+// Duplex is one bidirectional byte stream: a QUIC stream, or a TCP or TLS
+// connection for the comparisons.
+type Duplex interface {
+	io.ReadWriter
+	// CloseWrite ends the sending direction (FIN).
+	CloseWrite() error
+}
+
+// ServeDuplex answers one request on s.
+func ServeDuplex(s Duplex) error {
 	var hdr [headerLen]byte
 	if _, err := io.ReadFull(s, hdr[:]); err != nil {
 		return fmt.Errorf("read header: %w", err)
@@ -107,7 +116,7 @@ func serveStream(s transport.Stream) error {
 	if _, err := s.Write(sum); err != nil {
 		return fmt.Errorf("write download digest: %w", err)
 	}
-	return s.Close()
+	return s.CloseWrite()
 }
 
 // writePattern writes n pattern bytes in 64 KiB writes and returns their digest.
@@ -270,7 +279,12 @@ func runStream(ctx context.Context, conn transport.Connection, upload, download 
 	}
 	stop := context.AfterFunc(ctx, func() { s.CancelRead(2); s.CancelWrite(2) })
 	defer stop()
+	return RunDuplex(s, upload, download)
+}
 
+// RunDuplex performs one request on s: it uploads and downloads the given
+// byte counts and verifies both digests. It returns the payload bytes moved.
+func RunDuplex(s Duplex, upload, download uint64) (up, down uint64, err error) {
 	var hdr [headerLen]byte
 	binary.BigEndian.PutUint64(hdr[:8], upload)
 	binary.BigEndian.PutUint64(hdr[8:], download)

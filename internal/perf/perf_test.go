@@ -2,7 +2,10 @@ package perf
 
 import (
 	"context"
+	"crypto/tls"
+	"encoding/hex"
 	"errors"
+	"net"
 	"testing"
 	"time"
 
@@ -101,5 +104,40 @@ func TestRunDetectsCorruption(t *testing.T) {
 	_, err = Run(ctx, client, Options{Streams: 1, Upload: 10, Download: 10})
 	if !errors.Is(err, errDigest) {
 		t.Fatalf("err = %v, want a digest mismatch", err)
+	}
+}
+
+func TestTCPTLS(t *testing.T) {
+	stls, ctls, err := quicgoadapter.SelfSignedTLS("perf")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	go TCPServe(ctx, ln, stls, false)
+	up, down, err := TCPRun(ctx, ln.Addr().String(), ctls, false, 1_000_000, 2_000_000)
+	if err != nil || up != 1_000_000 || down != 2_000_000 {
+		t.Fatalf("%d up, %d down: %v", up, down, err)
+	}
+}
+
+// The kTLS key schedule against RFC 8448's simple 1-RTT handshake: the
+// server's application traffic secret gives this key and IV.
+func TestKTLSKeySchedule(t *testing.T) {
+	secret, _ := hex.DecodeString("a11af9f05531f856ad47116b45a950328204b4f44bfb6b3a4b4f1f3fcb631643")
+	info, err := cryptoInfo(tls.TLS_AES_128_GCM_SHA256, secret)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// RFC 8448: key 9f02283b..., iv cf782b88dd83549aadf1e984. Laid out as
+	// version, cipher, iv[4:12], key, salt = iv[0:4], record sequence.
+	want := "0403" + "3300" + "dd83549aadf1e984" + "9f02283b6c9c07efc26bb9f2ac92e356" +
+		"cf782b88" + "0000000000000000"
+	if got := hex.EncodeToString(info); got != want {
+		t.Fatalf("crypto info\n got %s\nwant %s", got, want)
 	}
 }
