@@ -264,12 +264,15 @@ func signal(ch chan struct{}) {
 // c.hsMu.
 type tlsEngine struct {
 	c *Conn
-	// appSecrets holds the Application secrets until HandshakeComplete:
-	// the kernel takes the installation of both as "handshake complete"
-	// (ESTABLISHED, and a server sends HANDSHAKE_DONE), which must not
-	// happen before TLS has verified the peer's Finished.
-	appSecrets []appSecret
-	peerParams []byte
+	// appSecrets holds the Application secrets until TLS completed and
+	// both are known: the kernel takes their installation as "handshake
+	// complete" (ESTABLISHED, and a server sends HANDSHAKE_DONE).
+	// crypto/tls hands out the write secret before the peer's Finished is
+	// verified, and the read secret only after QUICHandshakeDone.
+	appSecrets   []appSecret
+	complete     bool // TLS reported QUICHandshakeDone
+	appInstalled bool
+	peerParams   []byte
 	// err is a failure of a callback that cannot return one.
 	err error
 }
@@ -290,9 +293,42 @@ func (e *tlsEngine) InstallSecret(level handshake.Level, write bool, suite uint1
 		return nil
 	case tls.QUICEncryptionLevelApplication:
 		e.appSecrets = append(e.appSecrets, appSecret{write: write, suite: suite, secret: bytes.Clone(secret)})
-		return nil
+		return e.installAppSecrets()
 	}
 	return e.install(level, write, suite, secret)
+}
+
+// installAppSecrets installs the Application secrets once TLS completed
+// and both are known, read first so the kernel can decrypt 1-RTT packets
+// the moment it may send them.
+func (e *tlsEngine) installAppSecrets() error {
+	if !e.complete || e.appInstalled {
+		return nil
+	}
+	var read, write *appSecret
+	for i := range e.appSecrets {
+		if e.appSecrets[i].write {
+			write = &e.appSecrets[i]
+		} else {
+			read = &e.appSecrets[i]
+		}
+	}
+	if read == nil || write == nil {
+		return nil
+	}
+	e.appInstalled = true
+	defer func() {
+		for i := range e.appSecrets {
+			clear(e.appSecrets[i].secret)
+		}
+		e.appSecrets = nil
+	}()
+	for _, s := range []*appSecret{read, write} {
+		if err := e.install(tls.QUICEncryptionLevelApplication, s.write, s.suite, s.secret); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func (e *tlsEngine) install(level handshake.Level, write bool, suite uint16, secret []byte) error {
@@ -357,28 +393,13 @@ func (e *tlsEngine) SetPeerTransportParameters(params []byte) error {
 	return nil
 }
 
-// HandshakeComplete installs the Application secrets, read first so the
-// kernel can decrypt 1-RTT packets the moment it may send them.
+// HandshakeComplete installs the Application secrets if both are known
+// (else the read secret's arrival does).
 func (e *tlsEngine) HandshakeComplete() {
-	for _, write := range []bool{false, true} {
-		found := false
-		for _, s := range e.appSecrets {
-			if s.write != write {
-				continue
-			}
-			found = true
-			if err := e.install(tls.QUICEncryptionLevelApplication, write, s.suite, s.secret); err != nil && e.err == nil {
-				e.err = err
-			}
-		}
-		if !found && e.err == nil {
-			e.err = fmt.Errorf("sockapi: TLS completed without an Application secret (write %v)", write)
-		}
+	e.complete = true
+	if err := e.installAppSecrets(); err != nil && e.err == nil {
+		e.err = err
 	}
-	for i := range e.appSecrets {
-		clear(e.appSecrets[i].secret)
-	}
-	e.appSecrets = nil
 }
 
 // Alert sets CRYPTO_ERROR 0x100+alert as the close reason; the failed
@@ -436,13 +457,16 @@ func (c *Conn) handleCrypto(level tls.QUICEncryptionLevel, data []byte) error {
 		return errors.New("sockapi: handshake data before the handshake started")
 	}
 	err := c.hs.HandleData(level, data)
+	done := c.hs.Done()
+	if err == nil && done && !c.eng.appInstalled && c.eng.err == nil {
+		c.eng.err = errors.New("sockapi: TLS completed without both Application secrets")
+	}
 	if err == nil && c.eng.err != nil {
 		// TLS is fine but the kernel refused its keys: close with
 		// internal_error, as the driver does for its own failures.
 		err = c.eng.err
 		c.eng.Alert(80)
 	}
-	done := c.hs.Done()
 	var state tls.ConnectionState
 	if done {
 		state = c.hs.ConnectionState()
