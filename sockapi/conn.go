@@ -425,6 +425,9 @@ func (c *Conn) startHandshake(ctx context.Context, tlsConf *tls.Config) error {
 		c.hs = handshake.NewClient(handshake.Config{TLS: tlsConf}, &c.eng, tp)
 	}
 	err := c.hs.Start(ctx)
+	if err != nil {
+		_ = c.hs.Close() // no reader will
+	}
 	c.hsMu.Unlock()
 	if err != nil {
 		return fmt.Errorf("sockapi: start TLS handshake: %w", err)

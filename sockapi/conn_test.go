@@ -774,4 +774,13 @@ func TestConnOptions(t *testing.T) {
 	if err := (&Config{Version: 7}).apply(f2, nil); err == nil {
 		t.Error("version 7 accepted")
 	}
+
+	f3 := newFakeSock(false)
+	if err := enableEvents(f3); err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"setsockopt 0 01 01", "setsockopt 0 05 01", "setsockopt 0 03 01"} // STREAM_UPDATE, CONNECTION_CLOSE, MAX_STREAM on
+	if got := f3.calls(); strings.Join(got, "|") != strings.Join(want, "|") {
+		t.Errorf("enableEvents made %q, want %q", got, want)
+	}
 }
