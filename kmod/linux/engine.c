@@ -1175,3 +1175,11 @@ void tquic_engine_stats(struct sock *sk, struct tquic_conn_stats *st)
 	if (qs->conn)
 		tquic_conn_stats(qs->conn, st);
 }
+
+/* The QUIC version the connection uses (negotiation may have changed it). */
+u32 tquic_engine_version(struct sock *sk)
+{
+	struct tquic_sock *qs = tquic_sk(sk);
+
+	return qs->conn ? tquic_conn_version(qs->conn) : qs->opts.config.version;
+}

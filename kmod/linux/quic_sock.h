@@ -293,6 +293,7 @@ int tquic_engine_set_peer_tparams(struct sock *sk, sockptr_t optval, unsigned in
 int tquic_engine_local_tparams(struct sock *sk, char __user *optval, int __user *optlen,
 			       int len);
 void tquic_engine_stats(struct sock *sk, struct tquic_conn_stats *st);
+u32 tquic_engine_version(struct sock *sk);
 
 /*
  * The next socket of @net after id @after (0: the first), with a reference,

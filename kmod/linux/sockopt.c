@@ -580,11 +580,16 @@ static int tquic_getsockopt_locked(struct sock *sk, int optname, char __user *op
 		}
 		return copy_to_user(optval, &qs->opts.tp, sizeof(qs->opts.tp)) ? -EFAULT : 0;
 	}
-	case QUIC_SOCKOPT_CONFIG:
-		if (len != sizeof(qs->opts.config))
+	case QUIC_SOCKOPT_CONFIG: {
+		struct quic_config c = qs->opts.config;
+
+		if (len != sizeof(c))
 			return -EINVAL;
-		return copy_to_user(optval, &qs->opts.config, sizeof(qs->opts.config)) ?
-		       -EFAULT : 0;
+		/* After compatible version negotiation: the version in use. */
+		if (qs->conn)
+			c.version = tquic_engine_version(sk);
+		return copy_to_user(optval, &c, sizeof(c)) ? -EFAULT : 0;
+	}
 	case QUIC_SOCKOPT_TOKEN:
 		if (len < 0 || len > TQUIC_TOKEN_MAX)
 			return -EINVAL;
