@@ -52,6 +52,7 @@ void tquic_conn_event(struct tquic_conn *c, u32 type, u32 flags, u64 id, u64 cod
 {
 	struct tquic_event *ev;
 
+	tquic_conn_qlog_event(c, type, flags, id, code);
 	if (c->ev_len == TQUIC_CONN_EVENTS)
 		return;
 	ev = &c->ev[(c->ev_head + c->ev_len) % TQUIC_CONN_EVENTS];
@@ -206,6 +207,7 @@ static void rec_on_acked(void *ctx, enum tquic_pn_space space, struct tquic_sent
 	struct tquic_conn *c = ctx;
 	struct tquic_sent_frames *sf = pkt->frames;
 
+	tquic_conn_qlog_pkt(c, TQUIC_QL_PACKET_ACKED, 0, space, pkt->pn, pkt->size, 0);
 	if (pkt->flags & TQUIC_SENT_HAS_ACK)
 		tquic_ackmgr_on_ack_acked(&c->path.ack, space, pkt->ack_largest);
 	if (space == TQUIC_PN_SPACE_APP && pkt->pn >= c->tx_phase_first_pn &&
@@ -223,8 +225,9 @@ static void rec_on_lost(void *ctx, enum tquic_pn_space space, struct tquic_sent_
 	struct tquic_conn *c = ctx;
 	struct tquic_sent_frames *sf = pkt->frames;
 
-	(void)space;
 	c->stats.pkts_lost++;
+	tquic_conn_qlog_pkt(c, TQUIC_QL_PACKET_LOST, 0, space, pkt->pn, pkt->size, 0);
+	tquic_conn_qlog_metrics(c);
 	if (!sf)
 		return;
 	pkt->frames = NULL;
@@ -1469,4 +1472,129 @@ void tquic_conn_stats(const struct tquic_conn *c, struct tquic_conn_stats *st)
 	st->srtt = c->path.rtt.smoothed_rtt;
 	st->cwnd = tquic_cc_cwnd(&c->path.cc);
 	st->bytes_in_flight = c->path.rec.bytes_in_flight;
+}
+
+/* ---- observation: stats dumps and qlog ---- */
+
+void tquic_conn_get_info(const struct tquic_conn *c, struct tquic_conn_info *ci)
+{
+	const struct tquic_conn_path *p = &c->path;
+
+	memset(ci, 0, sizeof(*ci));
+	ci->version = c->version;
+	ci->is_server = c->is_server;
+	ci->handshake_confirmed = c->handshake_confirmed;
+	ci->closing = tquic_conn_closed(c);
+	ci->n_paths = 1;
+	ci->cc_name = p->cc.ops->name;
+	ci->cc_state = tquic_cc_state_name(&p->cc);
+	ci->bytes_lost = p->rec.stats.bytes_lost;
+	ci->pto_count = p->rec.stats.pto_count;
+}
+
+bool tquic_conn_path_info(const struct tquic_conn *c, u32 idx, struct tquic_path_info *pi)
+{
+	const struct tquic_conn_path *p = &c->path;
+	const struct tquic_recovery *r = &p->rec;
+	u32 i;
+
+	if (idx != 0)
+		return false;
+	memset(pi, 0, sizeof(*pi));
+	pi->id = p->id;
+	pi->validated = p->validated;
+	pi->local = p->local;
+	pi->peer = p->peer;
+	pi->mtu = p->mtu;
+	pi->rtt_latest = p->rtt.latest_rtt;
+	pi->rtt_min = p->rtt.has_sample ? p->rtt.min_rtt : 0;
+	pi->rtt_smoothed = p->rtt.smoothed_rtt;
+	pi->rtt_var = p->rtt.rttvar;
+	pi->cwnd = tquic_cc_cwnd(&p->cc);
+	pi->ssthresh = p->cc.ops->ssthresh(&p->cc);
+	pi->bytes_in_flight = r->bytes_in_flight;
+	pi->pacing_rate = c->cfg.pacing ? p->pacer.rate : 0;
+	pi->cc_name = p->cc.ops->name;
+	pi->cc_state = tquic_cc_state_name(&p->cc);
+	pi->pkts_sent = r->stats.pkts_sent;
+	pi->bytes_sent = r->stats.bytes_sent;
+	pi->pkts_acked = r->stats.pkts_acked;
+	pi->pkts_lost = r->stats.pkts_lost;
+	pi->bytes_lost = r->stats.bytes_lost;
+	pi->pto_count = r->stats.pto_count;
+	pi->ecn_state = r->ecn_state;
+	for (i = 0; i < TQUIC_PN_SPACE_COUNT; i++) {
+		pi->ecn_sent_ect0 += r->sp[i].sent_ect0;
+		pi->ecn_sent_ect1 += r->sp[i].sent_ect1;
+		pi->ecn_ect0 += r->sp[i].ecn_ect0;
+		pi->ecn_ect1 += r->sp[i].ecn_ect1;
+		pi->ecn_ce += r->sp[i].ecn_ce;
+	}
+	return true;
+}
+
+void tquic_conn_set_qlog(struct tquic_conn *c,
+			 void (*fn)(void *ctx, const struct tquic_qlog_event *ev),
+			 void *ctx)
+{
+	c->cfg.qlog = fn;
+	c->cfg.qlog_ctx = fn ? ctx : NULL;
+}
+
+static void qlog_init(const struct tquic_conn *c, struct tquic_qlog_event *ev, u8 type)
+{
+	memset(ev, 0, sizeof(*ev));
+	ev->type = type;
+	ev->version = c->version;
+	ev->time = c->now;
+}
+
+void tquic_conn_qlog_pkt(struct tquic_conn *c, u8 type, u8 pkt_type, u8 space,
+			 u64 pn, size_t len, u8 reason)
+{
+	struct tquic_qlog_event ev;
+
+	if (!c->cfg.qlog)
+		return;
+	qlog_init(c, &ev, type);
+	ev.pkt_type = pkt_type;
+	ev.space = space;
+	ev.pn = pn;
+	ev.len = (u32)min_u64(len, 0xffffffffU);
+	ev.reason = reason;
+	c->cfg.qlog(c->cfg.qlog_ctx, &ev);
+}
+
+void tquic_conn_qlog_metrics(struct tquic_conn *c)
+{
+	const struct tquic_conn_path *p = &c->path;
+	struct tquic_qlog_event ev;
+
+	if (!c->cfg.qlog)
+		return;
+	qlog_init(c, &ev, TQUIC_QL_METRICS);
+	ev.rtt_min = p->rtt.has_sample ? p->rtt.min_rtt : 0;
+	ev.rtt_smoothed = p->rtt.smoothed_rtt;
+	ev.rtt_var = p->rtt.rttvar;
+	ev.rtt_latest = p->rtt.latest_rtt;
+	ev.cwnd = tquic_cc_cwnd(&p->cc);
+	ev.bytes_in_flight = p->rec.bytes_in_flight;
+	ev.ssthresh = p->cc.ops->ssthresh(&p->cc);
+	ev.pacing_rate = c->cfg.pacing ? p->pacer.rate : 0;
+	ev.cc_state = tquic_cc_state_name(&p->cc);
+	c->cfg.qlog(c->cfg.qlog_ctx, &ev);
+}
+
+void tquic_conn_qlog_event(struct tquic_conn *c, u32 type, u32 flags, u64 id, u64 code)
+{
+	struct tquic_qlog_event ev;
+
+	if (!c->cfg.qlog)
+		return;
+	qlog_init(c, &ev, TQUIC_QL_EVENT);
+	ev.ev_type = type;
+	ev.ev_flags = flags;
+	ev.ev_id = id;
+	ev.ev_code = code;
+	c->cfg.qlog(c->cfg.qlog_ctx, &ev);
 }

@@ -55,6 +55,8 @@ enum tquic_level {
 #define TQUIC_MIN_INITIAL_SIZE		1200
 #define TQUIC_CONN_REASON_MAX		128
 
+struct tquic_qlog_event;
+
 struct tquic_conn_config {
 	/* Versions spoken, most preferred first (v1 and/or v2). */
 	u32 versions[TQUIC_CONN_MAX_VERSIONS];
@@ -81,6 +83,9 @@ struct tquic_conn_config {
 	u32 datagram_queue;		/* datagrams queued per direction */
 	u64 key_update_packets;		/* initiate a key update every N packets, 0 = never */
 	u8 reset_key[TQUIC_RESET_KEY_LEN];	/* stateless reset token key */
+	/* qlog: called with each event when set (tquic_conn_set_qlog() too). */
+	void (*qlog)(void *ctx, const struct tquic_qlog_event *ev);
+	void *qlog_ctx;
 };
 
 /* Fills @cfg with defaults (v1 then v2, CUBIC, pacing, 30 s idle timeout). */
@@ -357,5 +362,114 @@ int tquic_reset_token(const u8 *key, const u8 *cid, size_t cid_len, u8 *token);
  */
 long tquic_stateless_reset_build(const u8 *key, const u8 *cid, size_t cid_len,
 				 size_t trigger_len, u8 *buf, size_t cap);
+
+/* ---- Observation: stats dumps and qlog ---- */
+
+struct tquic_conn_info {
+	u32 version;
+	bool is_server;
+	bool handshake_confirmed;
+	bool closing;			/* closing, draining or drained */
+	u32 n_paths;
+	const char *cc_name;		/* path 0's controller (static strings) */
+	const char *cc_state;
+	u64 bytes_lost;			/* all paths */
+	u64 pto_count;
+};
+
+void tquic_conn_get_info(const struct tquic_conn *c, struct tquic_conn_info *ci);
+
+/* One path; times in ns, windows in bytes, rates in bytes per second. */
+struct tquic_path_info {
+	u32 id;
+	bool validated;
+	struct tquic_addr local;
+	struct tquic_addr peer;
+	u32 mtu;
+	u64 rtt_latest;
+	u64 rtt_min;
+	u64 rtt_smoothed;
+	u64 rtt_var;
+	u64 cwnd;
+	u64 ssthresh;
+	u64 bytes_in_flight;
+	u64 pacing_rate;
+	const char *cc_name;
+	const char *cc_state;
+	u64 pkts_sent;			/* in-flight packets */
+	u64 bytes_sent;
+	u64 pkts_acked;
+	u64 pkts_lost;
+	u64 bytes_lost;
+	u64 pto_count;
+	u8 ecn_state;			/* enum tquic_ecn_state (recovery.h) */
+	u64 ecn_sent_ect0;		/* packets we marked, all spaces */
+	u64 ecn_sent_ect1;
+	u64 ecn_ect0;			/* the peer's counts, all spaces */
+	u64 ecn_ect1;
+	u64 ecn_ce;
+};
+
+/* Fills @pi for the @idx-th path; false past the last one. */
+bool tquic_conn_path_info(const struct tquic_conn *c, u32 idx, struct tquic_path_info *pi);
+
+/*
+ * qlog: the engine reports what it does through cfg.qlog (set at creation
+ * or with tquic_conn_set_qlog()), from inside the calls the host makes, so
+ * the callback runs in the caller's context and must not call back into
+ * the connection.
+ */
+enum tquic_qlog_ev_type {
+	TQUIC_QL_PACKET_SENT = 1,	/* pkt_type, pn, len */
+	TQUIC_QL_PACKET_RECEIVED,	/* pkt_type, pn, len */
+	TQUIC_QL_PACKET_DROPPED,	/* pkt_type, len, reason */
+	TQUIC_QL_PACKET_ACKED,		/* space, pn */
+	TQUIC_QL_PACKET_LOST,		/* space, pn */
+	TQUIC_QL_METRICS,		/* rtt_*, cwnd, ... (may repeat unchanged values) */
+	TQUIC_QL_EVENT,			/* ev_*: an engine event (enum tquic_event_type) */
+};
+
+enum tquic_qlog_drop_reason {
+	TQUIC_QL_DROP_DECRYPT = 0,
+	TQUIC_QL_DROP_DUPLICATE,
+	TQUIC_QL_DROP_UNKNOWN_CID,
+	TQUIC_QL_DROP_RESOURCES,
+	TQUIC_QL_DROP_PATH,
+};
+
+struct tquic_qlog_event {
+	u8 type;			/* enum tquic_qlog_ev_type */
+	u8 pkt_type;			/* TQUIC_PKT_* (packet.h) */
+	u8 space;			/* enum tquic_pn_space */
+	u8 reason;			/* enum tquic_qlog_drop_reason */
+	u32 len;
+	u32 version;			/* the connection's version now */
+	u64 time;			/* the engine's clock, ns */
+	u64 pn;
+	u32 ev_type;
+	u32 ev_flags;
+	u64 ev_id;
+	u64 ev_code;
+	u64 rtt_min;
+	u64 rtt_smoothed;
+	u64 rtt_var;
+	u64 rtt_latest;
+	u64 cwnd;
+	u64 bytes_in_flight;
+	u64 ssthresh;
+	u64 pacing_rate;
+	const char *cc_state;
+};
+
+/* Turns qlog on (@fn set) or off (@fn NULL) for an existing connection. */
+void tquic_conn_set_qlog(struct tquic_conn *c,
+			 void (*fn)(void *ctx, const struct tquic_qlog_event *ev),
+			 void *ctx);
+/* Reporting points inside the engine; each returns at once with qlog off. */
+void tquic_conn_qlog_pkt(struct tquic_conn *c, u8 type, u8 pkt_type, u8 space,
+			 u64 pn, size_t len, u8 reason);
+void tquic_conn_qlog_metrics(struct tquic_conn *c);
+void tquic_conn_qlog_event(struct tquic_conn *c, u32 type, u32 flags, u64 id,
+			   u64 code);
 
 #endif /* _TQUIC_CORE_CONN_H */

@@ -104,6 +104,7 @@ static void after_ack(struct tquic_conn *c)
 	if (c->cfg.pacing)
 		tquic_pacer_set_rate(&p->pacer, tquic_cc_pacing_rate(&p->cc), c->now);
 	tquic_streams_set_rtt(&c->streams, tquic_ns_to_us(p->rtt.smoothed_rtt));
+	tquic_conn_qlog_metrics(c);
 }
 
 static int on_new_cid(struct tquic_conn *c, const struct tquic_frame_new_cid *nc)
@@ -497,6 +498,7 @@ int tquic_conn_recv_packet(struct tquic_conn *c, struct tquic_buf *b, u8 *pkt,
 	 */
 	if (err < 0 || (err > 0 && !h->payload_len)) {
 		c->stats.pkts_dropped++;
+		tquic_conn_qlog_pkt(c, TQUIC_QL_PACKET_DROPPED, h->type, space, 0, h->len, TQUIC_QL_DROP_DECRYPT);
 		return 0;
 	}
 	if (err > 0) {
@@ -505,6 +507,7 @@ int tquic_conn_recv_packet(struct tquic_conn *c, struct tquic_buf *b, u8 *pkt,
 	}
 	if (tquic_ackmgr_is_duplicate(&p->ack, space, h->pn)) {
 		c->stats.pkts_dropped++;
+		tquic_conn_qlog_pkt(c, TQUIC_QL_PACKET_DROPPED, h->type, space, h->pn, h->len, TQUIC_QL_DROP_DUPLICATE);
 		return 0;
 	}
 	if (rotate) {
@@ -533,6 +536,7 @@ int tquic_conn_recv_packet(struct tquic_conn *c, struct tquic_buf *b, u8 *pkt,
 	if (err < 0) {
 		/* Local resource limit: not acknowledged, the peer sends it again. */
 		c->stats.pkts_dropped++;
+		tquic_conn_qlog_pkt(c, TQUIC_QL_PACKET_DROPPED, h->type, space, h->pn, h->len, TQUIC_QL_DROP_RESOURCES);
 		return 0;
 	}
 	if (err > 0)
@@ -541,6 +545,7 @@ int tquic_conn_recv_packet(struct tquic_conn *c, struct tquic_buf *b, u8 *pkt,
 		return 0;
 	tquic_ackmgr_on_packet(&p->ack, space, h->pn, eliciting, ecn, c->now, c->gfp);
 	c->stats.pkts_recv++;
+	tquic_conn_qlog_pkt(c, TQUIC_QL_PACKET_RECEIVED, h->type, space, h->pn, h->len, 0);
 	c->idle_start = c->now;
 	c->eliciting_since_recv = false;
 	return 0;
@@ -659,6 +664,7 @@ int tquic_conn_recv(struct tquic_conn *c, struct tquic_buf *dgram,
 		/* Another address: migration is not supported yet; drop. */
 		if (!c->handshake_confirmed || c->cfg.disable_active_migration) {
 			c->stats.pkts_dropped++;
+			tquic_conn_qlog_pkt(c, TQUIC_QL_PACKET_DROPPED, 0, 0, 0, len, TQUIC_QL_DROP_PATH);
 			return 0;
 		}
 	}
@@ -682,6 +688,7 @@ int tquic_conn_recv(struct tquic_conn *c, struct tquic_buf *dgram,
 			continue;
 		if (!local_cid_known(c, h.dcid, h.dcid_len)) {
 			c->stats.pkts_dropped++;
+			tquic_conn_qlog_pkt(c, TQUIC_QL_PACKET_DROPPED, h.type, 0, 0, h.len, TQUIC_QL_DROP_UNKNOWN_CID);
 			continue;
 		}
 		if (h.type == TQUIC_PKT_RETRY) {

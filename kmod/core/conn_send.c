@@ -485,6 +485,7 @@ static int finish_packet(struct tquic_conn *c, struct tquic_pkt_build *pb, u8 *d
 	if (pb->type == TQUIC_PKT_1RTT)
 		c->pkts_in_phase++;
 	c->stats.pkts_sent++;
+	tquic_conn_qlog_pkt(c, TQUIC_QL_PACKET_SENT, pb->type, pb->space, pb->pn, sp.size, 0);
 	return 0;
 }
 

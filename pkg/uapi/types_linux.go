@@ -21,6 +21,7 @@ const (
 	GenlName        = C.TQUIC_GENL_NAME
 	GenlVersion     = C.TQUIC_GENL_VERSION
 	GenlMcgrpEvents = C.TQUIC_GENL_MCGRP_EVENTS
+	GenlMcgrpQlog   = C.TQUIC_GENL_MCGRP_QLOG
 )
 
 // Generic netlink commands.
@@ -30,6 +31,10 @@ const (
 	CmdConfigGet   = C.TQUIC_CMD_CONFIG_GET
 	CmdConfigSet   = C.TQUIC_CMD_CONFIG_SET
 	CmdEventConfig = C.TQUIC_CMD_EVENT_CONFIG
+	CmdConnGet     = C.TQUIC_CMD_CONN_GET
+	CmdPathGet     = C.TQUIC_CMD_PATH_GET
+	CmdEventConn   = C.TQUIC_CMD_EVENT_CONN
+	CmdQlog        = C.TQUIC_CMD_QLOG
 )
 
 // Generic netlink attributes.
@@ -42,6 +47,12 @@ const (
 	AttrConfig         = C.TQUIC_A_CONFIG
 	AttrCCAvailable    = C.TQUIC_A_CC_AVAILABLE
 	AttrCCName         = C.TQUIC_A_CC_NAME
+	AttrPad            = C.TQUIC_A_PAD
+	AttrID             = C.TQUIC_A_ID
+	AttrConn           = C.TQUIC_A_CONN
+	AttrPath           = C.TQUIC_A_PATH
+	AttrEvent          = C.TQUIC_A_EVENT
+	AttrQlog           = C.TQUIC_A_QLOG
 	AttrMax            = C.TQUIC_A_MAX
 
 	AttrCryptoAlg       = C.TQUIC_A_CRYPTO_ALG
@@ -59,6 +70,7 @@ const (
 	AttrConfigRetry         = C.TQUIC_A_CONFIG_RETRY
 	AttrConfigIdleTimeoutMs = C.TQUIC_A_CONFIG_IDLE_TIMEOUT_MS
 	AttrConfigCIDLen        = C.TQUIC_A_CONFIG_CID_LEN
+	AttrConfigQlog          = C.TQUIC_A_CONFIG_QLOG
 
 	ConfigMaxVersions = C.TQUIC_CONFIG_MAX_VERSIONS
 	ConfigCCNameMax   = C.TQUIC_CONFIG_CC_NAME_MAX
@@ -76,6 +88,182 @@ const (
 	RetryNever     = C.TQUIC_RETRY_NEVER
 	RetryAlways    = C.TQUIC_RETRY_ALWAYS
 	RetryUnderLoad = C.TQUIC_RETRY_UNDER_LOAD
+)
+
+// Connection attributes (nested in AttrConn).
+const (
+	AttrConnPad                = C.TQUIC_A_CONN_PAD
+	AttrConnID                 = C.TQUIC_A_CONN_ID
+	AttrConnState              = C.TQUIC_A_CONN_STATE
+	AttrConnServer             = C.TQUIC_A_CONN_SERVER
+	AttrConnVersion            = C.TQUIC_A_CONN_VERSION
+	AttrConnLocalAddr          = C.TQUIC_A_CONN_LOCAL_ADDR
+	AttrConnLocalPort          = C.TQUIC_A_CONN_LOCAL_PORT
+	AttrConnPeerAddr           = C.TQUIC_A_CONN_PEER_ADDR
+	AttrConnPeerPort           = C.TQUIC_A_CONN_PEER_PORT
+	AttrConnALPN               = C.TQUIC_A_CONN_ALPN
+	AttrConnCC                 = C.TQUIC_A_CONN_CC
+	AttrConnCCState            = C.TQUIC_A_CONN_CC_STATE
+	AttrConnPktsSent           = C.TQUIC_A_CONN_PKTS_SENT
+	AttrConnPktsRecv           = C.TQUIC_A_CONN_PKTS_RECV
+	AttrConnPktsLost           = C.TQUIC_A_CONN_PKTS_LOST
+	AttrConnPktsDropped        = C.TQUIC_A_CONN_PKTS_DROPPED
+	AttrConnBytesSent          = C.TQUIC_A_CONN_BYTES_SENT
+	AttrConnBytesRecv          = C.TQUIC_A_CONN_BYTES_RECV
+	AttrConnBytesLost          = C.TQUIC_A_CONN_BYTES_LOST
+	AttrConnRTTMin             = C.TQUIC_A_CONN_RTT_MIN
+	AttrConnRTTSmoothed        = C.TQUIC_A_CONN_RTT_SMOOTHED
+	AttrConnRTTVar             = C.TQUIC_A_CONN_RTT_VAR
+	AttrConnRTTLatest          = C.TQUIC_A_CONN_RTT_LATEST
+	AttrConnCwnd               = C.TQUIC_A_CONN_CWND
+	AttrConnSsthresh           = C.TQUIC_A_CONN_SSTHRESH
+	AttrConnBytesInFlight      = C.TQUIC_A_CONN_BYTES_IN_FLIGHT
+	AttrConnPacingRate         = C.TQUIC_A_CONN_PACING_RATE
+	AttrConnKeyUpdates         = C.TQUIC_A_CONN_KEY_UPDATES
+	AttrConnPTOCount           = C.TQUIC_A_CONN_PTO_COUNT
+	AttrConnPaths              = C.TQUIC_A_CONN_PATHS
+	AttrConnHandshakeConfirmed = C.TQUIC_A_CONN_HANDSHAKE_CONFIRMED
+	AttrConnQlog               = C.TQUIC_A_CONN_QLOG
+	AttrConnUDPTxDatagrams     = C.TQUIC_A_CONN_UDP_TX_DATAGRAMS
+	AttrConnUDPTxBytes         = C.TQUIC_A_CONN_UDP_TX_BYTES
+	AttrConnUDPRxDropped       = C.TQUIC_A_CONN_UDP_RX_DROPPED
+	AttrConnMax                = C.TQUIC_A_CONN_MAX
+)
+
+// Connection states (AttrConnState).
+const (
+	ConnStatusIdle        = C.TQUIC_CONN_STATUS_IDLE
+	ConnStatusListen      = C.TQUIC_CONN_STATUS_LISTEN
+	ConnStatusHandshake   = C.TQUIC_CONN_STATUS_HANDSHAKE
+	ConnStatusEstablished = C.TQUIC_CONN_STATUS_ESTABLISHED
+	ConnStatusClosing     = C.TQUIC_CONN_STATUS_CLOSING
+	ConnStatusClosed      = C.TQUIC_CONN_STATUS_CLOSED
+)
+
+// Path attributes (nested in AttrPath).
+const (
+	AttrPathPad           = C.TQUIC_A_PATH_PAD
+	AttrPathID            = C.TQUIC_A_PATH_ID
+	AttrPathStatus        = C.TQUIC_A_PATH_STATUS
+	AttrPathLocalAddr     = C.TQUIC_A_PATH_LOCAL_ADDR
+	AttrPathLocalPort     = C.TQUIC_A_PATH_LOCAL_PORT
+	AttrPathPeerAddr      = C.TQUIC_A_PATH_PEER_ADDR
+	AttrPathPeerPort      = C.TQUIC_A_PATH_PEER_PORT
+	AttrPathMTU           = C.TQUIC_A_PATH_MTU
+	AttrPathRTTMin        = C.TQUIC_A_PATH_RTT_MIN
+	AttrPathRTTSmoothed   = C.TQUIC_A_PATH_RTT_SMOOTHED
+	AttrPathRTTVar        = C.TQUIC_A_PATH_RTT_VAR
+	AttrPathRTTLatest     = C.TQUIC_A_PATH_RTT_LATEST
+	AttrPathCwnd          = C.TQUIC_A_PATH_CWND
+	AttrPathBytesInFlight = C.TQUIC_A_PATH_BYTES_IN_FLIGHT
+	AttrPathPacingRate    = C.TQUIC_A_PATH_PACING_RATE
+	AttrPathCCState       = C.TQUIC_A_PATH_CC_STATE
+	AttrPathPktsSent      = C.TQUIC_A_PATH_PKTS_SENT
+	AttrPathPktsAcked     = C.TQUIC_A_PATH_PKTS_ACKED
+	AttrPathPktsLost      = C.TQUIC_A_PATH_PKTS_LOST
+	AttrPathBytesSent     = C.TQUIC_A_PATH_BYTES_SENT
+	AttrPathBytesLost     = C.TQUIC_A_PATH_BYTES_LOST
+	AttrPathECNState      = C.TQUIC_A_PATH_ECN_STATE
+	AttrPathECNSentECT0   = C.TQUIC_A_PATH_ECN_SENT_ECT0
+	AttrPathECNSentECT1   = C.TQUIC_A_PATH_ECN_SENT_ECT1
+	AttrPathECNECT0       = C.TQUIC_A_PATH_ECN_ECT0
+	AttrPathECNECT1       = C.TQUIC_A_PATH_ECN_ECT1
+	AttrPathECNCE         = C.TQUIC_A_PATH_ECN_CE
+	AttrPathMax           = C.TQUIC_A_PATH_MAX
+)
+
+// Path status (AttrPathStatus) and ECN validation state (AttrPathECNState).
+const (
+	PathStatusValidating = C.TQUIC_PATH_STATUS_VALIDATING
+	PathStatusActive     = C.TQUIC_PATH_STATUS_ACTIVE
+	PathStatusStandby    = C.TQUIC_PATH_STATUS_STANDBY
+	PathStatusClosed     = C.TQUIC_PATH_STATUS_CLOSED
+
+	PathECNDisabled = C.TQUIC_PATH_ECN_DISABLED
+	PathECNTesting  = C.TQUIC_PATH_ECN_TESTING
+	PathECNUnknown  = C.TQUIC_PATH_ECN_UNKNOWN
+	PathECNCapable  = C.TQUIC_PATH_ECN_CAPABLE
+	PathECNFailed   = C.TQUIC_PATH_ECN_FAILED
+)
+
+// Connection events (AttrEvent of CmdEventConn).
+const (
+	EventConnUp             = C.TQUIC_EVENT_CONN_UP
+	EventConnDown           = C.TQUIC_EVENT_CONN_DOWN
+	EventKeyUpdate          = C.TQUIC_EVENT_KEY_UPDATE
+	EventPathChange         = C.TQUIC_EVENT_PATH_CHANGE
+	EventVersionNegotiation = C.TQUIC_EVENT_VERSION_NEGOTIATION
+)
+
+// qlog record attributes (AttrQlog nests AttrQlogEv nests of these).
+const (
+	AttrQlogPad           = C.TQUIC_A_QLOG_PAD
+	AttrQlogEv            = C.TQUIC_A_QLOG_EV
+	AttrQlogType          = C.TQUIC_A_QLOG_TYPE
+	AttrQlogTime          = C.TQUIC_A_QLOG_TIME
+	AttrQlogPktType       = C.TQUIC_A_QLOG_PKT_TYPE
+	AttrQlogPN            = C.TQUIC_A_QLOG_PN
+	AttrQlogLen           = C.TQUIC_A_QLOG_LEN
+	AttrQlogTrigger       = C.TQUIC_A_QLOG_TRIGGER
+	AttrQlogRTTMin        = C.TQUIC_A_QLOG_RTT_MIN
+	AttrQlogRTTSmoothed   = C.TQUIC_A_QLOG_RTT_SMOOTHED
+	AttrQlogRTTVar        = C.TQUIC_A_QLOG_RTT_VAR
+	AttrQlogRTTLatest     = C.TQUIC_A_QLOG_RTT_LATEST
+	AttrQlogCwnd          = C.TQUIC_A_QLOG_CWND
+	AttrQlogBytesInFlight = C.TQUIC_A_QLOG_BYTES_IN_FLIGHT
+	AttrQlogSsthresh      = C.TQUIC_A_QLOG_SSTHRESH
+	AttrQlogPacingRate    = C.TQUIC_A_QLOG_PACING_RATE
+	AttrQlogCCState       = C.TQUIC_A_QLOG_CC_STATE
+	AttrQlogVersion       = C.TQUIC_A_QLOG_VERSION
+	AttrQlogALPN          = C.TQUIC_A_QLOG_ALPN
+	AttrQlogServer        = C.TQUIC_A_QLOG_SERVER
+	AttrQlogCode          = C.TQUIC_A_QLOG_CODE
+	AttrQlogSpace         = C.TQUIC_A_QLOG_SPACE
+	AttrQlogLost          = C.TQUIC_A_QLOG_LOST
+)
+
+// qlog record types (AttrQlogType).
+const (
+	QlogConnStarted    = C.TQUIC_QLOG_CONN_STARTED
+	QlogPacketSent     = C.TQUIC_QLOG_PACKET_SENT
+	QlogPacketReceived = C.TQUIC_QLOG_PACKET_RECEIVED
+	QlogPacketDropped  = C.TQUIC_QLOG_PACKET_DROPPED
+	QlogPacketsAcked   = C.TQUIC_QLOG_PACKETS_ACKED
+	QlogPacketLost     = C.TQUIC_QLOG_PACKET_LOST
+	QlogMetrics        = C.TQUIC_QLOG_METRICS
+	QlogCCState        = C.TQUIC_QLOG_CC_STATE
+	QlogKeyUpdate      = C.TQUIC_QLOG_KEY_UPDATE
+	QlogVersion        = C.TQUIC_QLOG_VERSION
+	QlogHandshakeDone  = C.TQUIC_QLOG_HANDSHAKE_DONE
+	QlogConnClosed     = C.TQUIC_QLOG_CONN_CLOSED
+	QlogPathValidated  = C.TQUIC_QLOG_PATH_VALIDATED
+	QlogALPN           = C.TQUIC_QLOG_ALPN
+)
+
+// qlog packet types (AttrQlogPktType).
+const (
+	QlogPktInitial   = C.TQUIC_QLOG_PKT_INITIAL
+	QlogPkt0RTT      = C.TQUIC_QLOG_PKT_0RTT
+	QlogPktHandshake = C.TQUIC_QLOG_PKT_HANDSHAKE
+	QlogPktRetry     = C.TQUIC_QLOG_PKT_RETRY
+	QlogPkt1RTT      = C.TQUIC_QLOG_PKT_1RTT
+	QlogPktVN        = C.TQUIC_QLOG_PKT_VN
+	QlogPktUnknown   = C.TQUIC_QLOG_PKT_UNKNOWN
+)
+
+// qlog drop and close triggers (AttrQlogTrigger).
+const (
+	QlogDropDecrypt    = C.TQUIC_QLOG_DROP_DECRYPT
+	QlogDropDuplicate  = C.TQUIC_QLOG_DROP_DUPLICATE
+	QlogDropUnknownCID = C.TQUIC_QLOG_DROP_UNKNOWN_CID
+	QlogDropResources  = C.TQUIC_QLOG_DROP_RESOURCES
+	QlogDropPath       = C.TQUIC_QLOG_DROP_PATH
+
+	QlogCloseLocal     = C.TQUIC_QLOG_CLOSE_LOCAL
+	QlogCloseRemote    = C.TQUIC_QLOG_CLOSE_REMOTE
+	QlogCloseIdle      = C.TQUIC_QLOG_CLOSE_IDLE
+	QlogCloseReset     = C.TQUIC_QLOG_CLOSE_RESET
+	QlogCloseHandshake = C.TQUIC_QLOG_CLOSE_HANDSHAKE
 )
 
 // ---- <linux/quic.h>: the sockets API for in-kernel QUIC ----

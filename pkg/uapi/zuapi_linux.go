@@ -12,6 +12,7 @@ const (
 	GenlName        = "tquic"
 	GenlVersion     = 0x1
 	GenlMcgrpEvents = "events"
+	GenlMcgrpQlog   = "qlog"
 )
 
 const (
@@ -20,6 +21,10 @@ const (
 	CmdConfigGet   = 0x3
 	CmdConfigSet   = 0x4
 	CmdEventConfig = 0x5
+	CmdConnGet     = 0x6
+	CmdPathGet     = 0x7
+	CmdEventConn   = 0x8
+	CmdQlog        = 0x9
 )
 
 const (
@@ -31,7 +36,13 @@ const (
 	AttrConfig         = 0x6
 	AttrCCAvailable    = 0x7
 	AttrCCName         = 0x1
-	AttrMax            = 0x7
+	AttrPad            = 0x8
+	AttrID             = 0x9
+	AttrConn           = 0xa
+	AttrPath           = 0xb
+	AttrEvent          = 0xc
+	AttrQlog           = 0xd
+	AttrMax            = 0xd
 
 	AttrCryptoAlg       = 0x1
 	AttrCryptoAlgName   = 0x2
@@ -47,6 +58,7 @@ const (
 	AttrConfigRetry         = 0x6
 	AttrConfigIdleTimeoutMs = 0x7
 	AttrConfigCIDLen        = 0x8
+	AttrConfigQlog          = 0x9
 
 	ConfigMaxVersions = 0x8
 	ConfigCCNameMax   = 0x10
@@ -62,6 +74,173 @@ const (
 	RetryNever     = 0x0
 	RetryAlways    = 0x1
 	RetryUnderLoad = 0x2
+)
+
+const (
+	AttrConnPad                = 0x1
+	AttrConnID                 = 0x2
+	AttrConnState              = 0x3
+	AttrConnServer             = 0x4
+	AttrConnVersion            = 0x5
+	AttrConnLocalAddr          = 0x6
+	AttrConnLocalPort          = 0x7
+	AttrConnPeerAddr           = 0x8
+	AttrConnPeerPort           = 0x9
+	AttrConnALPN               = 0xa
+	AttrConnCC                 = 0xb
+	AttrConnCCState            = 0xc
+	AttrConnPktsSent           = 0xd
+	AttrConnPktsRecv           = 0xe
+	AttrConnPktsLost           = 0xf
+	AttrConnPktsDropped        = 0x10
+	AttrConnBytesSent          = 0x11
+	AttrConnBytesRecv          = 0x12
+	AttrConnBytesLost          = 0x13
+	AttrConnRTTMin             = 0x14
+	AttrConnRTTSmoothed        = 0x15
+	AttrConnRTTVar             = 0x16
+	AttrConnRTTLatest          = 0x17
+	AttrConnCwnd               = 0x18
+	AttrConnSsthresh           = 0x19
+	AttrConnBytesInFlight      = 0x1a
+	AttrConnPacingRate         = 0x1b
+	AttrConnKeyUpdates         = 0x1c
+	AttrConnPTOCount           = 0x1d
+	AttrConnPaths              = 0x1e
+	AttrConnHandshakeConfirmed = 0x1f
+	AttrConnQlog               = 0x20
+	AttrConnUDPTxDatagrams     = 0x21
+	AttrConnUDPTxBytes         = 0x22
+	AttrConnUDPRxDropped       = 0x23
+	AttrConnMax                = 0x23
+)
+
+const (
+	ConnStatusIdle        = 0x0
+	ConnStatusListen      = 0x1
+	ConnStatusHandshake   = 0x2
+	ConnStatusEstablished = 0x3
+	ConnStatusClosing     = 0x4
+	ConnStatusClosed      = 0x5
+)
+
+const (
+	AttrPathPad           = 0x1
+	AttrPathID            = 0x2
+	AttrPathStatus        = 0x3
+	AttrPathLocalAddr     = 0x4
+	AttrPathLocalPort     = 0x5
+	AttrPathPeerAddr      = 0x6
+	AttrPathPeerPort      = 0x7
+	AttrPathMTU           = 0x8
+	AttrPathRTTMin        = 0x9
+	AttrPathRTTSmoothed   = 0xa
+	AttrPathRTTVar        = 0xb
+	AttrPathRTTLatest     = 0xc
+	AttrPathCwnd          = 0xd
+	AttrPathBytesInFlight = 0xe
+	AttrPathPacingRate    = 0xf
+	AttrPathCCState       = 0x10
+	AttrPathPktsSent      = 0x11
+	AttrPathPktsAcked     = 0x12
+	AttrPathPktsLost      = 0x13
+	AttrPathBytesSent     = 0x14
+	AttrPathBytesLost     = 0x15
+	AttrPathECNState      = 0x16
+	AttrPathECNSentECT0   = 0x17
+	AttrPathECNSentECT1   = 0x18
+	AttrPathECNECT0       = 0x19
+	AttrPathECNECT1       = 0x1a
+	AttrPathECNCE         = 0x1b
+	AttrPathMax           = 0x1b
+)
+
+const (
+	PathStatusValidating = 0x0
+	PathStatusActive     = 0x1
+	PathStatusStandby    = 0x2
+	PathStatusClosed     = 0x3
+
+	PathECNDisabled = 0x0
+	PathECNTesting  = 0x1
+	PathECNUnknown  = 0x2
+	PathECNCapable  = 0x3
+	PathECNFailed   = 0x4
+)
+
+const (
+	EventConnUp             = 0x1
+	EventConnDown           = 0x2
+	EventKeyUpdate          = 0x3
+	EventPathChange         = 0x4
+	EventVersionNegotiation = 0x5
+)
+
+const (
+	AttrQlogPad           = 0x1
+	AttrQlogEv            = 0x2
+	AttrQlogType          = 0x3
+	AttrQlogTime          = 0x4
+	AttrQlogPktType       = 0x5
+	AttrQlogPN            = 0x6
+	AttrQlogLen           = 0x7
+	AttrQlogTrigger       = 0x8
+	AttrQlogRTTMin        = 0x9
+	AttrQlogRTTSmoothed   = 0xa
+	AttrQlogRTTVar        = 0xb
+	AttrQlogRTTLatest     = 0xc
+	AttrQlogCwnd          = 0xd
+	AttrQlogBytesInFlight = 0xe
+	AttrQlogSsthresh      = 0xf
+	AttrQlogPacingRate    = 0x10
+	AttrQlogCCState       = 0x11
+	AttrQlogVersion       = 0x12
+	AttrQlogALPN          = 0x13
+	AttrQlogServer        = 0x14
+	AttrQlogCode          = 0x15
+	AttrQlogSpace         = 0x16
+	AttrQlogLost          = 0x17
+)
+
+const (
+	QlogConnStarted    = 0x0
+	QlogPacketSent     = 0x1
+	QlogPacketReceived = 0x2
+	QlogPacketDropped  = 0x3
+	QlogPacketsAcked   = 0x4
+	QlogPacketLost     = 0x5
+	QlogMetrics        = 0x6
+	QlogCCState        = 0x7
+	QlogKeyUpdate      = 0x8
+	QlogVersion        = 0x9
+	QlogHandshakeDone  = 0xa
+	QlogConnClosed     = 0xb
+	QlogPathValidated  = 0xc
+	QlogALPN           = 0xd
+)
+
+const (
+	QlogPktInitial   = 0x0
+	QlogPkt0RTT      = 0x1
+	QlogPktHandshake = 0x2
+	QlogPktRetry     = 0x3
+	QlogPkt1RTT      = 0x4
+	QlogPktVN        = 0x5
+	QlogPktUnknown   = 0x6
+)
+
+const (
+	QlogDropDecrypt    = 0x0
+	QlogDropDuplicate  = 0x1
+	QlogDropUnknownCID = 0x2
+	QlogDropResources  = 0x3
+	QlogDropPath       = 0x4
+
+	QlogCloseLocal     = 0x0
+	QlogCloseRemote    = 0x1
+	QlogCloseIdle      = 0x2
+	QlogCloseReset     = 0x3
+	QlogCloseHandshake = 0x4
 )
 
 const (
