@@ -280,6 +280,7 @@ type Conn struct {
 	version    uint32
 	tlsState   tls.ConnectionState
 	datagrams  bool
+	used0RTT   bool
 	accepted   bool // server: handed to Accept
 	freed      bool
 	stats      C.struct_tquic_conn_stats
@@ -367,6 +368,26 @@ func (e engine) SetPeerTransportParameters(p []byte) error {
 	r := C.tquic_conn_set_peer_tparams(e.c.c, ptr, C.size_t(len(p)), C.u64(e.c.now()))
 	if r != 0 {
 		return fmt.Errorf("engine: peer transport parameters rejected (code %#x)", int(r))
+	}
+	return nil
+}
+
+func (e engine) ZeroRTTParameters() ([]byte, error) {
+	buf := make([]byte, 256)
+	n := C.tquic_conn_zero_rtt_tparams(e.c.c, (*C.u8)(unsafe.Pointer(&buf[0])), C.size_t(len(buf)))
+	if n < 0 {
+		return nil, fmt.Errorf("engine: 0-RTT transport parameters: errno %d", -int(n))
+	}
+	return buf[:n], nil
+}
+
+func (e engine) SetZeroRTTParameters(p []byte) error {
+	if len(p) == 0 {
+		return errors.New("engine: empty 0-RTT transport parameters")
+	}
+	r := C.tquic_conn_set_zero_rtt_tparams(e.c.c, (*C.u8)(unsafe.Pointer(&p[0])), C.size_t(len(p)))
+	if r != 0 {
+		return fmt.Errorf("engine: 0-RTT transport parameters: errno %d", -int(r))
 	}
 	return nil
 }
@@ -530,6 +551,9 @@ func (c *Conn) onHandshakeDone() {
 	}
 	c.version = uint32(C.tquic_conn_version(c.c))
 	c.datagrams = bool(C.tquic_conn_datagrams_enabled(c.c))
+	c.used0RTT = bool(C.tquic_conn_early_data_accepted(c.c))
+	// Streams opened before the handshake wait for the peer's limits.
+	signal(c.openCh)
 	c.hsDoneOnce.Do(func() { close(c.hsDone) })
 	if c.ln != nil {
 		c.ln.enqueue(c)
@@ -820,6 +844,7 @@ func (c *Conn) State() transport.ConnectionState {
 		RemoteAddr: net.UDPAddrFromAddrPort(c.raddr),
 		TLS:        c.tlsState,
 		Datagrams:  c.datagrams,
+		Used0RTT:   c.used0RTT,
 	}
 	return st
 }
@@ -834,6 +859,9 @@ type Stats struct {
 	AmplificationViolations                                   uint64
 	// EngineMemory is the memory the engine holds for the connection.
 	EngineMemory uint64
+	// EarlySent and EarlyReceived count 0-RTT packets; EarlyRequeued the
+	// 0-RTT packets a server rejected, whose data was sent again in 1-RTT.
+	EarlySent, EarlyReceived, EarlyRequeued uint64
 }
 
 // Stats returns the connection's engine counters.
@@ -853,6 +881,8 @@ func (c *Conn) Stats() Stats {
 		KeyUpdates: uint64(s.key_updates), SmoothedRTT: time.Duration(s.srtt),
 		CongestionWindow: uint64(s.cwnd), AmplificationViolations: uint64(s.amp_violations),
 		EngineMemory: mem,
+		EarlySent:    uint64(s.early_sent), EarlyReceived: uint64(s.early_recv),
+		EarlyRequeued: uint64(s.early_requeued),
 	}
 }
 
@@ -894,6 +924,21 @@ func randomCID(n int) ([]byte, error) {
 
 // Dial opens a client connection to addr and completes the handshake.
 func Dial(ctx context.Context, addr string, tlsConf *tls.Config, cfg *Config) (*Conn, error) {
+	return dial(ctx, addr, tlsConf, cfg, false)
+}
+
+// DialEarly opens a client connection to addr and returns once the first
+// flight is sent. When tlsConf's ClientSessionCache holds a 0-RTT ticket
+// for the server, streams carry data in 0-RTT packets right away; if the
+// server rejects 0-RTT, that data is sent again once the handshake is
+// done. Otherwise streams wait for the handshake. HandshakeComplete and
+// State().Used0RTT tell how it went. A Version Negotiation packet fails
+// the connection (Dial retries in the offered version).
+func DialEarly(ctx context.Context, addr string, tlsConf *tls.Config, cfg *Config) (*Conn, error) {
+	return dial(ctx, addr, tlsConf, cfg, true)
+}
+
+func dial(ctx context.Context, addr string, tlsConf *tls.Config, cfg *Config, early bool) (*Conn, error) {
 	ua, err := net.ResolveUDPAddr("udp", addr)
 	if err != nil {
 		return nil, fmt.Errorf("bridge: resolve %s: %w", addr, err)
@@ -906,7 +951,15 @@ func Dial(ctx context.Context, addr string, tlsConf *tls.Config, cfg *Config) (*
 	if err != nil {
 		return nil, fmt.Errorf("bridge: listen: %w", err)
 	}
-	c, err := dialOn(ctx, udp, ua.AddrPort(), tlsConf, cfg)
+	if early {
+		c, err := dialOn(ctx, udp, ua.AddrPort(), tlsConf, cfg, true)
+		if err != nil {
+			_ = udp.Close()
+			return nil, err
+		}
+		return c, nil
+	}
+	c, err := dialOn(ctx, udp, ua.AddrPort(), tlsConf, cfg, false)
 	var vn *vnError
 	if errors.As(err, &vn) {
 		// Version Negotiation: one new attempt in the version both speak
@@ -924,7 +977,7 @@ func Dial(ctx context.Context, addr string, tlsConf *tls.Config, cfg *Config) (*
 		if udp, err = net.ListenUDP(network, nil); err != nil {
 			return nil, fmt.Errorf("bridge: listen: %w", err)
 		}
-		c, err = dialOn(ctx, udp, ua.AddrPort(), tlsConf, &retry)
+		c, err = dialOn(ctx, udp, ua.AddrPort(), tlsConf, &retry, false)
 		if errors.As(err, &vn) {
 			err = vn.err
 		}
@@ -987,7 +1040,8 @@ func startClient(ctx context.Context, pc packetWriter, raddr netip.AddrPort, tls
 	return c, nil
 }
 
-func dialOn(ctx context.Context, udp *net.UDPConn, raddr netip.AddrPort, tlsConf *tls.Config, cfg *Config) (*Conn, error) {
+func dialOn(ctx context.Context, udp *net.UDPConn, raddr netip.AddrPort, tlsConf *tls.Config, cfg *Config,
+	early bool) (*Conn, error) {
 	if cfg == nil {
 		cfg = &Config{}
 	}
@@ -996,13 +1050,19 @@ func dialOn(ctx context.Context, udp *net.UDPConn, raddr netip.AddrPort, tlsConf
 		hsTimeout = 10 * time.Second
 	}
 	hctx, hcancel := context.WithTimeout(ctx, hsTimeout)
-	defer hcancel()
+	// In early mode, TLS watches hctx for the rest of the handshake.
+	defer func() {
+		if !early {
+			hcancel()
+		}
+	}()
 	raddr = netip.AddrPortFrom(raddr.Addr().Unmap(), raddr.Port())
 	if ua, ok := udp.LocalAddr().(*net.UDPAddr); ok && ua.IP.To4() == nil {
 		raddr = netip.AddrPortFrom(netip.AddrFrom16(raddr.Addr().As16()), raddr.Port())
 	}
 	c, err := startClient(hctx, udp, raddr, tlsConf, cfg, nil)
 	if err != nil {
+		hcancel()
 		return nil, err
 	}
 	c.mu.Lock()
@@ -1010,6 +1070,10 @@ func dialOn(ctx context.Context, udp *net.UDPConn, raddr netip.AddrPort, tlsConf
 	c.laddr = udp.LocalAddr()
 	c.mu.Unlock()
 	go c.readLoop()
+	if early {
+		go c.earlyHandshakeWatch(hctx, hcancel)
+		return c, nil
+	}
 
 	select {
 	case <-c.hsDone:
@@ -1039,6 +1103,30 @@ func dialOn(ctx context.Context, udp *net.UDPConn, raddr netip.AddrPort, tlsConf
 		return nil, err
 	}
 	return c, nil
+}
+
+// earlyHandshakeWatch bounds the handshake of a DialEarly connection.
+func (c *Conn) earlyHandshakeWatch(hctx context.Context, hcancel context.CancelFunc) {
+	defer hcancel()
+	select {
+	case <-c.hsDone:
+		return
+	case <-c.ctx.Done():
+		return
+	case <-hctx.Done():
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.c == nil || c.closeErr != nil || c.hsDoneClosed() {
+		return
+	}
+	c.closeErr = &transport.TransportError{Err: ErrHandshakeTimeout}
+	c.cancel(c.closeErr)
+	for _, s := range c.streams {
+		s.wake()
+	}
+	C.tquic_conn_close(c.c, false, C.TQUIC_ERR_NO_ERROR, nil, 0, C.u64(c.now()))
+	c.afterInput()
 }
 
 // shutdown frees a client connection that will not be used.

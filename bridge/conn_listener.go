@@ -111,6 +111,13 @@ func ListenOn(udp *net.UDPConn, tlsConf *tls.Config, cfg *Config) (*Listener, er
 	if err != nil {
 		return nil, err
 	}
+	// One TLS configuration for every connection, so that they share the
+	// session ticket keys: a ticket one connection issues resumes (and
+	// carries 0-RTT) on another.
+	tlsConf = tlsConf.Clone()
+	if tlsConf.MinVersion < tls.VersionTLS13 {
+		tlsConf.MinVersion = tls.VersionTLS13
+	}
 	l := &Listener{
 		udp:      udp,
 		tlsConf:  tlsConf,

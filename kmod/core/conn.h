@@ -177,6 +177,35 @@ void tquic_conn_handshake_complete(struct tquic_conn *c, u64 now);
  */
 void tquic_conn_early_data_rejected(struct tquic_conn *c, u64 now);
 
+/*
+ * 0-RTT transport parameters (RFC 9000 7.4.1), in the transport parameter
+ * encoding: the limits 0-RTT data is sent under (initial_max_data, the
+ * initial stream data and stream count limits, active_connection_id_limit,
+ * max_datagram_frame_size).
+ *
+ * tquic_conn_zero_rtt_tparams(): a client, once the peer's parameters
+ * arrived, gets the server's values to remember with a session ticket; a
+ * server gets its own, to carry in the tickets it issues.  Returns the
+ * length or -errno.
+ *
+ * tquic_conn_set_zero_rtt_tparams(): a client resuming a session hands
+ * over the remembered values before it sends 0-RTT data, which then flows
+ * under them; when the server accepts 0-RTT and its new parameters reduce
+ * one of them, the connection closes with PROTOCOL_VIOLATION.  A server
+ * hands over the values of the ticket a client resumes with and learns
+ * whether it may accept 0-RTT: 0 when its current parameters reduce none
+ * of them, -ESTALE when they do.  -EINVAL for a malformed encoding or a
+ * call out of place.
+ */
+long tquic_conn_zero_rtt_tparams(struct tquic_conn *c, u8 *buf, size_t cap);
+int tquic_conn_set_zero_rtt_tparams(struct tquic_conn *c, const u8 *b, size_t len);
+/*
+ * Client: 0-RTT packets were sent and the server did not reject them (once
+ * the handshake is complete).  Server: 0-RTT keys were installed (TLS
+ * accepted early data).
+ */
+bool tquic_conn_early_data_accepted(const struct tquic_conn *c);
+
 /* ---- Streams ---- */
 
 /* Opens a stream; -EAGAIN at the peer's stream limit. */
@@ -305,6 +334,9 @@ struct tquic_conn_stats {
 	u64 bytes_in_flight;
 	u64 amp_blocked;		/* times the amplification limit stopped a send */
 	u64 amp_violations;		/* sends above the limit (must stay 0) */
+	u64 early_sent;			/* 0-RTT packets sent */
+	u64 early_recv;			/* 0-RTT packets processed */
+	u64 early_requeued;		/* rejected 0-RTT packets whose data went again */
 };
 
 void tquic_conn_stats(const struct tquic_conn *c, struct tquic_conn_stats *st);

@@ -199,6 +199,17 @@ struct tquic_conn {
 	bool has_peer_tp;
 	u64 peer_max_dgram;		/* peer's max_datagram_frame_size */
 
+	/* 0-RTT (RFC 9000 7.4.1, RFC 9001 4.6). */
+	struct tquic_stream_limits zrtt_lim;	/* client: remembered server limits */
+	u64 zrtt_cid_limit;
+	u64 zrtt_max_dgram;
+	bool zrtt_tp_set;		/* client: remembered parameters in use */
+	bool zrtt_reduced;		/* client: the server's new parameters reduce them */
+	bool early_sent;		/* client: a 0-RTT packet went out */
+	bool early_rejected;		/* client: the server rejected 0-RTT */
+	bool early_keys;		/* server: 0-RTT read keys were installed */
+	u64 early_pn_max;		/* client: last 0-RTT packet number */
+
 	/* Handshake. */
 	bool got_peer_packet;		/* client: a server packet was processed */
 	bool handshake_complete;

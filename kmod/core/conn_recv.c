@@ -482,7 +482,9 @@ int tquic_conn_recv_packet(struct tquic_conn *c, struct tquic_buf *b, u8 *pkt,
 	if (c->discarded[space])
 		return 0;
 	if (keys != &c->orig_initial_rx && !(c->has_rx & (1U << level))) {
-		if (level != TQUIC_LEVEL_INITIAL)
+		/* 0-RTT keys come with the ClientHello or never. */
+		if (level != TQUIC_LEVEL_INITIAL &&
+		    (level != TQUIC_LEVEL_EARLY || !c->handshake_complete))
 			keep_pending(c, pkt, h->len, level, ecn);
 		return 0;
 	}
@@ -541,6 +543,8 @@ int tquic_conn_recv_packet(struct tquic_conn *c, struct tquic_buf *b, u8 *pkt,
 		return 0;
 	tquic_ackmgr_on_packet(&p->ack, space, h->pn, eliciting, ecn, c->now, c->gfp);
 	c->stats.pkts_recv++;
+	if (h->type == TQUIC_PKT_0RTT)
+		c->stats.early_recv++;
 	c->idle_start = c->now;
 	c->eliciting_since_recv = false;
 	return 0;

@@ -484,6 +484,11 @@ static int finish_packet(struct tquic_conn *c, struct tquic_pkt_build *pb, u8 *d
 	}
 	if (pb->type == TQUIC_PKT_1RTT)
 		c->pkts_in_phase++;
+	if (pb->level == TQUIC_LEVEL_EARLY) {
+		c->early_sent = true;
+		c->early_pn_max = pb->pn;
+		c->stats.early_sent++;
+	}
 	c->stats.pkts_sent++;
 	return 0;
 }
