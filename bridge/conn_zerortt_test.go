@@ -358,5 +358,3 @@ func TestInteropConnZeroRTTRejectedBridgeServer(t *testing.T) {
 		t.Fatalf("bridge processed %d 0-RTT packets", st.EarlyReceived)
 	}
 }
-
-
