@@ -126,6 +126,64 @@ type Config struct {
 	StatelessResetKey *[32]byte
 	// EnableEarlyData lets a server accept 0-RTT.
 	EnableEarlyData bool
+	// TokenStore keeps the address validation tokens servers send in
+	// NEW_TOKEN frames, by server name (the TLS ServerName, else the
+	// address dialed); a client puts the newest one in its first Initial,
+	// so that a server requiring address validation needs no Retry.
+	TokenStore TokenStore
+	// DisableNewTokens stops a server from sending NEW_TOKEN frames.
+	DisableNewTokens bool
+}
+
+// TokenStore keeps NEW_TOKEN tokens for clients. Implementations must be
+// safe for concurrent use.
+type TokenStore interface {
+	// Put stores a token received from the server named key.
+	Put(key string, token []byte)
+	// Pop returns (and forgets: a token is used once) the newest token
+	// for key, nil if none.
+	Pop(key string) []byte
+}
+
+// NewTokenStore returns an in-memory TokenStore keeping up to perKey
+// tokens for each server.
+func NewTokenStore(perKey int) TokenStore {
+	if perKey < 1 {
+		perKey = 1
+	}
+	return &memTokenStore{perKey: perKey, m: make(map[string][][]byte)}
+}
+
+type memTokenStore struct {
+	mu     sync.Mutex
+	perKey int
+	m      map[string][][]byte
+}
+
+func (s *memTokenStore) Put(key string, token []byte) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	l := append(s.m[key], append([]byte(nil), token...))
+	if len(l) > s.perKey {
+		l = l[len(l)-s.perKey:]
+	}
+	s.m[key] = l
+}
+
+func (s *memTokenStore) Pop(key string) []byte {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	l := s.m[key]
+	if len(l) == 0 {
+		return nil
+	}
+	t := l[len(l)-1]
+	if len(l) == 1 {
+		delete(s.m, key)
+	} else {
+		s.m[key] = l[:len(l)-1]
+	}
+	return t
 }
 
 func (cfg *Config) engineConfig() (C.struct_tquic_conn_config, error) {
@@ -183,6 +241,7 @@ func (cfg *Config) engineConfig() (C.struct_tquic_conn_config, error) {
 		ec.send_buffer = C.u64(cfg.SendBuffer)
 	}
 	ec.key_update_packets = C.u64(cfg.KeyUpdateInterval)
+	ec.new_token = C.bool(!cfg.DisableNewTokens)
 	if cfg.StatelessResetKey != nil {
 		for i, b := range cfg.StatelessResetKey {
 			ec.reset_key[i] = C.u8(b)
@@ -289,6 +348,9 @@ type Conn struct {
 	clock func() uint64
 	// vnPick is the version a Version Negotiation packet offered (client).
 	vnPick uint32
+	// tokens keeps NEW_TOKEN tokens under tokenKey (client).
+	tokens   TokenStore
+	tokenKey string
 }
 
 // now is the engine time of the connection.
@@ -527,9 +589,24 @@ func (c *Conn) drainEvents() {
 			signal(c.dgramCh)
 		case C.TQUIC_EV_VERSION_NEGOTIATION:
 			c.vnPick = uint32(ev.code)
+		case C.TQUIC_EV_NEW_TOKEN:
+			c.storeNewToken()
 		}
 	}
 	c.acceptNew()
+}
+
+// storeNewToken keeps the token of a NEW_TOKEN frame for the next
+// connection to the same server.
+func (c *Conn) storeNewToken() {
+	if c.tokens == nil || c.isServer {
+		return
+	}
+	buf := make([]byte, int(C.TQUIC_TOKEN_MAX))
+	n := C.tquic_conn_new_token(c.c, (*C.u8)(unsafe.Pointer(&buf[0])), C.size_t(len(buf)))
+	if n > 0 {
+		c.tokens.Put(c.tokenKey, buf[:n])
+	}
 }
 
 func (c *Conn) acceptNew() {
@@ -1026,6 +1103,16 @@ func startClient(ctx context.Context, pc packetWriter, raddr netip.AddrPort, tls
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if cfg.TokenStore != nil {
+		c.tokens = cfg.TokenStore
+		c.tokenKey = raddr.String()
+		if tlsConf != nil && tlsConf.ServerName != "" {
+			c.tokenKey = tlsConf.ServerName
+		}
+		if tok := c.tokens.Pop(c.tokenKey); len(tok) > 0 {
+			C.tquic_conn_set_token(c.c, (*C.u8)(unsafe.Pointer(&tok[0])), C.size_t(len(tok)))
+		}
+	}
 	tp, err := engine{c}.LocalTransportParameters()
 	if err != nil {
 		c.free()

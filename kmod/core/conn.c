@@ -43,6 +43,7 @@ void tquic_conn_config_init(struct tquic_conn_config *cfg)
 	cfg->max_frags = 1024;
 	cfg->crypto_rx_cap = 64 << 10;
 	cfg->datagram_queue = 128;
+	cfg->new_token = true;
 }
 
 /* ---- events ---- */
@@ -1073,6 +1074,15 @@ void tquic_conn_confirm_handshake(struct tquic_conn *c)
 	tquic_conn_discard_space(c, TQUIC_PN_SPACE_INITIAL);
 	tquic_conn_discard_space(c, TQUIC_PN_SPACE_HANDSHAKE);
 	tquic_conn_issue_cids(c);
+	if (c->is_server && c->cfg.new_token) {
+		long n = tquic_token_make(c->cfg.reset_key, false, &c->path.peer, NULL, 0,
+					  c->now, c->new_token, sizeof(c->new_token));
+
+		if (n > 0) {
+			c->new_token_len = (size_t)n;
+			c->new_token_pending = true;
+		}
+	}
 	tquic_conn_event(c, TQUIC_EV_HANDSHAKE_DONE, 0, 0, 0, NULL, 0);
 }
 
@@ -1612,7 +1622,7 @@ bool tquic_conn_retried(const struct tquic_conn *c)
 
 size_t tquic_conn_new_token(const struct tquic_conn *c, u8 *dst, size_t cap)
 {
-	if (c->new_token_len > cap)
+	if (c->is_server || c->new_token_len > cap)
 		return 0;
 	memcpy(dst, c->new_token, c->new_token_len);
 	return c->new_token_len;

@@ -81,6 +81,12 @@ struct tquic_conn_config {
 	u32 datagram_queue;		/* datagrams queued per direction */
 	u64 key_update_packets;		/* initiate a key update every N packets, 0 = never */
 	u8 reset_key[TQUIC_RESET_KEY_LEN];	/* stateless reset token key */
+	/*
+	 * Server: send a NEW_TOKEN frame once the handshake is confirmed, with
+	 * a tquic_token_make() token under @reset_key for the client's
+	 * address (RFC 9000 8.1.3).  Default on.
+	 */
+	bool new_token;
 };
 
 /* Fills @cfg with defaults (v1 then v2, CUBIC, pacing, 30 s idle timeout). */
@@ -366,8 +372,10 @@ long tquic_vn_reply(const struct tquic_conn_config *cfg, const u8 *dgram,
 /*
  * Address validation tokens (Retry and NEW_TOKEN), authenticated with
  * @key: a Retry token binds the client address, the time and the original
- * DCID.  tquic_token_check() returns 0 and the original DCID for a valid
- * Retry token, 1 for a valid NEW_TOKEN token, -EBADMSG otherwise.
+ * DCID; a NEW_TOKEN token binds the client's IP address (not the port: the
+ * client comes back from another one) and the time.  tquic_token_check()
+ * returns 0 and the original DCID for a valid Retry token, 1 for a valid
+ * NEW_TOKEN token, -EBADMSG otherwise.
  */
 long tquic_token_make(const u8 *key, bool retry, const struct tquic_addr *peer,
 		      const u8 *odcid, u8 odcid_len, u64 now, u8 *buf, size_t cap);

@@ -190,7 +190,7 @@ struct tquic_conn {
 	u64 peer_cid_limit;		/* peer's active_connection_id_limit */
 	u8 token[TQUIC_TOKEN_MAX];	/* client: token for Initial packets */
 	size_t token_len;
-	u8 new_token[TQUIC_TOKEN_MAX];	/* client: received NEW_TOKEN */
+	u8 new_token[TQUIC_TOKEN_MAX];	/* client: received NEW_TOKEN; server: the one to send */
 	size_t new_token_len;
 	bool new_token_pending;		/* server: NEW_TOKEN to send */
 

@@ -59,7 +59,7 @@ static bool app_pending(struct tquic_conn *c, bool early)
 {
 	const struct tquic_conn_path *p = &c->path;
 
-	if (!early && (c->handshake_done_pending || p->response_pending ||
+	if (!early && (c->handshake_done_pending || p->response_pending || c->new_token_pending ||
 		       p->challenge_pending || cids_pending(c) ||
 		       c->cs[TQUIC_PN_SPACE_APP].tx.send_off != c->cs[TQUIC_PN_SPACE_APP].tx.write_off ||
 		       tquic_crypto_stream_has_pending(&c->cs[TQUIC_PN_SPACE_APP])))
@@ -207,6 +207,17 @@ static bool write_app_ctrl(struct tquic_conn *c, struct tquic_pkt_build *pb,
 		if (tquic_put_varint(w, TQUIC_FT_HANDSHAKE_DONE)) {
 			c->handshake_done_pending = false;
 			scratch_add(c, pb, TQUIC_SK_HANDSHAKE_DONE, pb->space, 0, 0, 0, 0, false);
+			wrote = true;
+		}
+	}
+	if (c->new_token_pending && c->is_server && !scratch_full(c)) {
+		memset(f, 0, sizeof(*f));
+		f->type = TQUIC_FT_NEW_TOKEN;
+		f->u.data.data = c->new_token;
+		f->u.data.len = c->new_token_len;
+		if (put_frame(c, w, f)) {
+			c->new_token_pending = false;
+			scratch_add(c, pb, TQUIC_SK_NEW_TOKEN, pb->space, 0, 0, 0, 0, false);
 			wrote = true;
 		}
 	}
