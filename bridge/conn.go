@@ -29,13 +29,17 @@ static struct tquic_conn *tqb_conn_client(const struct tquic_conn_config *cfg, u
 				     now, TQUIC_GFP_KERNEL, err);
 }
 
-static long tqb_conn_send(struct tquic_conn *c, u8 *buf, size_t cap, u64 now, u8 *ecn)
+static long tqb_conn_send(struct tquic_conn *c, u8 *buf, size_t cap, u64 now, u8 *ecn,
+			  struct tquic_addr *peer, u32 *path_id)
 {
 	struct tquic_send_info info;
 	long n = tquic_conn_send(c, buf, cap, now, &info, TQUIC_GFP_KERNEL);
 
-	if (n > 0)
+	if (n > 0) {
 		*ecn = info.ecn;
+		*peer = *info.peer;
+		*path_id = info.path_id;
+	}
 	return n;
 }
 
@@ -315,6 +319,7 @@ type Conn struct {
 	pc       packetWriter
 	udp      *net.UDPConn // client: owned socket
 	raddr    netip.AddrPort
+	raddrC   C.struct_tquic_addr // raddr in engine form
 	laddr    net.Addr
 	ln       *Listener
 	cids     map[string]struct{}
@@ -523,15 +528,40 @@ func (c *Conn) flush() {
 		return
 	}
 	var ecn C.u8
+	var peer C.struct_tquic_addr
+	var pathID C.u32
 	for i := 0; i < 4096; i++ {
 		n := C.tqb_conn_send(c.c, (*C.u8)(unsafe.Pointer(&c.sendBuf[0])), C.size_t(len(c.sendBuf)),
-			C.u64(c.now()), &ecn)
+			C.u64(c.now()), &ecn, &peer, &pathID)
 		if n <= 0 {
 			return
 		}
+		to := c.raddr
+		if peer.family != 0 && peer != c.raddrC {
+			// The engine moved the active path (path 0) or probes another address.
+			to = addrPortFromC(&peer)
+			if pathID == 0 {
+				c.raddr, c.raddrC = to, peer
+			}
+		}
 		// Send errors are losses as far as QUIC is concerned.
-		_, _ = c.pc.WriteToUDPAddrPort(c.sendBuf[:n], c.raddr)
+		_, _ = c.pc.WriteToUDPAddrPort(c.sendBuf[:n], to)
 	}
+}
+
+// addrPortFromC converts an engine address.
+func addrPortFromC(a *C.struct_tquic_addr) netip.AddrPort {
+	var ip netip.Addr
+	if a.family == C.TQUIC_ADDR_V4 {
+		ip = netip.AddrFrom4([4]byte{byte(a.addr[0]), byte(a.addr[1]), byte(a.addr[2]), byte(a.addr[3])})
+	} else {
+		var b [16]byte
+		for i := range b {
+			b[i] = byte(a.addr[i])
+		}
+		ip = netip.AddrFrom16(b)
+	}
+	return netip.AddrPortFrom(ip, uint16(a.port))
 }
 
 func (c *Conn) armTimer() {
@@ -939,6 +969,10 @@ type Stats struct {
 	// EarlySent and EarlyReceived count 0-RTT packets; EarlyRequeued the
 	// 0-RTT packets a server rejected, whose data was sent again in 1-RTT.
 	EarlySent, EarlyReceived, EarlyRequeued uint64
+	// PeerMigrations counts changes of the path (the peer's address on a
+	// server, our own address on a client); PathReverts the migrated
+	// addresses that failed validation.
+	PeerMigrations, PathReverts uint64
 }
 
 // Stats returns the connection's engine counters.
@@ -959,7 +993,8 @@ func (c *Conn) Stats() Stats {
 		CongestionWindow: uint64(s.cwnd), AmplificationViolations: uint64(s.amp_violations),
 		EngineMemory: mem,
 		EarlySent:    uint64(s.early_sent), EarlyReceived: uint64(s.early_recv),
-		EarlyRequeued: uint64(s.early_requeued),
+		EarlyRequeued:  uint64(s.early_requeued),
+		PeerMigrations: uint64(s.peer_migrations), PathReverts: uint64(s.path_reverts),
 	}
 }
 
@@ -1094,6 +1129,7 @@ func startClient(ctx context.Context, pc packetWriter, raddr netip.AddrPort, tls
 	c.clock = clock
 	c.pc = pc
 	c.raddr = raddr
+	c.raddrC = connAddr(raddr)
 	peer := connAddr(c.raddr)
 	var cerr C.int
 	c.c = C.tqb_conn_client(&ec, C.u32(version), (*C.u8)(unsafe.Pointer(&dcid[0])), C.u8(len(dcid)),
@@ -1156,7 +1192,7 @@ func dialOn(ctx context.Context, udp *net.UDPConn, raddr netip.AddrPort, tlsConf
 	c.udp = udp
 	c.laddr = udp.LocalAddr()
 	c.mu.Unlock()
-	go c.readLoop()
+	go c.readLoop(udp)
 	if early {
 		go c.earlyHandshakeWatch(hctx, hcancel)
 		return c, nil
@@ -1192,6 +1228,42 @@ func dialOn(ctx context.Context, udp *net.UDPConn, raddr netip.AddrPort, tlsConf
 	return c, nil
 }
 
+// Migrate moves a client connection to another UDP socket (a new local
+// address, RFC 9000 section 9): packets leave from udp from now on, with a
+// new connection ID, and the engine validates the new path. The previous
+// socket is closed. The connection owns udp.
+func (c *Conn) Migrate(udp *net.UDPConn) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if err := c.errLocked(); err != nil {
+		return err
+	}
+	if c.isServer || c.udp == nil {
+		return errors.New("bridge: only a dialed connection migrates")
+	}
+	var local *C.struct_tquic_addr
+	if ua, ok := udp.LocalAddr().(*net.UDPAddr); ok {
+		la := connAddr(ua.AddrPort())
+		local = &la
+	}
+	switch r := C.tquic_conn_migrate(c.c, local, C.u64(c.now())); r {
+	case 0:
+	case -C.EPERM:
+		return errors.New("bridge: the server disabled active migration")
+	default:
+		return fmt.Errorf("bridge: migrate: errno %d", -int(r))
+	}
+	old := c.udp
+	c.udp = udp
+	c.pc = udp
+	c.laddr = udp.LocalAddr()
+	go c.readLoop(udp)
+	_ = old.Close()
+	c.flush()
+	c.armTimer()
+	return nil
+}
+
 // earlyHandshakeWatch bounds the handshake of a DialEarly connection.
 func (c *Conn) earlyHandshakeWatch(hctx context.Context, hcancel context.CancelFunc) {
 	defer hcancel()
@@ -1223,14 +1295,15 @@ func (c *Conn) shutdown() {
 	c.mu.Unlock()
 }
 
-// readLoop reads the client's own socket.
-func (c *Conn) readLoop() {
+// readLoop reads one of the client's own sockets (the current one, or
+// one that Migrate replaced, until it is closed).
+func (c *Conn) readLoop(udp *net.UDPConn) {
 	buf := make([]byte, 65536)
 	for {
-		n, from, err := c.udp.ReadFromUDPAddrPort(buf)
+		n, from, err := udp.ReadFromUDPAddrPort(buf)
 		if err != nil {
 			c.mu.Lock()
-			if c.c != nil && c.closeErr == nil {
+			if c.c != nil && c.closeErr == nil && udp == c.udp {
 				c.closeErr = &transport.TransportError{Err: fmt.Errorf("bridge: socket: %w", err)}
 				c.cancel(c.closeErr)
 				c.free()

@@ -365,6 +365,7 @@ func (l *Listener) unknown(b []byte, from netip.AddrPort) {
 	c.ln = l
 	c.pc = l.udp
 	c.raddr = from
+	c.raddrC = peer
 	c.laddr = l.udp.LocalAddr()
 	var cerr C.int
 	c.c = C.tqb_conn_server(&l.ec, &sp, sp.odcid, sp.odcid_len, sp.dcid, sp.dcid_len, sp.scid,

@@ -84,13 +84,13 @@ func TestInteropConnNewTokenBridgeClient(t *testing.T) {
 		t.Fatal("first connection: no Retry")
 	}
 	waitSignal(t, store.put, "NEW_TOKEN stored")
-	_ = c1.CloseWithError(0, "")
+	closeAndWaitFreed(t, c1)
 
 	c2, err := Dial(ctx, udp.LocalAddr().String(), ctls, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer c2.CloseWithError(0, "")
+	defer closeAndWaitFreed(t, c2)
 	if c2.usedRetry() {
 		t.Fatal("second connection went through a Retry: the token was not used")
 	}

@@ -167,14 +167,14 @@ func TestInteropConnZeroRTTBridgeClient(t *testing.T) {
 		t.Fatal(err)
 	}
 	cache.wait(t)
-	_ = c1.CloseWithError(0, "")
+	closeAndWaitFreed(t, c1)
 	<-conns
 
 	c2, err := DialEarly(ctx, addr.String(), ctls, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer c2.CloseWithError(0, "")
+	defer closeAndWaitFreed(t, c2)
 	data := randomBytes(t, 8000)
 	if err := echoPayload(ctx, c2, data); err != nil {
 		t.Fatalf("%v (stats %+v)", err, c2.Stats())
@@ -211,14 +211,14 @@ func TestInteropConnZeroRTTRejectedBridgeClient(t *testing.T) {
 		t.Fatal(err)
 	}
 	cache.wait(t)
-	_ = c1.CloseWithError(0, "")
+	closeAndWaitFreed(t, c1)
 
 	addr2, conns := quicGoEchoServer(t, ctx, stls, false, 20*time.Millisecond)
 	c2, err := DialEarly(ctx, addr2.String(), ctls, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer c2.CloseWithError(0, "")
+	defer closeAndWaitFreed(t, c2)
 	data := randomBytes(t, 20000)
 	if err := echoPayload(ctx, c2, data); err != nil {
 		t.Fatalf("%v (stats %+v)", err, c2.Stats())
@@ -235,15 +235,42 @@ func TestInteropConnZeroRTTRejectedBridgeClient(t *testing.T) {
 	}
 }
 
+// closeAndWaitFreed closes a bridge connection and waits until the engine
+// let it go, so that no connection outlives its test (tests that count
+// live buffers run later).
+func closeAndWaitFreed(t *testing.T, c *Conn) {
+	_ = c.CloseWithError(0, "")
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); {
+		c.mu.Lock()
+		freed := c.freed
+		c.mu.Unlock()
+		if freed {
+			return
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	t.Errorf("connection not freed 10 s after its close")
+}
+
 // bridgeEchoListener runs a bridge listener echoing every stream and
-// returns it with the connections it accepted.
+// returns it with the connections it accepted, which are closed and
+// freed when the test ends.
 func bridgeEchoListener(t *testing.T, ctx context.Context, stls *tls.Config, cfg *Config) (*Listener, <-chan *Conn) {
 	t.Helper()
 	ln, err := Listen("127.0.0.1:0", stls, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { _ = ln.Close() })
+	var mu sync.Mutex
+	var all []*Conn
+	t.Cleanup(func() {
+		_ = ln.Close()
+		mu.Lock()
+		defer mu.Unlock()
+		for _, c := range all {
+			closeAndWaitFreed(t, c)
+		}
+	})
 	conns := make(chan *Conn, 4)
 	go func() {
 		for {
@@ -251,6 +278,9 @@ func bridgeEchoListener(t *testing.T, ctx context.Context, stls *tls.Config, cfg
 			if err != nil {
 				return
 			}
+			mu.Lock()
+			all = append(all, c)
+			mu.Unlock()
 			conns <- c
 			go echoServe(ctx, c)
 		}

@@ -376,6 +376,8 @@ static struct tquic_conn *conn_alloc(const struct tquic_conn_config *cfg, bool i
 	c->rx_prev_expiry = TQUIC_TIME_NONE;
 	c->close_deadline = TQUIC_TIME_NONE;
 	c->pacer_wait = TQUIC_TIME_NONE;
+	c->path_deadline = TQUIC_TIME_NONE;
+	c->path_retry = TQUIC_TIME_NONE;
 	tquic_list_init(&c->dgram_rx);
 	tquic_list_init(&c->dgram_tx);
 	for (i = 0; i < TQUIC_PN_SPACE_COUNT; i++)
@@ -1253,7 +1255,112 @@ u64 tquic_conn_next_deadline(const struct tquic_conn *c)
 	t = min_u64(t, c->pacer_wait);
 	if (c->has_rx_prev)
 		t = min_u64(t, c->rx_prev_expiry);
+	t = min_u64(t, min_u64(c->path_deadline, c->path_retry));
+	if (c->has_alt && tquic_path_deadline(&c->alt))
+		t = min_u64(t, tquic_path_deadline(&c->alt) * 1000);
 	return t;
+}
+
+/* ---- migration ---- */
+
+/* A peer CID not in use and not retired, TQUIC_CONN_MAX_CIDS if none. */
+u32 tquic_conn_unused_peer_cid(const struct tquic_conn *c)
+{
+	u32 i;
+
+	for (i = 0; i < TQUIC_CONN_MAX_CIDS; i++) {
+		const struct tquic_conn_cid *cid = &c->peer_cids[i];
+
+		if (i != c->peer_cid_cur && cid->in_use && !cid->retired && cid->len)
+			return i;
+	}
+	return TQUIC_CONN_MAX_CIDS;
+}
+
+/* Sends with peer CID @idx from now on and retires the one used so far. */
+void tquic_conn_switch_peer_cid(struct tquic_conn *c, u32 idx)
+{
+	struct tquic_conn_cid *old = &c->peer_cids[c->peer_cid_cur];
+
+	if (idx >= TQUIC_CONN_MAX_CIDS || idx == c->peer_cid_cur)
+		return;
+	old->retired = true;
+	old->pending = true;
+	c->peer_cid_cur = idx;
+}
+
+/* Validates the active path's peer address with a PATH_CHALLENGE (RFC 9000 8.2). */
+void tquic_conn_challenge_path(struct tquic_conn *c)
+{
+	struct tquic_conn_path *p = &c->path;
+	u64 pto = tquic_conn_pto(c);
+
+	tquic_random_bytes(p->challenge, TQUIC_PATH_CHALLENGE_LEN);
+	p->challenge_pending = true;
+	p->challenge_sent = false;
+	p->response_pending = false;
+	c->path_retry = c->now + pto;
+	/* RFC 9000 8.2.4: three times the larger of the current and initial PTO. */
+	c->path_deadline = c->now + 3 * max_u64(pto, 2 * c->path.rtt.initial_rtt);
+}
+
+int tquic_conn_migrate(struct tquic_conn *c, const struct tquic_addr *local, u64 now)
+{
+	u32 idx;
+
+	c->now = max_u64(c->now, now);
+	if (c->is_server || !c->handshake_confirmed || tquic_conn_closed(c))
+		return -EINVAL;
+	if (TQUIC_TP_HAS(&c->peer_tp, TQUIC_TPB_DISABLE_ACTIVE_MIGRATION))
+		return -EPERM;
+	if (local)
+		c->path.local = *local;
+	/* A new local address uses a new peer CID (RFC 9000 9.5). */
+	idx = tquic_conn_unused_peer_cid(c);
+	if (idx < TQUIC_CONN_MAX_CIDS)
+		tquic_conn_switch_peer_cid(c, idx);
+	tquic_recovery_reset_cc(&c->path.rec, c->now);
+	tquic_conn_challenge_path(c);
+	c->stats.peer_migrations++;
+	return 0;
+}
+
+/* The active path's address failed validation (RFC 9000 9.3.2). */
+static void path_validation_failed(struct tquic_conn *c)
+{
+	struct tquic_conn_path *p = &c->path;
+
+	c->path_deadline = TQUIC_TIME_NONE;
+	c->path_retry = TQUIC_TIME_NONE;
+	p->challenge_pending = false;
+	p->challenge_sent = false;
+	if (!c->has_prev_peer)
+		return;
+	p->peer = c->prev_peer;
+	c->has_prev_peer = false;
+	if (!p->validated) {
+		p->validated = true;
+		tquic_recovery_set_amp_blocked(&p->rec, false, c->now);
+	}
+	c->stats.path_reverts++;
+	tquic_conn_event(c, TQUIC_EV_PEER_MIGRATED, 0, p->id, 0, NULL, 0);
+}
+
+static void path_timers(struct tquic_conn *c, u64 now)
+{
+	struct tquic_conn_path *p = &c->path;
+
+	if (now >= c->path_deadline) {
+		path_validation_failed(c);
+	} else if (now >= c->path_retry) {
+		/* The challenge may have been lost: send it again. */
+		if (p->challenge_sent)
+			p->challenge_pending = true;
+		c->path_retry = now + tquic_conn_pto(c);
+	}
+	if (c->has_alt &&
+	    tquic_path_on_timer(&c->alt, now / 1000) == TQUIC_PATH_EV_FAILED)
+		c->has_alt = false;
 }
 
 /* Marks every unacknowledged CRYPTO byte of @space for retransmission. */
@@ -1322,6 +1429,7 @@ void tquic_conn_on_timeout(struct tquic_conn *c, u64 now)
 	}
 	if (now >= c->pacer_wait)
 		c->pacer_wait = TQUIC_TIME_NONE;
+	path_timers(c, now);
 	r = tquic_recovery_on_timeout(&c->path.rec, now);
 	if (r == TQUIC_TIMER_PTO && tquic_recovery_probes(&c->path.rec, &space)) {
 		if (space != TQUIC_PN_SPACE_APP) {

@@ -273,6 +273,7 @@ enum tquic_event_type {
 	TQUIC_EV_VERSION_NEGOTIATION,	/* VN received: @code = version to retry with (0: none) */
 	TQUIC_EV_KEY_UPDATE,		/* key phase changed; @flags 1 = initiated by the peer */
 	TQUIC_EV_PATH_VALIDATED,	/* @id path */
+	TQUIC_EV_PEER_MIGRATED,		/* the active path's peer address changed; @flags 1 = unvalidated */
 };
 
 struct tquic_event {
@@ -322,6 +323,29 @@ bool tquic_conn_retried(const struct tquic_conn *c);
 bool tquic_conn_datagrams_enabled(const struct tquic_conn *c);
 /* Client: the token of the last NEW_TOKEN; returns its length. */
 size_t tquic_conn_new_token(const struct tquic_conn *c, u8 *dst, size_t cap);
+/*
+ * Connection migration (RFC 9000 section 9).
+ *
+ * Server: a datagram from another peer address is processed as usual; a
+ * PATH_CHALLENGE in it is answered on that address (tquic_send_info.peer
+ * and path_id 1 tell the host where), and the address is challenged in
+ * turn, within 3x the bytes received from it.  A non-probing packet with
+ * the largest packet number from that address moves the active path
+ * there (TQUIC_EV_PEER_MIGRATED): sends follow tquic_send_info.peer,
+ * amplification-limited until the address is validated, congestion
+ * control and RTT restart unless only the port changed (NAT rebinding),
+ * and an unused peer CID is used when there is one.  When validation of
+ * the new address fails, the path goes back to the last validated one.
+ *
+ * Client: tquic_conn_migrate() says the host moved the connection to
+ * another local address (@local may be NULL): the engine switches to an
+ * unused peer CID (RFC 9000 9.5), restarts congestion control and RTT and
+ * validates the new path (TQUIC_EV_PATH_VALIDATED).  -EINVAL on a server
+ * or before the handshake is confirmed, -EPERM when the server disabled
+ * active migration.
+ */
+int tquic_conn_migrate(struct tquic_conn *c, const struct tquic_addr *local, u64 now);
+
 /* Initiates a 1-RTT key update: -EAGAIN until the previous one is done. */
 int tquic_conn_key_update(struct tquic_conn *c, u64 now);
 /* Memory the connection holds in the engine, in bytes. */
@@ -343,6 +367,8 @@ struct tquic_conn_stats {
 	u64 early_sent;			/* 0-RTT packets sent */
 	u64 early_recv;			/* 0-RTT packets processed */
 	u64 early_requeued;		/* rejected 0-RTT packets whose data went again */
+	u64 peer_migrations;		/* the peer's address changed (migration, NAT rebinding) */
+	u64 path_reverts;		/* a migrated address failed validation: back to the old one */
 };
 
 void tquic_conn_stats(const struct tquic_conn *c, struct tquic_conn_stats *st);

@@ -235,6 +235,19 @@ struct tquic_conn {
 	u8 last_ecn;			/* codepoint of the last datagram built */
 	u64 pacer_wait;			/* pacing released the next packet at this time */
 
+	/* Migration (RFC 9000 section 9). */
+	struct tquic_path alt;		/* server: another peer address being probed */
+	bool has_alt;
+	u32 alt_cid;			/* index in peer_cids used towards @alt */
+	bool rx_alt;			/* the datagram being processed came from @alt */
+	bool rx_nonprobing;		/* ... and carried a non-probing packet */
+	bool rx_migrate;		/* ... with the largest packet number */
+	bool pad_probe;			/* the datagram built carries a PATH_CHALLENGE */
+	struct tquic_addr prev_peer;	/* last validated peer address */
+	bool has_prev_peer;
+	u64 path_deadline;		/* validation of the active path fails (ns) */
+	u64 path_retry;			/* PATH_CHALLENGE sent again (ns) */
+
 	/* Datagrams. */
 	struct tquic_list dgram_rx;
 	struct tquic_list dgram_tx;
@@ -283,6 +296,9 @@ int tquic_conn_switch_version(struct tquic_conn *c, u32 version);
 void tquic_conn_release_pending(struct tquic_conn *c);
 int tquic_conn_issue_cids(struct tquic_conn *c);
 void tquic_conn_process_pending(struct tquic_conn *c, u8 level);
+u32 tquic_conn_unused_peer_cid(const struct tquic_conn *c);
+void tquic_conn_switch_peer_cid(struct tquic_conn *c, u32 idx);
+void tquic_conn_challenge_path(struct tquic_conn *c);
 extern const struct tquic_recovery_ops tquic_conn_rec_ops;
 
 /* conn_recv.c */
@@ -291,6 +307,7 @@ int tquic_conn_recv_packet(struct tquic_conn *c, struct tquic_buf *b, u8 *pkt,
 
 /* conn_send.c */
 long tquic_conn_build(struct tquic_conn *c, u8 *buf, size_t cap);
+long tquic_conn_build_alt_probe(struct tquic_conn *c, u8 *buf, size_t cap);
 
 static inline enum tquic_pn_space tquic_level_space(u8 level)
 {
