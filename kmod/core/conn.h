@@ -367,7 +367,8 @@ struct tquic_conn_stats {
 	u64 early_sent;			/* 0-RTT packets sent */
 	u64 early_recv;			/* 0-RTT packets processed */
 	u64 early_requeued;		/* rejected 0-RTT packets whose data went again */
-	u64 peer_migrations;		/* the peer's address changed (migration, NAT rebinding) */
+	u64 peer_migrations;		/* the path moved: server, the peer's address (migration,
+					 * NAT rebinding); client, tquic_conn_migrate() */
 	u64 path_reverts;		/* a migrated address failed validation: back to the old one */
 };
 
