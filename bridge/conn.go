@@ -29,13 +29,17 @@ static struct tquic_conn *tqb_conn_client(const struct tquic_conn_config *cfg, u
 				     now, TQUIC_GFP_KERNEL, err);
 }
 
-static long tqb_conn_send(struct tquic_conn *c, u8 *buf, size_t cap, u64 now, u8 *ecn)
+static long tqb_conn_send(struct tquic_conn *c, u8 *buf, size_t cap, u64 now, u8 *ecn,
+			  struct tquic_addr *peer, u32 *path_id)
 {
 	struct tquic_send_info info;
 	long n = tquic_conn_send(c, buf, cap, now, &info, TQUIC_GFP_KERNEL);
 
-	if (n > 0)
+	if (n > 0) {
 		*ecn = info.ecn;
+		*peer = *info.peer;
+		*path_id = info.path_id;
+	}
 	return n;
 }
 
@@ -126,6 +130,64 @@ type Config struct {
 	StatelessResetKey *[32]byte
 	// EnableEarlyData lets a server accept 0-RTT.
 	EnableEarlyData bool
+	// TokenStore keeps the address validation tokens servers send in
+	// NEW_TOKEN frames, by server name (the TLS ServerName, else the
+	// address dialed); a client puts the newest one in its first Initial,
+	// so that a server requiring address validation needs no Retry.
+	TokenStore TokenStore
+	// DisableNewTokens stops a server from sending NEW_TOKEN frames.
+	DisableNewTokens bool
+}
+
+// TokenStore keeps NEW_TOKEN tokens for clients. Implementations must be
+// safe for concurrent use.
+type TokenStore interface {
+	// Put stores a token received from the server named key.
+	Put(key string, token []byte)
+	// Pop returns (and forgets: a token is used once) the newest token
+	// for key, nil if none.
+	Pop(key string) []byte
+}
+
+// NewTokenStore returns an in-memory TokenStore keeping up to perKey
+// tokens for each server.
+func NewTokenStore(perKey int) TokenStore {
+	if perKey < 1 {
+		perKey = 1
+	}
+	return &memTokenStore{perKey: perKey, m: make(map[string][][]byte)}
+}
+
+type memTokenStore struct {
+	mu     sync.Mutex
+	perKey int
+	m      map[string][][]byte
+}
+
+func (s *memTokenStore) Put(key string, token []byte) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	l := append(s.m[key], append([]byte(nil), token...))
+	if len(l) > s.perKey {
+		l = l[len(l)-s.perKey:]
+	}
+	s.m[key] = l
+}
+
+func (s *memTokenStore) Pop(key string) []byte {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	l := s.m[key]
+	if len(l) == 0 {
+		return nil
+	}
+	t := l[len(l)-1]
+	if len(l) == 1 {
+		delete(s.m, key)
+	} else {
+		s.m[key] = l[:len(l)-1]
+	}
+	return t
 }
 
 func (cfg *Config) engineConfig() (C.struct_tquic_conn_config, error) {
@@ -183,6 +245,7 @@ func (cfg *Config) engineConfig() (C.struct_tquic_conn_config, error) {
 		ec.send_buffer = C.u64(cfg.SendBuffer)
 	}
 	ec.key_update_packets = C.u64(cfg.KeyUpdateInterval)
+	ec.new_token = C.bool(!cfg.DisableNewTokens)
 	if cfg.StatelessResetKey != nil {
 		for i, b := range cfg.StatelessResetKey {
 			ec.reset_key[i] = C.u8(b)
@@ -256,6 +319,7 @@ type Conn struct {
 	pc       packetWriter
 	udp      *net.UDPConn // client: owned socket
 	raddr    netip.AddrPort
+	raddrC   C.struct_tquic_addr // raddr in engine form
 	laddr    net.Addr
 	ln       *Listener
 	cids     map[string]struct{}
@@ -280,6 +344,7 @@ type Conn struct {
 	version    uint32
 	tlsState   tls.ConnectionState
 	datagrams  bool
+	used0RTT   bool
 	accepted   bool // server: handed to Accept
 	freed      bool
 	stats      C.struct_tquic_conn_stats
@@ -288,6 +353,9 @@ type Conn struct {
 	clock func() uint64
 	// vnPick is the version a Version Negotiation packet offered (client).
 	vnPick uint32
+	// tokens keeps NEW_TOKEN tokens under tokenKey (client).
+	tokens   TokenStore
+	tokenKey string
 }
 
 // now is the engine time of the connection.
@@ -371,6 +439,26 @@ func (e engine) SetPeerTransportParameters(p []byte) error {
 	return nil
 }
 
+func (e engine) ZeroRTTParameters() ([]byte, error) {
+	buf := make([]byte, 256)
+	n := C.tquic_conn_zero_rtt_tparams(e.c.c, (*C.u8)(unsafe.Pointer(&buf[0])), C.size_t(len(buf)))
+	if n < 0 {
+		return nil, fmt.Errorf("engine: 0-RTT transport parameters: errno %d", -int(n))
+	}
+	return buf[:n], nil
+}
+
+func (e engine) SetZeroRTTParameters(p []byte) error {
+	if len(p) == 0 {
+		return errors.New("engine: empty 0-RTT transport parameters")
+	}
+	r := C.tquic_conn_set_zero_rtt_tparams(e.c.c, (*C.u8)(unsafe.Pointer(&p[0])), C.size_t(len(p)))
+	if r != 0 {
+		return fmt.Errorf("engine: 0-RTT transport parameters: errno %d", -int(r))
+	}
+	return nil
+}
+
 func (e engine) HandshakeComplete() { C.tquic_conn_handshake_complete(e.c.c, C.u64(e.c.now())) }
 
 func (e engine) Alert(alert uint8) { C.tquic_conn_tls_alert(e.c.c, C.u8(alert), C.u64(e.c.now())) }
@@ -440,15 +528,40 @@ func (c *Conn) flush() {
 		return
 	}
 	var ecn C.u8
+	var peer C.struct_tquic_addr
+	var pathID C.u32
 	for i := 0; i < 4096; i++ {
 		n := C.tqb_conn_send(c.c, (*C.u8)(unsafe.Pointer(&c.sendBuf[0])), C.size_t(len(c.sendBuf)),
-			C.u64(c.now()), &ecn)
+			C.u64(c.now()), &ecn, &peer, &pathID)
 		if n <= 0 {
 			return
 		}
+		to := c.raddr
+		if peer.family != 0 && peer != c.raddrC {
+			// The engine moved the active path (path 0) or probes another address.
+			to = addrPortFromC(&peer)
+			if pathID == 0 {
+				c.raddr, c.raddrC = to, peer
+			}
+		}
 		// Send errors are losses as far as QUIC is concerned.
-		_, _ = c.pc.WriteToUDPAddrPort(c.sendBuf[:n], c.raddr)
+		_, _ = c.pc.WriteToUDPAddrPort(c.sendBuf[:n], to)
 	}
+}
+
+// addrPortFromC converts an engine address.
+func addrPortFromC(a *C.struct_tquic_addr) netip.AddrPort {
+	var ip netip.Addr
+	if a.family == C.TQUIC_ADDR_V4 {
+		ip = netip.AddrFrom4([4]byte{byte(a.addr[0]), byte(a.addr[1]), byte(a.addr[2]), byte(a.addr[3])})
+	} else {
+		var b [16]byte
+		for i := range b {
+			b[i] = byte(a.addr[i])
+		}
+		ip = netip.AddrFrom16(b)
+	}
+	return netip.AddrPortFrom(ip, uint16(a.port))
 }
 
 func (c *Conn) armTimer() {
@@ -506,9 +619,24 @@ func (c *Conn) drainEvents() {
 			signal(c.dgramCh)
 		case C.TQUIC_EV_VERSION_NEGOTIATION:
 			c.vnPick = uint32(ev.code)
+		case C.TQUIC_EV_NEW_TOKEN:
+			c.storeNewToken()
 		}
 	}
 	c.acceptNew()
+}
+
+// storeNewToken keeps the token of a NEW_TOKEN frame for the next
+// connection to the same server.
+func (c *Conn) storeNewToken() {
+	if c.tokens == nil || c.isServer {
+		return
+	}
+	buf := make([]byte, int(C.TQUIC_TOKEN_MAX))
+	n := C.tquic_conn_new_token(c.c, (*C.u8)(unsafe.Pointer(&buf[0])), C.size_t(len(buf)))
+	if n > 0 {
+		c.tokens.Put(c.tokenKey, buf[:n])
+	}
 }
 
 func (c *Conn) acceptNew() {
@@ -530,6 +658,9 @@ func (c *Conn) onHandshakeDone() {
 	}
 	c.version = uint32(C.tquic_conn_version(c.c))
 	c.datagrams = bool(C.tquic_conn_datagrams_enabled(c.c))
+	c.used0RTT = bool(C.tquic_conn_early_data_accepted(c.c))
+	// Streams opened before the handshake wait for the peer's limits.
+	signal(c.openCh)
 	c.hsDoneOnce.Do(func() { close(c.hsDone) })
 	if c.ln != nil {
 		c.ln.enqueue(c)
@@ -820,6 +951,7 @@ func (c *Conn) State() transport.ConnectionState {
 		RemoteAddr: net.UDPAddrFromAddrPort(c.raddr),
 		TLS:        c.tlsState,
 		Datagrams:  c.datagrams,
+		Used0RTT:   c.used0RTT,
 	}
 	return st
 }
@@ -834,6 +966,13 @@ type Stats struct {
 	AmplificationViolations                                   uint64
 	// EngineMemory is the memory the engine holds for the connection.
 	EngineMemory uint64
+	// EarlySent and EarlyReceived count 0-RTT packets; EarlyRequeued the
+	// 0-RTT packets a server rejected, whose data was sent again in 1-RTT.
+	EarlySent, EarlyReceived, EarlyRequeued uint64
+	// PeerMigrations counts changes of the path (the peer's address on a
+	// server, our own address on a client); PathReverts the migrated
+	// addresses that failed validation.
+	PeerMigrations, PathReverts uint64
 }
 
 // Stats returns the connection's engine counters.
@@ -853,6 +992,9 @@ func (c *Conn) Stats() Stats {
 		KeyUpdates: uint64(s.key_updates), SmoothedRTT: time.Duration(s.srtt),
 		CongestionWindow: uint64(s.cwnd), AmplificationViolations: uint64(s.amp_violations),
 		EngineMemory: mem,
+		EarlySent:    uint64(s.early_sent), EarlyReceived: uint64(s.early_recv),
+		EarlyRequeued:  uint64(s.early_requeued),
+		PeerMigrations: uint64(s.peer_migrations), PathReverts: uint64(s.path_reverts),
 	}
 }
 
@@ -894,6 +1036,21 @@ func randomCID(n int) ([]byte, error) {
 
 // Dial opens a client connection to addr and completes the handshake.
 func Dial(ctx context.Context, addr string, tlsConf *tls.Config, cfg *Config) (*Conn, error) {
+	return dial(ctx, addr, tlsConf, cfg, false)
+}
+
+// DialEarly opens a client connection to addr and returns once the first
+// flight is sent. When tlsConf's ClientSessionCache holds a 0-RTT ticket
+// for the server, streams carry data in 0-RTT packets right away; if the
+// server rejects 0-RTT, that data is sent again once the handshake is
+// done. Otherwise streams wait for the handshake. HandshakeComplete and
+// State().Used0RTT tell how it went. A Version Negotiation packet fails
+// the connection (Dial retries in the offered version).
+func DialEarly(ctx context.Context, addr string, tlsConf *tls.Config, cfg *Config) (*Conn, error) {
+	return dial(ctx, addr, tlsConf, cfg, true)
+}
+
+func dial(ctx context.Context, addr string, tlsConf *tls.Config, cfg *Config, early bool) (*Conn, error) {
 	ua, err := net.ResolveUDPAddr("udp", addr)
 	if err != nil {
 		return nil, fmt.Errorf("bridge: resolve %s: %w", addr, err)
@@ -906,7 +1063,15 @@ func Dial(ctx context.Context, addr string, tlsConf *tls.Config, cfg *Config) (*
 	if err != nil {
 		return nil, fmt.Errorf("bridge: listen: %w", err)
 	}
-	c, err := dialOn(ctx, udp, ua.AddrPort(), tlsConf, cfg)
+	if early {
+		c, err := dialOn(ctx, udp, ua.AddrPort(), tlsConf, cfg, true)
+		if err != nil {
+			_ = udp.Close()
+			return nil, err
+		}
+		return c, nil
+	}
+	c, err := dialOn(ctx, udp, ua.AddrPort(), tlsConf, cfg, false)
 	var vn *vnError
 	if errors.As(err, &vn) {
 		// Version Negotiation: one new attempt in the version both speak
@@ -924,7 +1089,7 @@ func Dial(ctx context.Context, addr string, tlsConf *tls.Config, cfg *Config) (*
 		if udp, err = net.ListenUDP(network, nil); err != nil {
 			return nil, fmt.Errorf("bridge: listen: %w", err)
 		}
-		c, err = dialOn(ctx, udp, ua.AddrPort(), tlsConf, &retry)
+		c, err = dialOn(ctx, udp, ua.AddrPort(), tlsConf, &retry, false)
 		if errors.As(err, &vn) {
 			err = vn.err
 		}
@@ -964,6 +1129,7 @@ func startClient(ctx context.Context, pc packetWriter, raddr netip.AddrPort, tls
 	c.clock = clock
 	c.pc = pc
 	c.raddr = raddr
+	c.raddrC = connAddr(raddr)
 	peer := connAddr(c.raddr)
 	var cerr C.int
 	c.c = C.tqb_conn_client(&ec, C.u32(version), (*C.u8)(unsafe.Pointer(&dcid[0])), C.u8(len(dcid)),
@@ -973,6 +1139,16 @@ func startClient(ctx context.Context, pc packetWriter, raddr netip.AddrPort, tls
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if cfg.TokenStore != nil {
+		c.tokens = cfg.TokenStore
+		c.tokenKey = raddr.String()
+		if tlsConf != nil && tlsConf.ServerName != "" {
+			c.tokenKey = tlsConf.ServerName
+		}
+		if tok := c.tokens.Pop(c.tokenKey); len(tok) > 0 {
+			C.tquic_conn_set_token(c.c, (*C.u8)(unsafe.Pointer(&tok[0])), C.size_t(len(tok)))
+		}
+	}
 	tp, err := engine{c}.LocalTransportParameters()
 	if err != nil {
 		c.free()
@@ -987,7 +1163,8 @@ func startClient(ctx context.Context, pc packetWriter, raddr netip.AddrPort, tls
 	return c, nil
 }
 
-func dialOn(ctx context.Context, udp *net.UDPConn, raddr netip.AddrPort, tlsConf *tls.Config, cfg *Config) (*Conn, error) {
+func dialOn(ctx context.Context, udp *net.UDPConn, raddr netip.AddrPort, tlsConf *tls.Config, cfg *Config,
+	early bool) (*Conn, error) {
 	if cfg == nil {
 		cfg = &Config{}
 	}
@@ -996,20 +1173,30 @@ func dialOn(ctx context.Context, udp *net.UDPConn, raddr netip.AddrPort, tlsConf
 		hsTimeout = 10 * time.Second
 	}
 	hctx, hcancel := context.WithTimeout(ctx, hsTimeout)
-	defer hcancel()
+	// In early mode, TLS watches hctx for the rest of the handshake.
+	defer func() {
+		if !early {
+			hcancel()
+		}
+	}()
 	raddr = netip.AddrPortFrom(raddr.Addr().Unmap(), raddr.Port())
 	if ua, ok := udp.LocalAddr().(*net.UDPAddr); ok && ua.IP.To4() == nil {
 		raddr = netip.AddrPortFrom(netip.AddrFrom16(raddr.Addr().As16()), raddr.Port())
 	}
 	c, err := startClient(hctx, udp, raddr, tlsConf, cfg, nil)
 	if err != nil {
+		hcancel()
 		return nil, err
 	}
 	c.mu.Lock()
 	c.udp = udp
 	c.laddr = udp.LocalAddr()
 	c.mu.Unlock()
-	go c.readLoop()
+	go c.readLoop(udp)
+	if early {
+		go c.earlyHandshakeWatch(hctx, hcancel)
+		return c, nil
+	}
 
 	select {
 	case <-c.hsDone:
@@ -1041,6 +1228,66 @@ func dialOn(ctx context.Context, udp *net.UDPConn, raddr netip.AddrPort, tlsConf
 	return c, nil
 }
 
+// Migrate moves a client connection to another UDP socket (a new local
+// address, RFC 9000 section 9): packets leave from udp from now on, with a
+// new connection ID, and the engine validates the new path. The previous
+// socket is closed. The connection owns udp.
+func (c *Conn) Migrate(udp *net.UDPConn) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if err := c.errLocked(); err != nil {
+		return err
+	}
+	if c.isServer || c.udp == nil {
+		return errors.New("bridge: only a dialed connection migrates")
+	}
+	var local *C.struct_tquic_addr
+	if ua, ok := udp.LocalAddr().(*net.UDPAddr); ok {
+		la := connAddr(ua.AddrPort())
+		local = &la
+	}
+	switch r := C.tquic_conn_migrate(c.c, local, C.u64(c.now())); r {
+	case 0:
+	case -C.EPERM:
+		return errors.New("bridge: the server disabled active migration")
+	default:
+		return fmt.Errorf("bridge: migrate: errno %d", -int(r))
+	}
+	old := c.udp
+	c.udp = udp
+	c.pc = udp
+	c.laddr = udp.LocalAddr()
+	go c.readLoop(udp)
+	_ = old.Close()
+	c.flush()
+	c.armTimer()
+	return nil
+}
+
+// earlyHandshakeWatch bounds the handshake of a DialEarly connection.
+func (c *Conn) earlyHandshakeWatch(hctx context.Context, hcancel context.CancelFunc) {
+	defer hcancel()
+	select {
+	case <-c.hsDone:
+		return
+	case <-c.ctx.Done():
+		return
+	case <-hctx.Done():
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.c == nil || c.closeErr != nil || c.hsDoneClosed() {
+		return
+	}
+	c.closeErr = &transport.TransportError{Err: ErrHandshakeTimeout}
+	c.cancel(c.closeErr)
+	for _, s := range c.streams {
+		s.wake()
+	}
+	C.tquic_conn_close(c.c, false, C.TQUIC_ERR_NO_ERROR, nil, 0, C.u64(c.now()))
+	c.afterInput()
+}
+
 // shutdown frees a client connection that will not be used.
 func (c *Conn) shutdown() {
 	c.mu.Lock()
@@ -1048,14 +1295,15 @@ func (c *Conn) shutdown() {
 	c.mu.Unlock()
 }
 
-// readLoop reads the client's own socket.
-func (c *Conn) readLoop() {
+// readLoop reads one of the client's own sockets (the current one, or
+// one that Migrate replaced, until it is closed).
+func (c *Conn) readLoop(udp *net.UDPConn) {
 	buf := make([]byte, 65536)
 	for {
-		n, from, err := c.udp.ReadFromUDPAddrPort(buf)
+		n, from, err := udp.ReadFromUDPAddrPort(buf)
 		if err != nil {
 			c.mu.Lock()
-			if c.c != nil && c.closeErr == nil {
+			if c.c != nil && c.closeErr == nil && udp == c.udp {
 				c.closeErr = &transport.TransportError{Err: fmt.Errorf("bridge: socket: %w", err)}
 				c.cancel(c.closeErr)
 				c.free()

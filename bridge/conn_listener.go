@@ -58,8 +58,12 @@ import (
 	"github.com/tquic/tquic/pkg/transport"
 )
 
-// retryTokenLifetime bounds how old a Retry token may be.
-const retryTokenLifetime = 10 * time.Second
+// retryTokenLifetime bounds how old a Retry token may be, and
+// newTokenLifetime a NEW_TOKEN token.
+const (
+	retryTokenLifetime = 10 * time.Second
+	newTokenLifetime   = 24 * time.Hour
+)
 
 // Listener accepts QUIC connections on a UDP socket; the connections
 // share it. It implements transport.Listener.
@@ -110,6 +114,13 @@ func ListenOn(udp *net.UDPConn, tlsConf *tls.Config, cfg *Config) (*Listener, er
 	ec, err := cfg.engineConfig()
 	if err != nil {
 		return nil, err
+	}
+	// One TLS configuration for every connection, so that they share the
+	// session ticket keys: a ticket one connection issues resumes (and
+	// carries 0-RTT) on another.
+	tlsConf = tlsConf.Clone()
+	if tlsConf.MinVersion < tls.VersionTLS13 {
+		tlsConf.MinVersion = tls.VersionTLS13
 	}
 	l := &Listener{
 		udp:      udp,
@@ -324,6 +335,14 @@ func (l *Listener) unknown(b []byte, from netip.AddrPort) {
 		var odl C.u8
 		r := C.tqb_token_check(&l.ec, &peer, tok, tokLen, now, C.u64(retryTokenLifetime),
 			(*C.u8)(unsafe.Pointer(&odcid[0])), &odl)
+		if r < 0 {
+			// A NEW_TOKEN token lives longer than a Retry token.
+			r = C.tqb_token_check(&l.ec, &peer, tok, tokLen, now, C.u64(newTokenLifetime),
+				(*C.u8)(unsafe.Pointer(&odcid[0])), &odl)
+			if r == 0 {
+				r = -1
+			}
+		}
 		switch r {
 		case 0:
 			validated, retried = true, true
@@ -346,6 +365,7 @@ func (l *Listener) unknown(b []byte, from netip.AddrPort) {
 	c.ln = l
 	c.pc = l.udp
 	c.raddr = from
+	c.raddrC = peer
 	c.laddr = l.udp.LocalAddr()
 	var cerr C.int
 	c.c = C.tqb_conn_server(&l.ec, &sp, sp.odcid, sp.odcid_len, sp.dcid, sp.dcid_len, sp.scid,

@@ -542,6 +542,7 @@ func connSimServer(ec *C.struct_tquic_conn_config, stls *tls.Config, b []byte, f
 	c.clock = clock
 	c.pc = pc
 	c.raddr = from
+	c.raddrC = peer
 	c.c = cc
 	c.mu.Lock()
 	defer c.mu.Unlock()

@@ -43,6 +43,7 @@ void tquic_conn_config_init(struct tquic_conn_config *cfg)
 	cfg->max_frags = 1024;
 	cfg->crypto_rx_cap = 64 << 10;
 	cfg->datagram_queue = 128;
+	cfg->new_token = true;
 }
 
 /* ---- events ---- */
@@ -378,6 +379,8 @@ static struct tquic_conn *conn_alloc(const struct tquic_conn_config *cfg, bool i
 	c->rx_prev_expiry = TQUIC_TIME_NONE;
 	c->close_deadline = TQUIC_TIME_NONE;
 	c->pacer_wait = TQUIC_TIME_NONE;
+	c->path_deadline = TQUIC_TIME_NONE;
+	c->path_retry = TQUIC_TIME_NONE;
 	tquic_list_init(&c->dgram_rx);
 	tquic_list_init(&c->dgram_tx);
 	for (i = 0; i < TQUIC_PN_SPACE_COUNT; i++)
@@ -629,6 +632,14 @@ int tquic_conn_install_secret(struct tquic_conn *c, enum tquic_level level,
 	}
 	if (level == TQUIC_LEVEL_HANDSHAKE && (c->has_tx & c->has_rx & bit))
 		tquic_recovery_on_handshake_keys(&c->path.rec, now);
+	if (level == TQUIC_LEVEL_EARLY && !write && c->is_server)
+		c->early_keys = true;
+	/* A client sends no more 0-RTT once it has 1-RTT keys (RFC 9001 4.9.3). */
+	if (level == TQUIC_LEVEL_APP && write && !c->is_server &&
+	    (c->has_tx & (1U << TQUIC_LEVEL_EARLY))) {
+		tquic_keys_destroy(&c->tx[TQUIC_LEVEL_EARLY]);
+		c->has_tx &= ~(1U << TQUIC_LEVEL_EARLY);
+	}
 	if (!write)
 		tquic_conn_process_pending(c, (u8)level);
 	return 0;
@@ -664,16 +675,10 @@ long tquic_conn_crypto_read(struct tquic_conn *c, enum tquic_level level,
 
 /* ---- transport parameters ---- */
 
-long tquic_conn_local_tparams(struct tquic_conn *c, u8 *buf, size_t cap)
+static void local_tp_fill(struct tquic_conn *c, struct tquic_transport_params *tp)
 {
-	struct tquic_transport_params *tp;
-	struct tquic_wbuf w;
 	u32 i;
-	int n;
 
-	tp = tquic_mem_alloc(sizeof(*tp), c->gfp);
-	if (!tp)
-		return -ENOMEM;
 	tquic_tp_init(tp);
 	if (c->cfg.idle_timeout) {
 		tp->max_idle_timeout = c->cfg.idle_timeout;
@@ -731,10 +736,142 @@ long tquic_conn_local_tparams(struct tquic_conn *c, u8 *buf, size_t cap)
 		tp->version_info.available[i] = c->cfg.versions[i];
 	tp->version_info.n_available = c->cfg.n_versions;
 	TQUIC_TP_SET(tp, TQUIC_TPB_VERSION_INFORMATION);
+}
+
+long tquic_conn_local_tparams(struct tquic_conn *c, u8 *buf, size_t cap)
+{
+	struct tquic_transport_params *tp;
+	struct tquic_wbuf w;
+	int n;
+
+	tp = tquic_mem_alloc(sizeof(*tp), c->gfp);
+	if (!tp)
+		return -ENOMEM;
+	local_tp_fill(c, tp);
 	tquic_wbuf_init(&w, buf, cap);
 	n = tquic_tp_encode(&w, tp, c->is_server, NULL);
 	tquic_mem_free(tp);
 	return n;
+}
+
+/* ---- 0-RTT transport parameters (RFC 9000 7.4.1) ---- */
+
+/* The limits 0-RTT data is sent under, as kept by a client. */
+struct zrtt_params {
+	struct tquic_stream_limits lim;
+	u64 cid_limit;
+	u64 max_dgram;			/* 0: DATAGRAM not offered */
+};
+
+static void zrtt_from_tp(struct zrtt_params *z, const struct tquic_transport_params *tp)
+{
+	z->lim.max_data = tp->initial_max_data;
+	z->lim.max_stream_data_bidi_local = tp->initial_max_stream_data_bidi_local;
+	z->lim.max_stream_data_bidi_remote = tp->initial_max_stream_data_bidi_remote;
+	z->lim.max_stream_data_uni = tp->initial_max_stream_data_uni;
+	z->lim.max_streams_bidi = tp->initial_max_streams_bidi;
+	z->lim.max_streams_uni = tp->initial_max_streams_uni;
+	z->cid_limit = tp->active_connection_id_limit;
+	z->max_dgram = TQUIC_TP_HAS(tp, TQUIC_TPB_MAX_DATAGRAM_FRAME_SIZE) ?
+		       tp->max_datagram_frame_size : 0;
+}
+
+/* Whether @tp sets a limit below the remembered @z (RFC 9000 7.4.1). */
+static bool zrtt_reduced(const struct zrtt_params *z, const struct tquic_transport_params *tp)
+{
+	struct zrtt_params n;
+
+	zrtt_from_tp(&n, tp);
+	return n.lim.max_data < z->lim.max_data ||
+	       n.lim.max_stream_data_bidi_local < z->lim.max_stream_data_bidi_local ||
+	       n.lim.max_stream_data_bidi_remote < z->lim.max_stream_data_bidi_remote ||
+	       n.lim.max_stream_data_uni < z->lim.max_stream_data_uni ||
+	       n.lim.max_streams_bidi < z->lim.max_streams_bidi ||
+	       n.lim.max_streams_uni < z->lim.max_streams_uni ||
+	       n.cid_limit < z->cid_limit || n.max_dgram < z->max_dgram;
+}
+
+long tquic_conn_zero_rtt_tparams(struct tquic_conn *c, u8 *buf, size_t cap)
+{
+	struct tquic_transport_params *tp;
+	struct zrtt_params z;
+	struct tquic_wbuf w;
+	int n;
+
+	if (!c->is_server && !c->has_peer_tp)
+		return -EINVAL;
+	tp = tquic_mem_alloc(sizeof(*tp), c->gfp);
+	if (!tp)
+		return -ENOMEM;
+	if (c->is_server)
+		local_tp_fill(c, tp);
+	else
+		*tp = c->peer_tp;
+	zrtt_from_tp(&z, tp);
+	tquic_tp_init(tp);
+	tp->initial_max_data = z.lim.max_data;
+	TQUIC_TP_SET(tp, TQUIC_TPB_INITIAL_MAX_DATA);
+	tp->initial_max_stream_data_bidi_local = z.lim.max_stream_data_bidi_local;
+	TQUIC_TP_SET(tp, TQUIC_TPB_INITIAL_MAX_STREAM_DATA_BIDI_LOCAL);
+	tp->initial_max_stream_data_bidi_remote = z.lim.max_stream_data_bidi_remote;
+	TQUIC_TP_SET(tp, TQUIC_TPB_INITIAL_MAX_STREAM_DATA_BIDI_REMOTE);
+	tp->initial_max_stream_data_uni = z.lim.max_stream_data_uni;
+	TQUIC_TP_SET(tp, TQUIC_TPB_INITIAL_MAX_STREAM_DATA_UNI);
+	tp->initial_max_streams_bidi = z.lim.max_streams_bidi;
+	TQUIC_TP_SET(tp, TQUIC_TPB_INITIAL_MAX_STREAMS_BIDI);
+	tp->initial_max_streams_uni = z.lim.max_streams_uni;
+	TQUIC_TP_SET(tp, TQUIC_TPB_INITIAL_MAX_STREAMS_UNI);
+	tp->active_connection_id_limit = z.cid_limit;
+	TQUIC_TP_SET(tp, TQUIC_TPB_ACTIVE_CONNECTION_ID_LIMIT);
+	if (z.max_dgram) {
+		tp->max_datagram_frame_size = z.max_dgram;
+		TQUIC_TP_SET(tp, TQUIC_TPB_MAX_DATAGRAM_FRAME_SIZE);
+	}
+	/* An empty initial_source_connection_id keeps the encoding decodable. */
+	TQUIC_TP_SET(tp, TQUIC_TPB_INITIAL_SCID);
+	tquic_wbuf_init(&w, buf, cap);
+	n = tquic_tp_encode(&w, tp, false, NULL);
+	tquic_mem_free(tp);
+	return n;
+}
+
+int tquic_conn_set_zero_rtt_tparams(struct tquic_conn *c, const u8 *b, size_t len)
+{
+	struct tquic_transport_params *tp;
+	struct zrtt_params z;
+	int err;
+
+	if (!c->is_server && (c->has_peer_tp || c->zrtt_tp_set || c->early_sent))
+		return -EINVAL;
+	tp = tquic_mem_alloc(sizeof(*tp), c->gfp);
+	if (!tp)
+		return -ENOMEM;
+	err = tquic_tp_decode(b, len, false, tp, NULL) ? -EINVAL : 0;
+	if (!err)
+		zrtt_from_tp(&z, tp);
+	if (!err && c->is_server) {
+		local_tp_fill(c, tp);
+		err = zrtt_reduced(&z, tp) ? -ESTALE : 0;
+	} else if (!err) {
+		c->zrtt_lim = z.lim;
+		c->zrtt_cid_limit = z.cid_limit;
+		c->zrtt_max_dgram = z.max_dgram;
+		c->zrtt_tp_set = true;
+		tquic_streams_set_peer_limits(&c->streams, &z.lim);
+		c->streams_limit_seen[0] = c->streams.type[0].local_limit;
+		c->streams_limit_seen[1] = c->streams.type[1].local_limit;
+		c->peer_max_dgram = z.max_dgram;
+		c->peer_cid_limit = min_u64(z.cid_limit, TQUIC_CONN_MAX_CIDS);
+	}
+	tquic_mem_free(tp);
+	return err;
+}
+
+bool tquic_conn_early_data_accepted(const struct tquic_conn *c)
+{
+	if (c->is_server)
+		return c->early_keys;
+	return c->early_sent && !c->early_rejected && c->handshake_complete;
 }
 
 static bool tp_cid_eq(const struct tquic_tp_cid *a, const u8 *id, u8 len)
@@ -814,8 +951,16 @@ static void tp_apply(struct tquic_conn *c, const struct tquic_transport_params *
 	if (tp->max_idle_timeout &&
 	    (!c->idle_timeout || tp->max_idle_timeout * TQUIC_NSEC_PER_MSEC < c->idle_timeout))
 		c->idle_timeout = tp->max_idle_timeout * TQUIC_NSEC_PER_MSEC;
-	if (TQUIC_TP_HAS(tp, TQUIC_TPB_MAX_DATAGRAM_FRAME_SIZE))
-		c->peer_max_dgram = tp->max_datagram_frame_size;
+	c->peer_max_dgram = TQUIC_TP_HAS(tp, TQUIC_TPB_MAX_DATAGRAM_FRAME_SIZE) ?
+			    tp->max_datagram_frame_size : 0;
+	if (c->zrtt_tp_set) {
+		struct zrtt_params z;
+
+		z.lim = c->zrtt_lim;
+		z.cid_limit = c->zrtt_cid_limit;
+		z.max_dgram = c->zrtt_max_dgram;
+		c->zrtt_reduced = zrtt_reduced(&z, tp);
+	}
 	if (!c->is_server && TQUIC_TP_HAS(tp, TQUIC_TPB_STATELESS_RESET_TOKEN)) {
 		struct tquic_conn_cid *cid = peer_cid_by_seq(c, 0);
 
@@ -862,10 +1007,23 @@ int tquic_conn_set_peer_tparams(struct tquic_conn *c, const u8 *b, size_t len, u
 
 /* ---- handshake progress ---- */
 
+/* Drops the undecryptable packets kept for @level. */
+static void drop_pending_level(struct tquic_conn *c, u8 level)
+{
+	u32 i, j;
+
+	for (i = 0, j = 0; i < c->n_pending; i++) {
+		if (c->pending[i].level == level)
+			tquic_buf_put(c->pending[i].buf);
+		else
+			c->pending[j++] = c->pending[i];
+	}
+	c->n_pending = j;
+}
+
 void tquic_conn_discard_space(struct tquic_conn *c, enum tquic_pn_space space)
 {
 	u8 level = space == TQUIC_PN_SPACE_INITIAL ? TQUIC_LEVEL_INITIAL : TQUIC_LEVEL_HANDSHAKE;
-	u32 i, j;
 
 	if (space == TQUIC_PN_SPACE_APP || c->discarded[space])
 		return;
@@ -883,13 +1041,7 @@ void tquic_conn_discard_space(struct tquic_conn *c, enum tquic_pn_space space)
 		tquic_keys_destroy(&c->orig_initial_rx);
 		c->has_orig_initial_rx = false;
 	}
-	for (i = 0, j = 0; i < c->n_pending; i++) {
-		if (c->pending[i].level == level)
-			tquic_buf_put(c->pending[i].buf);
-		else
-			c->pending[j++] = c->pending[i];
-	}
-	c->n_pending = j;
+	drop_pending_level(c, level);
 }
 
 /* Issues NEW_CONNECTION_IDs up to the peer's active_connection_id_limit. */
@@ -927,6 +1079,15 @@ void tquic_conn_confirm_handshake(struct tquic_conn *c)
 	tquic_conn_discard_space(c, TQUIC_PN_SPACE_INITIAL);
 	tquic_conn_discard_space(c, TQUIC_PN_SPACE_HANDSHAKE);
 	tquic_conn_issue_cids(c);
+	if (c->is_server && c->cfg.new_token) {
+		long n = tquic_token_make(c->cfg.reset_key, false, &c->path.peer, NULL, 0,
+					  c->now, c->new_token, sizeof(c->new_token));
+
+		if (n > 0) {
+			c->new_token_len = (size_t)n;
+			c->new_token_pending = true;
+		}
+	}
 	tquic_conn_event(c, TQUIC_EV_HANDSHAKE_DONE, 0, 0, 0, NULL, 0);
 }
 
@@ -940,21 +1101,46 @@ void tquic_conn_handshake_complete(struct tquic_conn *c, u64 now)
 	if (c->is_server) {
 		c->handshake_done_pending = true;
 		tquic_conn_confirm_handshake(c);
+		if (!c->early_keys)
+			drop_pending_level(c, TQUIC_LEVEL_EARLY);
+		return;
 	}
+	/* A server that accepted 0-RTT keeps the limits it was sent under (RFC 9000 7.4.1). */
+	if (c->early_sent && !c->early_rejected && c->zrtt_reduced)
+		tquic_conn_enter_closing(c, 0, TQUIC_ERR_PROTOCOL_VIOLATION, TQUIC_FT_CRYPTO,
+					 NULL, 0);
 }
 
 void tquic_conn_early_data_rejected(struct tquic_conn *c, u64 now)
 {
 	c->now = now;
 	/*
-	 * 0-RTT packets are never acknowledged by a server that rejected
-	 * them: loss detection declares them lost once 1-RTT packets are
-	 * acknowledged, and their stream data is sent again.
+	 * A server that rejected 0-RTT never acknowledges those packets:
+	 * they leave the flight now and their data is sent again in 1-RTT
+	 * packets once the keys are there.
 	 */
+	u64 lost = c->stats.pkts_lost;
+
+	if (c->is_server || c->early_rejected)
+		return;
+	c->early_rejected = true;
 	if (c->has_tx & (1U << TQUIC_LEVEL_EARLY)) {
 		tquic_keys_destroy(&c->tx[TQUIC_LEVEL_EARLY]);
 		c->has_tx &= ~(1U << TQUIC_LEVEL_EARLY);
 	}
+	if (!c->early_sent)
+		return;
+	/* Nothing waits for their acknowledgment: the data goes again in 1-RTT. */
+	c->stats.early_requeued += tquic_recovery_requeue_upto(&c->path.rec, TQUIC_PN_SPACE_APP,
+							      c->early_pn_max, now);
+	c->stats.pkts_lost = lost;
+	/*
+	 * Data already sent under remembered limits the server's new
+	 * parameters no longer allow cannot be sent again: give up rather
+	 * than violate them (the host may reconnect).
+	 */
+	if (c->zrtt_reduced)
+		tquic_conn_enter_closing(c, 0, TQUIC_ERR_INTERNAL_ERROR, 0, NULL, 0);
 }
 
 /* ---- close ---- */
@@ -1072,7 +1258,112 @@ u64 tquic_conn_next_deadline(const struct tquic_conn *c)
 	t = min_u64(t, c->pacer_wait);
 	if (c->has_rx_prev)
 		t = min_u64(t, c->rx_prev_expiry);
+	t = min_u64(t, min_u64(c->path_deadline, c->path_retry));
+	if (c->has_alt && tquic_path_deadline(&c->alt))
+		t = min_u64(t, tquic_path_deadline(&c->alt) * 1000);
 	return t;
+}
+
+/* ---- migration ---- */
+
+/* A peer CID not in use and not retired, TQUIC_CONN_MAX_CIDS if none. */
+u32 tquic_conn_unused_peer_cid(const struct tquic_conn *c)
+{
+	u32 i;
+
+	for (i = 0; i < TQUIC_CONN_MAX_CIDS; i++) {
+		const struct tquic_conn_cid *cid = &c->peer_cids[i];
+
+		if (i != c->peer_cid_cur && cid->in_use && !cid->retired && cid->len)
+			return i;
+	}
+	return TQUIC_CONN_MAX_CIDS;
+}
+
+/* Sends with peer CID @idx from now on and retires the one used so far. */
+void tquic_conn_switch_peer_cid(struct tquic_conn *c, u32 idx)
+{
+	struct tquic_conn_cid *old = &c->peer_cids[c->peer_cid_cur];
+
+	if (idx >= TQUIC_CONN_MAX_CIDS || idx == c->peer_cid_cur)
+		return;
+	old->retired = true;
+	old->pending = true;
+	c->peer_cid_cur = idx;
+}
+
+/* Validates the active path's peer address with a PATH_CHALLENGE (RFC 9000 8.2). */
+void tquic_conn_challenge_path(struct tquic_conn *c)
+{
+	struct tquic_conn_path *p = &c->path;
+	u64 pto = tquic_conn_pto(c);
+
+	tquic_random_bytes(p->challenge, TQUIC_PATH_CHALLENGE_LEN);
+	p->challenge_pending = true;
+	p->challenge_sent = false;
+	p->response_pending = false;
+	c->path_retry = c->now + pto;
+	/* RFC 9000 8.2.4: three times the larger of the current and initial PTO. */
+	c->path_deadline = c->now + 3 * max_u64(pto, 2 * c->path.rtt.initial_rtt);
+}
+
+int tquic_conn_migrate(struct tquic_conn *c, const struct tquic_addr *local, u64 now)
+{
+	u32 idx;
+
+	c->now = max_u64(c->now, now);
+	if (c->is_server || !c->handshake_confirmed || tquic_conn_closed(c))
+		return -EINVAL;
+	if (TQUIC_TP_HAS(&c->peer_tp, TQUIC_TPB_DISABLE_ACTIVE_MIGRATION))
+		return -EPERM;
+	if (local)
+		c->path.local = *local;
+	/* A new local address uses a new peer CID (RFC 9000 9.5). */
+	idx = tquic_conn_unused_peer_cid(c);
+	if (idx < TQUIC_CONN_MAX_CIDS)
+		tquic_conn_switch_peer_cid(c, idx);
+	tquic_recovery_reset_cc(&c->path.rec, c->now);
+	tquic_conn_challenge_path(c);
+	c->stats.peer_migrations++;
+	return 0;
+}
+
+/* The active path's address failed validation (RFC 9000 9.3.2). */
+static void path_validation_failed(struct tquic_conn *c)
+{
+	struct tquic_conn_path *p = &c->path;
+
+	c->path_deadline = TQUIC_TIME_NONE;
+	c->path_retry = TQUIC_TIME_NONE;
+	p->challenge_pending = false;
+	p->challenge_sent = false;
+	if (!c->has_prev_peer)
+		return;
+	p->peer = c->prev_peer;
+	c->has_prev_peer = false;
+	if (!p->validated) {
+		p->validated = true;
+		tquic_recovery_set_amp_blocked(&p->rec, false, c->now);
+	}
+	c->stats.path_reverts++;
+	tquic_conn_event(c, TQUIC_EV_PEER_MIGRATED, 0, p->id, 0, NULL, 0);
+}
+
+static void path_timers(struct tquic_conn *c, u64 now)
+{
+	struct tquic_conn_path *p = &c->path;
+
+	if (now >= c->path_deadline) {
+		path_validation_failed(c);
+	} else if (now >= c->path_retry) {
+		/* The challenge may have been lost: send it again. */
+		if (p->challenge_sent)
+			p->challenge_pending = true;
+		c->path_retry = now + tquic_conn_pto(c);
+	}
+	if (c->has_alt &&
+	    tquic_path_on_timer(&c->alt, now / 1000) == TQUIC_PATH_EV_FAILED)
+		c->has_alt = false;
 }
 
 /* Marks every unacknowledged CRYPTO byte of @space for retransmission. */
@@ -1141,6 +1432,7 @@ void tquic_conn_on_timeout(struct tquic_conn *c, u64 now)
 	}
 	if (now >= c->pacer_wait)
 		c->pacer_wait = TQUIC_TIME_NONE;
+	path_timers(c, now);
 	r = tquic_recovery_on_timeout(&c->path.rec, now);
 	if (r == TQUIC_TIMER_PTO && tquic_recovery_probes(&c->path.rec, &space)) {
 		if (space != TQUIC_PN_SPACE_APP) {
@@ -1441,7 +1733,7 @@ bool tquic_conn_retried(const struct tquic_conn *c)
 
 size_t tquic_conn_new_token(const struct tquic_conn *c, u8 *dst, size_t cap)
 {
-	if (c->new_token_len > cap)
+	if (c->is_server || c->new_token_len > cap)
 		return 0;
 	memcpy(dst, c->new_token, c->new_token_len);
 	return c->new_token_len;

@@ -83,6 +83,12 @@ struct tquic_conn_config {
 	u32 datagram_queue;		/* datagrams queued per direction */
 	u64 key_update_packets;		/* initiate a key update every N packets, 0 = never */
 	u8 reset_key[TQUIC_RESET_KEY_LEN];	/* stateless reset token key */
+	/*
+	 * Server: send a NEW_TOKEN frame once the handshake is confirmed, with
+	 * a tquic_token_make() token under @reset_key for the client's
+	 * address (RFC 9000 8.1.3).  Default on.
+	 */
+	bool new_token;
 	/* qlog: called with each event when set (tquic_conn_set_qlog() too). */
 	void (*qlog)(void *ctx, const struct tquic_qlog_event *ev);
 	void *qlog_ctx;
@@ -182,6 +188,35 @@ void tquic_conn_handshake_complete(struct tquic_conn *c, u64 now);
  */
 void tquic_conn_early_data_rejected(struct tquic_conn *c, u64 now);
 
+/*
+ * 0-RTT transport parameters (RFC 9000 7.4.1), in the transport parameter
+ * encoding: the limits 0-RTT data is sent under (initial_max_data, the
+ * initial stream data and stream count limits, active_connection_id_limit,
+ * max_datagram_frame_size).
+ *
+ * tquic_conn_zero_rtt_tparams(): a client, once the peer's parameters
+ * arrived, gets the server's values to remember with a session ticket; a
+ * server gets its own, to carry in the tickets it issues.  Returns the
+ * length or -errno.
+ *
+ * tquic_conn_set_zero_rtt_tparams(): a client resuming a session hands
+ * over the remembered values before it sends 0-RTT data, which then flows
+ * under them; when the server accepts 0-RTT and its new parameters reduce
+ * one of them, the connection closes with PROTOCOL_VIOLATION.  A server
+ * hands over the values of the ticket a client resumes with and learns
+ * whether it may accept 0-RTT: 0 when its current parameters reduce none
+ * of them, -ESTALE when they do.  -EINVAL for a malformed encoding or a
+ * call out of place.
+ */
+long tquic_conn_zero_rtt_tparams(struct tquic_conn *c, u8 *buf, size_t cap);
+int tquic_conn_set_zero_rtt_tparams(struct tquic_conn *c, const u8 *b, size_t len);
+/*
+ * Client: 0-RTT packets were sent and the server did not reject them (once
+ * the handshake is complete).  Server: 0-RTT keys were installed (TLS
+ * accepted early data).
+ */
+bool tquic_conn_early_data_accepted(const struct tquic_conn *c);
+
 /* ---- Streams ---- */
 
 /* Opens a stream; -EAGAIN at the peer's stream limit. */
@@ -243,6 +278,7 @@ enum tquic_event_type {
 	TQUIC_EV_VERSION_NEGOTIATION,	/* VN received: @code = version to retry with (0: none) */
 	TQUIC_EV_KEY_UPDATE,		/* key phase changed; @flags 1 = initiated by the peer */
 	TQUIC_EV_PATH_VALIDATED,	/* @id path */
+	TQUIC_EV_PEER_MIGRATED,		/* the active path's peer address changed; @flags 1 = unvalidated */
 };
 
 struct tquic_event {
@@ -292,6 +328,29 @@ bool tquic_conn_retried(const struct tquic_conn *c);
 bool tquic_conn_datagrams_enabled(const struct tquic_conn *c);
 /* Client: the token of the last NEW_TOKEN; returns its length. */
 size_t tquic_conn_new_token(const struct tquic_conn *c, u8 *dst, size_t cap);
+/*
+ * Connection migration (RFC 9000 section 9).
+ *
+ * Server: a datagram from another peer address is processed as usual; a
+ * PATH_CHALLENGE in it is answered on that address (tquic_send_info.peer
+ * and path_id 1 tell the host where), and the address is challenged in
+ * turn, within 3x the bytes received from it.  A non-probing packet with
+ * the largest packet number from that address moves the active path
+ * there (TQUIC_EV_PEER_MIGRATED): sends follow tquic_send_info.peer,
+ * amplification-limited until the address is validated, congestion
+ * control and RTT restart unless only the port changed (NAT rebinding),
+ * and an unused peer CID is used when there is one.  When validation of
+ * the new address fails, the path goes back to the last validated one.
+ *
+ * Client: tquic_conn_migrate() says the host moved the connection to
+ * another local address (@local may be NULL): the engine switches to an
+ * unused peer CID (RFC 9000 9.5), restarts congestion control and RTT and
+ * validates the new path (TQUIC_EV_PATH_VALIDATED).  -EINVAL on a server
+ * or before the handshake is confirmed, -EPERM when the server disabled
+ * active migration.
+ */
+int tquic_conn_migrate(struct tquic_conn *c, const struct tquic_addr *local, u64 now);
+
 /* Initiates a 1-RTT key update: -EAGAIN until the previous one is done. */
 int tquic_conn_key_update(struct tquic_conn *c, u64 now);
 /* Memory the connection holds in the engine, in bytes. */
@@ -310,6 +369,12 @@ struct tquic_conn_stats {
 	u64 bytes_in_flight;
 	u64 amp_blocked;		/* times the amplification limit stopped a send */
 	u64 amp_violations;		/* sends above the limit (must stay 0) */
+	u64 early_sent;			/* 0-RTT packets sent */
+	u64 early_recv;			/* 0-RTT packets processed */
+	u64 early_requeued;		/* rejected 0-RTT packets whose data went again */
+	u64 peer_migrations;		/* the path moved: server, the peer's address (migration,
+					 * NAT rebinding); client, tquic_conn_migrate() */
+	u64 path_reverts;		/* a migrated address failed validation: back to the old one */
 };
 
 void tquic_conn_stats(const struct tquic_conn *c, struct tquic_conn_stats *st);
@@ -339,8 +404,10 @@ long tquic_vn_reply(const struct tquic_conn_config *cfg, const u8 *dgram,
 /*
  * Address validation tokens (Retry and NEW_TOKEN), authenticated with
  * @key: a Retry token binds the client address, the time and the original
- * DCID.  tquic_token_check() returns 0 and the original DCID for a valid
- * Retry token, 1 for a valid NEW_TOKEN token, -EBADMSG otherwise.
+ * DCID; a NEW_TOKEN token binds the client's IP address (not the port: the
+ * client comes back from another one) and the time.  tquic_token_check()
+ * returns 0 and the original DCID for a valid Retry token, 1 for a valid
+ * NEW_TOKEN token, -EBADMSG otherwise.
  */
 long tquic_token_make(const u8 *key, bool retry, const struct tquic_addr *peer,
 		      const u8 *odcid, u8 odcid_len, u64 now, u8 *buf, size_t cap);

@@ -190,7 +190,7 @@ struct tquic_conn {
 	u64 peer_cid_limit;		/* peer's active_connection_id_limit */
 	u8 token[TQUIC_TOKEN_MAX];	/* client: token for Initial packets */
 	size_t token_len;
-	u8 new_token[TQUIC_TOKEN_MAX];	/* client: received NEW_TOKEN */
+	u8 new_token[TQUIC_TOKEN_MAX];	/* client: received NEW_TOKEN; server: the one to send */
 	size_t new_token_len;
 	bool new_token_pending;		/* server: NEW_TOKEN to send */
 
@@ -198,6 +198,17 @@ struct tquic_conn {
 	struct tquic_transport_params peer_tp;
 	bool has_peer_tp;
 	u64 peer_max_dgram;		/* peer's max_datagram_frame_size */
+
+	/* 0-RTT (RFC 9000 7.4.1, RFC 9001 4.6). */
+	struct tquic_stream_limits zrtt_lim;	/* client: remembered server limits */
+	u64 zrtt_cid_limit;
+	u64 zrtt_max_dgram;
+	bool zrtt_tp_set;		/* client: remembered parameters in use */
+	bool zrtt_reduced;		/* client: the server's new parameters reduce them */
+	bool early_sent;		/* client: a 0-RTT packet went out */
+	bool early_rejected;		/* client: the server rejected 0-RTT */
+	bool early_keys;		/* server: 0-RTT read keys were installed */
+	u64 early_pn_max;		/* client: last 0-RTT packet number */
 
 	/* Handshake. */
 	bool got_peer_packet;		/* client: a server packet was processed */
@@ -223,6 +234,19 @@ struct tquic_conn {
 	bool eliciting_since_recv;
 	u8 last_ecn;			/* codepoint of the last datagram built */
 	u64 pacer_wait;			/* pacing released the next packet at this time */
+
+	/* Migration (RFC 9000 section 9). */
+	struct tquic_path alt;		/* server: another peer address being probed */
+	bool has_alt;
+	u32 alt_cid;			/* index in peer_cids used towards @alt */
+	bool rx_alt;			/* the datagram being processed came from @alt */
+	bool rx_nonprobing;		/* ... and carried a non-probing packet */
+	bool rx_migrate;		/* ... with the largest packet number */
+	bool pad_probe;			/* the datagram built carries a PATH_CHALLENGE */
+	struct tquic_addr prev_peer;	/* last validated peer address */
+	bool has_prev_peer;
+	u64 path_deadline;		/* validation of the active path fails (ns) */
+	u64 path_retry;			/* PATH_CHALLENGE sent again (ns) */
 
 	/* Datagrams. */
 	struct tquic_list dgram_rx;
@@ -272,6 +296,9 @@ int tquic_conn_switch_version(struct tquic_conn *c, u32 version);
 void tquic_conn_release_pending(struct tquic_conn *c);
 int tquic_conn_issue_cids(struct tquic_conn *c);
 void tquic_conn_process_pending(struct tquic_conn *c, u8 level);
+u32 tquic_conn_unused_peer_cid(const struct tquic_conn *c);
+void tquic_conn_switch_peer_cid(struct tquic_conn *c, u32 idx);
+void tquic_conn_challenge_path(struct tquic_conn *c);
 extern const struct tquic_recovery_ops tquic_conn_rec_ops;
 
 /* conn_recv.c */
@@ -280,6 +307,7 @@ int tquic_conn_recv_packet(struct tquic_conn *c, struct tquic_buf *b, u8 *pkt,
 
 /* conn_send.c */
 long tquic_conn_build(struct tquic_conn *c, u8 *buf, size_t cap);
+long tquic_conn_build_alt_probe(struct tquic_conn *c, u8 *buf, size_t cap);
 
 static inline enum tquic_pn_space tquic_level_space(u8 level)
 {

@@ -279,14 +279,27 @@ static int on_frame(struct tquic_conn *c, struct tquic_buf *b, struct tquic_fram
 	case TQUIC_FT_RETIRE_CONNECTION_ID:
 		return on_retire_cid(c, f->u.path_seq.seq);
 	case TQUIC_FT_PATH_CHALLENGE:
+		/* Answered on the path it came from (RFC 9000 8.2.2). */
+		if (c->rx_alt) {
+			tquic_path_on_challenge(&c->alt, f->u.probe.data);
+			return 0;
+		}
 		memcpy(p->response, f->u.probe.data, TQUIC_PATH_CHALLENGE_LEN);
 		p->response_pending = true;
 		return 0;
 	case TQUIC_FT_PATH_RESPONSE:
-		if (p->challenge_sent &&
+		if (c->has_alt &&
+		    tquic_path_on_response(&c->alt, f->u.probe.data) == TQUIC_PATH_EV_VALIDATED) {
+			tquic_conn_event(c, TQUIC_EV_PATH_VALIDATED, 0, c->alt.id, 0, NULL, 0);
+			return 0;
+		}
+		if ((p->challenge_sent || p->challenge_pending) &&
 		    !memcmp(p->challenge, f->u.probe.data, TQUIC_PATH_CHALLENGE_LEN)) {
 			p->challenge_sent = false;
 			p->challenge_pending = false;
+			c->path_deadline = TQUIC_TIME_NONE;
+			c->path_retry = TQUIC_TIME_NONE;
+			c->has_prev_peer = false;
 			if (!p->validated) {
 				p->validated = true;
 				tquic_recovery_set_amp_blocked(&p->rec, false, c->now);
@@ -336,6 +349,9 @@ static int process_frames(struct tquic_conn *c, struct tquic_buf *b, u8 *payload
 			return TQUIC_ERR_PROTOCOL_VIOLATION;
 		if (tquic_frame_is_ack_eliciting(f->type))
 			*ack_eliciting = true;
+		if (f->type != TQUIC_FT_PADDING && f->type != TQUIC_FT_PATH_CHALLENGE &&
+		    f->type != TQUIC_FT_PATH_RESPONSE && f->type != TQUIC_FT_NEW_CONNECTION_ID)
+			c->rx_nonprobing = true;
 		err = on_frame(c, b, f, space);
 		if (err)
 			return err;
@@ -483,7 +499,9 @@ int tquic_conn_recv_packet(struct tquic_conn *c, struct tquic_buf *b, u8 *pkt,
 	if (c->discarded[space])
 		return 0;
 	if (keys != &c->orig_initial_rx && !(c->has_rx & (1U << level))) {
-		if (level != TQUIC_LEVEL_INITIAL)
+		/* 0-RTT keys come with the ClientHello or never. */
+		if (level != TQUIC_LEVEL_INITIAL &&
+		    (level != TQUIC_LEVEL_EARLY || !c->handshake_complete))
 			keep_pending(c, pkt, h->len, level, ecn);
 		return 0;
 	}
@@ -531,8 +549,14 @@ int tquic_conn_recv_packet(struct tquic_conn *c, struct tquic_buf *b, u8 *pkt,
 			tquic_recovery_set_amp_blocked(&p->rec, false, c->now);
 		}
 	}
+	largest = p->ack.sp[space].largest;
+	c->rx_nonprobing = false;
 	err = process_frames(c, b, pkt + h->payload_offset, h->payload_len, h->type,
 			     space, &eliciting);
+	/* Only the largest packet number moves the path (RFC 9000 9.3). */
+	if (!err && c->rx_alt && c->rx_nonprobing && space == TQUIC_PN_SPACE_APP &&
+	    (largest == TQUIC_PN_NONE || h->pn > largest))
+		c->rx_migrate = true;
 	if (err < 0) {
 		/* Local resource limit: not acknowledged, the peer sends it again. */
 		c->stats.pkts_dropped++;
@@ -545,6 +569,8 @@ int tquic_conn_recv_packet(struct tquic_conn *c, struct tquic_buf *b, u8 *pkt,
 		return 0;
 	tquic_ackmgr_on_packet(&p->ack, space, h->pn, eliciting, ecn, c->now, c->gfp);
 	c->stats.pkts_recv++;
+	if (h->type == TQUIC_PKT_0RTT)
+		c->stats.early_recv++;
 	tquic_conn_qlog_pkt(c, TQUIC_QL_PACKET_RECEIVED, h->type, space, h->pn, h->len, 0);
 	c->idle_start = c->now;
 	c->eliciting_since_recv = false;
@@ -618,6 +644,78 @@ static void on_vn(struct tquic_conn *c, const u8 *pkt, size_t len)
 	tquic_conn_event(c, TQUIC_EV_DRAINED, c->close_flags, 0, c->close_code, NULL, 0);
 }
 
+/*
+ * Server: a datagram from @peer, another address than the active path's.
+ * Returns false when it is dropped.
+ */
+static bool alt_begin(struct tquic_conn *c, const struct tquic_addr *peer, size_t len,
+		      bool *fresh)
+{
+	struct tquic_conn_path *p = &c->path;
+
+	*fresh = false;
+	if (!c->is_server || !c->handshake_confirmed || c->cfg.disable_active_migration)
+		return false;
+	if (!c->has_alt || !tquic_addr_eq(&c->alt.peer, peer)) {
+		/* One probed address at a time: the newest replaces the last. */
+		tquic_path_init(&c->alt, 1, &p->local, peer, false, c->cfg.max_datagram_size);
+		tquic_path_set_mtu(&c->alt, p->mtu);
+		tquic_path_start_validation(&c->alt, c->now / 1000,
+					    tquic_rtt_pto(&p->rtt, true, 0) / 1000);
+		c->alt_cid = tquic_conn_unused_peer_cid(c);
+		if (c->alt_cid >= TQUIC_CONN_MAX_CIDS)
+			c->alt_cid = c->peer_cid_cur;
+		c->has_alt = true;
+		*fresh = true;
+	}
+	tquic_path_on_datagram_recv(&c->alt, len);
+	c->rx_alt = true;
+	c->rx_migrate = false;
+	return true;
+}
+
+/* The active path moves to the probed address (RFC 9000 9.3). */
+static void migrate_to_alt(struct tquic_conn *c)
+{
+	struct tquic_conn_path *p = &c->path;
+	enum tquic_addr_change ch = tquic_addr_classify(&p->peer, &c->alt.peer);
+	bool validated = c->alt.addr_validated;
+
+	if (p->validated) {
+		c->prev_peer = p->peer;
+		c->has_prev_peer = true;
+	}
+	p->peer = c->alt.peer;
+	if (c->alt_cid < TQUIC_CONN_MAX_CIDS && c->peer_cids[c->alt_cid].in_use &&
+	    !c->peer_cids[c->alt_cid].retired)
+		tquic_conn_switch_peer_cid(c, c->alt_cid);
+	/* Congestion state belongs to the old path unless only the port changed (9.4). */
+	if (tquic_addr_change_resets_cc(ch))
+		tquic_recovery_reset_cc(&p->rec, c->now);
+	if (validated) {
+		p->validated = true;
+		c->has_prev_peer = false;
+		p->challenge_pending = false;
+		p->challenge_sent = false;
+		c->path_deadline = TQUIC_TIME_NONE;
+		c->path_retry = TQUIC_TIME_NONE;
+	} else {
+		/* Unproven: 3x what this address sent us until it answers. */
+		p->validated = false;
+		p->bytes_recv = c->alt.bytes_recv;
+		p->bytes_sent = c->alt.bytes_sent;
+		tquic_conn_challenge_path(c);
+	}
+	if (c->alt.nresponses) {
+		memcpy(p->response, c->alt.responses[c->alt.nresponses - 1],
+		       TQUIC_PATH_CHALLENGE_LEN);
+		p->response_pending = true;
+	}
+	c->has_alt = false;
+	c->stats.peer_migrations++;
+	tquic_conn_event(c, TQUIC_EV_PEER_MIGRATED, validated ? 0 : 1, p->id, 0, NULL, 0);
+}
+
 static bool is_stateless_reset(const struct tquic_conn *c, const u8 *d, size_t len)
 {
 	u32 i;
@@ -646,10 +744,12 @@ int tquic_conn_recv(struct tquic_conn *c, struct tquic_buf *dgram,
 	u8 first_dcid_len = 0;
 	u64 before = c->stats.pkts_recv;
 	struct tquic_hdr h;
+	bool fresh_alt = false;
 	size_t off;
 	int err;
 
 	(void)local;
+	c->rx_alt = false;
 	c->now = now > c->now ? now : c->now;
 	c->gfp = gfp;
 	if (c->state == TQUIC_CONN_DRAINED || c->state == TQUIC_CONN_DRAINING)
@@ -661,14 +761,15 @@ int tquic_conn_recv(struct tquic_conn *c, struct tquic_buf *dgram,
 		return 0;
 	}
 	if (peer && peer->family && p->peer.family && !tquic_addr_eq(peer, &p->peer)) {
-		/* Another address: migration is not supported yet; drop. */
-		if (!c->handshake_confirmed || c->cfg.disable_active_migration) {
+		/* Another address: a probe, a migration or a NAT rebinding. */
+		if (!alt_begin(c, peer, len, &fresh_alt)) {
 			c->stats.pkts_dropped++;
 			tquic_conn_qlog_pkt(c, TQUIC_QL_PACKET_DROPPED, 0, 0, 0, len, TQUIC_QL_DROP_PATH);
 			return 0;
 		}
+	} else {
+		p->bytes_recv += len;
 	}
-	p->bytes_recv += len;
 	tquic_dgram_iter_init(&it, d, len, c->cfg.cid_len, 0);
 	for (;;) {
 		err = tquic_dgram_next(&it, &h, &off);
@@ -702,6 +803,16 @@ int tquic_conn_recv(struct tquic_conn *c, struct tquic_buf *dgram,
 		}
 		if (tquic_conn_closed(c))
 			break;
+	}
+	if (c->rx_alt) {
+		c->rx_alt = false;
+		if (c->stats.pkts_recv == before) {
+			/* Nothing authenticated: no state for that address. */
+			if (fresh_alt)
+				c->has_alt = false;
+		} else if (c->rx_migrate && c->has_alt && !tquic_conn_closed(c)) {
+			migrate_to_alt(c);
+		}
 	}
 	if (c->stats.pkts_recv == before && is_stateless_reset(c, d, len)) {
 		c->close_flags = TQUIC_CLOSE_F_RESET | TQUIC_CLOSE_F_REMOTE;

@@ -59,7 +59,7 @@ static bool app_pending(struct tquic_conn *c, bool early)
 {
 	const struct tquic_conn_path *p = &c->path;
 
-	if (!early && (c->handshake_done_pending || p->response_pending ||
+	if (!early && (c->handshake_done_pending || p->response_pending || c->new_token_pending ||
 		       p->challenge_pending || cids_pending(c) ||
 		       c->cs[TQUIC_PN_SPACE_APP].tx.send_off != c->cs[TQUIC_PN_SPACE_APP].tx.write_off ||
 		       tquic_crypto_stream_has_pending(&c->cs[TQUIC_PN_SPACE_APP])))
@@ -210,6 +210,17 @@ static bool write_app_ctrl(struct tquic_conn *c, struct tquic_pkt_build *pb,
 			wrote = true;
 		}
 	}
+	if (c->new_token_pending && c->is_server && !scratch_full(c)) {
+		memset(f, 0, sizeof(*f));
+		f->type = TQUIC_FT_NEW_TOKEN;
+		f->u.data.data = c->new_token;
+		f->u.data.len = c->new_token_len;
+		if (put_frame(c, w, f)) {
+			c->new_token_pending = false;
+			scratch_add(c, pb, TQUIC_SK_NEW_TOKEN, pb->space, 0, 0, 0, 0, false);
+			wrote = true;
+		}
+	}
 	if (p->response_pending) {
 		memset(f, 0, sizeof(*f));
 		f->type = TQUIC_FT_PATH_RESPONSE;
@@ -226,6 +237,7 @@ static bool write_app_ctrl(struct tquic_conn *c, struct tquic_pkt_build *pb,
 		if (put_frame(c, w, f)) {
 			p->challenge_pending = false;
 			p->challenge_sent = true;
+			c->pad_probe = true;
 			wrote = true;
 		}
 	}
@@ -484,6 +496,11 @@ static int finish_packet(struct tquic_conn *c, struct tquic_pkt_build *pb, u8 *d
 	}
 	if (pb->type == TQUIC_PKT_1RTT)
 		c->pkts_in_phase++;
+	if (pb->level == TQUIC_LEVEL_EARLY) {
+		c->early_sent = true;
+		c->early_pn_max = pb->pn;
+		c->stats.early_sent++;
+	}
 	c->stats.pkts_sent++;
 	tquic_conn_qlog_pkt(c, TQUIC_QL_PACKET_SENT, pb->type, pb->space, pb->pn, sp.size, 0);
 	return 0;
@@ -531,6 +548,7 @@ long tquic_conn_build(struct tquic_conn *c, u8 *buf, size_t cap)
 		return 0;
 	}
 	c->n_scratch = 0;
+	c->pad_probe = false;
 	for (space = TQUIC_PN_SPACE_INITIAL; space < TQUIC_PN_SPACE_COUNT && n < TQUIC_CONN_MAX_PKTS;
 	     space++) {
 		if (limit - used < TQUIC_SEND_MIN_ROOM)
@@ -556,9 +574,14 @@ long tquic_conn_build(struct tquic_conn *c, u8 *buf, size_t cap)
 		return 0;
 	if (c->state == TQUIC_CONN_CLOSING)
 		c->close_send = false;
-	/* Datagrams carrying Initial packets are padded (RFC 9000 14.1). */
+	/*
+	 * Datagrams carrying Initial packets are padded (RFC 9000 14.1), and
+	 * those carrying a PATH_CHALLENGE too, within the limit (8.2.1).
+	 */
+	if (c->pad_probe)
+		pad_to = TQUIC_MIN_INITIAL_SIZE;
 	pad_to = (size_t)min_u64(pad_to, limit);
-	if (has_initial && used < pad_to) {
+	if ((has_initial || c->pad_probe) && used < pad_to) {
 		struct tquic_pkt_build *last = &c->pkts[n - 1];
 		size_t extra = pad_to - used;
 
@@ -591,6 +614,65 @@ long tquic_conn_build(struct tquic_conn *c, u8 *buf, size_t cap)
 	return (long)used;
 }
 
+/*
+ * Server: a datagram towards the probed address @c->alt with its
+ * PATH_RESPONSEs and PATH_CHALLENGE, in a 1-RTT packet expanded to 1200
+ * bytes within that address's amplification limit (RFC 9000 8.2.1) and
+ * sent with the peer CID reserved for it.
+ */
+long tquic_conn_build_alt_probe(struct tquic_conn *c, u8 *buf, size_t cap)
+{
+	struct tquic_pkt_build *pb = &c->pkts[0];
+	struct tquic_frame *f = &c->fscratch;
+	u32 cur = c->peer_cid_cur;
+	size_t limit, used, target;
+	struct tquic_wbuf w;
+	bool wrote = false;
+	int err;
+
+	if (!(c->has_tx & (1U << TQUIC_LEVEL_APP)) || c->discarded[TQUIC_PN_SPACE_APP])
+		return 0;
+	limit = (size_t)min_u64(min_u64(cap, c->alt.mtu), tquic_path_send_allowance(&c->alt));
+	if (limit < TQUIC_SEND_MIN_ROOM)
+		return 0;
+	c->n_scratch = 0;
+	if (c->alt_cid < TQUIC_CONN_MAX_CIDS && c->peer_cids[c->alt_cid].in_use)
+		c->peer_cid_cur = c->alt_cid;
+	if (!start_packet(c, pb, buf, limit, TQUIC_PN_SPACE_APP, TQUIC_LEVEL_APP)) {
+		c->peer_cid_cur = cur;
+		return 0;
+	}
+	tquic_wbuf_init(&w, buf + pb->hdr_len, limit - pb->hdr_len - TQUIC_AEAD_TAG_LEN);
+	while (tquic_path_next_frame(&c->alt, f)) {
+		if (!put_frame(c, &w, f))
+			break;
+		tquic_path_frame_sent(&c->alt, f);
+		wrote = true;
+	}
+	if (!wrote) {
+		c->peer_cid_cur = cur;
+		return 0;
+	}
+	used = (size_t)(w.p - (buf + pb->hdr_len));
+	target = (size_t)min_u64(TQUIC_MIN_INITIAL_SIZE, limit);
+	while (pb->hdr_len + used + TQUIC_AEAD_TAG_LEN < target && tquic_put_u8(&w, 0))
+		used++;
+	while (pb->pn_len + used < 4 && tquic_put_u8(&w, 0))
+		used++;
+	pb->payload_len = used;
+	pb->flags = TQUIC_SENT_ACK_ELICITING | TQUIC_SENT_IN_FLIGHT;
+	c->path.next_pn[TQUIC_PN_SPACE_APP]++;
+	err = finish_packet(c, pb, buf, 0);
+	c->peer_cid_cur = cur;
+	if (err)
+		return err;
+	used = pb->hdr_len + pb->payload_len + TQUIC_AEAD_TAG_LEN;
+	tquic_path_on_datagram_sent(&c->alt, used);
+	c->stats.bytes_sent += used;
+	c->last_ecn = 0;
+	return (long)used;
+}
+
 long tquic_conn_send(struct tquic_conn *c, u8 *buf, size_t cap, u64 now,
 		     struct tquic_send_info *info, unsigned int gfp)
 {
@@ -607,6 +689,19 @@ long tquic_conn_send(struct tquic_conn *c, u8 *buf, size_t cap, u64 now,
 	tquic_streams_reap(&c->streams);
 	if (c->cfg.key_update_packets && c->pkts_in_phase >= c->cfg.key_update_packets)
 		tquic_conn_key_update(c, c->now);
+	if (c->has_alt && !tquic_conn_closed(c) &&
+	    (c->alt.nresponses || c->alt.challenge_pending)) {
+		n = tquic_conn_build_alt_probe(c, buf, cap);
+		if (n > 0 && info) {
+			info->path_id = c->alt.id;
+			info->ecn = 0;
+			info->send_time = c->now;
+			info->peer = &c->alt.peer;
+			info->local = &c->alt.local;
+		}
+		if (n)
+			return n;
+	}
 	n = tquic_conn_build(c, buf, cap);
 	if (n > 0 && info) {
 		info->path_id = c->path.id;

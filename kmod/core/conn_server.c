@@ -85,13 +85,18 @@ static int token_mac(const u8 *key, const u8 *body, size_t body_len,
 		     const struct tquic_addr *peer, u8 *mac)
 {
 	struct tquic_iov iov[2];
+	struct tquic_addr a = *peer;
 	u8 full[32];
 	int err;
 
+	/* NEW_TOKEN tokens serve later connections, from other ports. */
+	if (body[0] == TOKEN_NEW)
+		a.port = 0;
+	a.reserved = 0;
 	iov[0].base = body;
 	iov[0].len = body_len;
-	iov[1].base = peer;
-	iov[1].len = sizeof(*peer);
+	iov[1].base = &a;
+	iov[1].len = sizeof(a);
 	err = tquic_hmac(TQUIC_HASH_SHA256, key, TQUIC_RESET_KEY_LEN, iov, 2, full);
 	if (!err)
 		memcpy(mac, full, TOKEN_MAC_LEN);

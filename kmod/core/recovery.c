@@ -905,6 +905,35 @@ int tquic_recovery_on_timeout(struct tquic_recovery *r, u64 now)
 
 /* ---- space discard (RFC 9002 section 6.4) -------------------------------- */
 
+u32 tquic_recovery_requeue_upto(struct tquic_recovery *r, enum tquic_pn_space space,
+				u64 max_pn, u64 now)
+{
+	struct tquic_pn_space_state *sp;
+	u32 i, n = 0;
+
+	if (!space_valid(space) || r->sp[space].discarded)
+		return 0;
+	sp = &r->sp[space];
+	for (i = 0; i < sp->ring.len; i++) {
+		struct tquic_sent_pkt *p = ring_at(&sp->ring, i);
+
+		if (p->pn > max_pn)
+			break;
+		if (pkt_done(p))
+			continue;
+		remove_from_flight(r, sp, p);
+		p->flags |= TQUIC_SENT_LOST;
+		if (r->ops && r->ops->on_lost)
+			r->ops->on_lost(r->ctx, space, p);
+		p->frames = NULL;
+		n++;
+	}
+	if (!sp->ack_eliciting_in_flight)
+		sp->last_ack_eliciting_time = TQUIC_TIME_NONE;
+	set_timer(r, now);
+	return n;
+}
+
 void tquic_recovery_discard_space(struct tquic_recovery *r,
 				  enum tquic_pn_space space, u64 now)
 {

@@ -266,6 +266,15 @@ void tquic_recovery_discard_space(struct tquic_recovery *r,
 				  enum tquic_pn_space space, u64 now);
 
 /*
+ * Takes the packets of @space numbered up to @max_pn that are still
+ * outstanding out of the flight without a congestion signal (0-RTT
+ * packets a server rejected: RFC 9001 4.6.2) and hands them to on_lost
+ * so that what they carried is sent again.  Returns how many.
+ */
+u32 tquic_recovery_requeue_upto(struct tquic_recovery *r, enum tquic_pn_space space,
+				u64 max_pn, u64 now);
+
+/*
  * The sender has nothing more to send although the window allows it:
  * rate samples and window growth treat the current flight as app limited.
  */

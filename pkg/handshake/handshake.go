@@ -41,6 +41,39 @@ type Engine interface {
 	RejectedEarlyData()
 }
 
+// EarlyDataEngine is implemented by engines that support 0-RTT. The
+// driver keeps the engine's 0-RTT transport parameters (RFC 9000 section
+// 7.4.1) with session tickets: a client remembers the server's, a server
+// puts its own in the tickets it issues.
+type EarlyDataEngine interface {
+	// ZeroRTTParameters returns the encoded 0-RTT transport parameters: on
+	// a client the server's (after they arrived), on a server its own.
+	ZeroRTTParameters() ([]byte, error)
+	// SetZeroRTTParameters hands over remembered parameters. A client
+	// sends its 0-RTT data under them; a server returns an error when its
+	// current parameters reduce them, and 0-RTT is then declined.
+	SetZeroRTTParameters(params []byte) error
+}
+
+// extraTag marks the session state entry (tls.SessionState.Extra) that
+// holds 0-RTT transport parameters.
+const extraTag = "tquic 0-RTT tp v1:"
+
+func findExtra(extra [][]byte) ([]byte, bool) {
+	for _, e := range extra {
+		if len(e) >= len(extraTag) && string(e[:len(extraTag)]) == extraTag {
+			return e[len(extraTag):], true
+		}
+	}
+	return nil, false
+}
+
+func withExtra(extra [][]byte, params []byte) [][]byte {
+	e := make([]byte, 0, len(extraTag)+len(params))
+	e = append(append(e, extraTag...), params...)
+	return append(extra, e)
+}
+
 // Config configures a Driver.
 type Config struct {
 	// TLS is the TLS configuration (certificates, server name, ALPN,
@@ -69,11 +102,19 @@ type Driver struct {
 	failed   error
 	resumed  bool
 	early    bool
+	rejected bool
 }
 
+// tlsConfig returns c when it already requires TLS 1.3, so that every
+// connection of a host shares it (and its automatic session ticket keys:
+// tickets one connection issues resume on the next), else a copy that
+// does.
 func tlsConfig(c *tls.Config) *tls.Config {
 	if c == nil {
 		c = &tls.Config{}
+	}
+	if c.MinVersion >= tls.VersionTLS13 {
+		return c
 	}
 	c = c.Clone()
 	if c.MinVersion < tls.VersionTLS13 {
@@ -85,7 +126,7 @@ func tlsConfig(c *tls.Config) *tls.Config {
 // NewClient returns a client-side driver. localParams are the engine's
 // encoded transport parameters.
 func NewClient(cfg Config, eng Engine, localParams []byte) *Driver {
-	qcfg := &tls.QUICConfig{TLSConfig: tlsConfig(cfg.TLS), EnableSessionEvents: cfg.OnSessionState != nil}
+	qcfg := &tls.QUICConfig{TLSConfig: tlsConfig(cfg.TLS), EnableSessionEvents: true}
 	d := &Driver{qc: tls.QUICClient(qcfg), eng: eng, cfg: cfg}
 	d.qc.SetTransportParameters(localParams)
 	return d
@@ -94,7 +135,7 @@ func NewClient(cfg Config, eng Engine, localParams []byte) *Driver {
 // NewServer returns a server-side driver. The engine's transport
 // parameters are requested once the client's arrived.
 func NewServer(cfg Config, eng Engine) *Driver {
-	qcfg := &tls.QUICConfig{TLSConfig: tlsConfig(cfg.TLS)}
+	qcfg := &tls.QUICConfig{TLSConfig: tlsConfig(cfg.TLS), EnableSessionEvents: true}
 	return &Driver{qc: tls.QUICServer(qcfg), eng: eng, cfg: cfg, isServer: true}
 }
 
@@ -133,8 +174,12 @@ func (d *Driver) Err() error { return d.failed }
 // client had 0-RTT keys.
 func (d *Driver) Resumed() bool { return d.resumed }
 
-// EarlyData reports whether 0-RTT keys were installed.
+// EarlyData reports whether 0-RTT keys were installed: on a server, that
+// it accepted 0-RTT; on a client, that it could send 0-RTT.
 func (d *Driver) EarlyData() bool { return d.early }
+
+// EarlyDataRejected reports whether the server rejected a client's 0-RTT.
+func (d *Driver) EarlyDataRejected() bool { return d.rejected }
 
 // ConnectionState returns TLS's view of the connection.
 func (d *Driver) ConnectionState() tls.ConnectionState { return d.qc.ConnectionState() }
@@ -193,20 +238,37 @@ func (d *Driver) process() error {
 			}
 			d.qc.SetTransportParameters(p)
 		case tls.QUICRejectedEarlyData:
+			d.rejected = true
 			d.eng.RejectedEarlyData()
 		case tls.QUICHandshakeDone:
 			d.done = true
 			d.resumed = d.qc.ConnectionState().DidResume
 			d.eng.HandshakeComplete()
 			if d.isServer && !d.cfg.DisableSessionTickets {
-				opts := tls.QUICSessionTicketOptions{EarlyData: d.cfg.EnableEarlyData}
+				opts := tls.QUICSessionTicketOptions{}
+				if ee, ok := d.eng.(EarlyDataEngine); ok && d.cfg.EnableEarlyData {
+					if p, err := ee.ZeroRTTParameters(); err == nil {
+						opts.EarlyData = true
+						opts.Extra = withExtra(nil, p)
+					}
+				}
 				if err := d.qc.SendSessionTicket(opts); err != nil {
 					return d.fail(err)
 				}
 			}
 		case tls.QUICResumeSession:
 			d.resumed = true
+			if ev.SessionState.EarlyData && !d.zeroRTTAllowed(ev.SessionState) {
+				ev.SessionState.EarlyData = false
+			}
 		case tls.QUICStoreSession:
+			if ee, ok := d.eng.(EarlyDataEngine); ok && ev.SessionState.EarlyData {
+				if p, err := ee.ZeroRTTParameters(); err == nil {
+					ev.SessionState.Extra = withExtra(ev.SessionState.Extra, p)
+				} else {
+					ev.SessionState.EarlyData = false
+				}
+			}
 			if d.cfg.OnSessionState != nil {
 				d.cfg.OnSessionState(ev.SessionState)
 			}
@@ -217,4 +279,22 @@ func (d *Driver) process() error {
 			return d.fail(ev.Err)
 		}
 	}
+}
+
+// zeroRTTAllowed decides whether a resumed session may use 0-RTT: the
+// engine must take the transport parameters remembered with it (a client
+// sends under them, a server checks it still honours them).
+func (d *Driver) zeroRTTAllowed(ss *tls.SessionState) bool {
+	if d.isServer && !d.cfg.EnableEarlyData {
+		return false
+	}
+	ee, ok := d.eng.(EarlyDataEngine)
+	if !ok {
+		return false
+	}
+	p, ok := findExtra(ss.Extra)
+	if !ok {
+		return false
+	}
+	return ee.SetZeroRTTParameters(p) == nil
 }
