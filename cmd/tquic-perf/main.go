@@ -220,7 +220,10 @@ type Report struct {
 	Handshakes     time.Duration `json:"handshakes_ns"`
 	HandshakesPerS float64       `json:"handshakes_per_s"`
 	perf.Result
-	Kernel *sockapi.Stats `json:"kernel_socket,omitempty"`
+	// LocalAddr is the first connection's address after the transfer
+	// (another one after --migrate).
+	LocalAddr string         `json:"local_addr"`
+	Kernel    *sockapi.Stats `json:"kernel_socket,omitempty"`
 }
 
 func runClient(c *cli.Context) error {
@@ -318,6 +321,7 @@ func runClient(c *cli.Context) error {
 	}
 	rep.Elapsed = elapsed
 	rep.Mbps = float64(rep.BytesUp+rep.BytesDown) * 8 / elapsed.Seconds() / 1e6
+	rep.LocalAddr = conns[0].State().LocalAddr.String()
 	if kc, ok := conns[0].(*sockapi.Conn); ok {
 		if st, err := kc.Stats(); err == nil {
 			rep.Kernel = &st
@@ -363,8 +367,17 @@ func duringHook(c *cli.Context, conn transport.Connection) (func() error, error)
 	}
 	return func() error {
 		if c.Bool("key-update") {
-			if err := kc.KeyUpdate(); err != nil {
-				return fmt.Errorf("key update: %w", err)
+			// EAGAIN until the current keys were acknowledged (RFC 9001 6.5).
+			deadline := time.Now().Add(10 * time.Second)
+			for {
+				err := kc.KeyUpdate()
+				if err == nil {
+					break
+				}
+				if !errors.Is(err, syscall.EAGAIN) || time.Now().After(deadline) {
+					return fmt.Errorf("key update: %w", err)
+				}
+				time.Sleep(20 * time.Millisecond)
 			}
 		}
 		if to.IsValid() {

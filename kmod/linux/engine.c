@@ -521,26 +521,29 @@ static void tquic_queue_crypto(struct sock *sk)
 static void tquic_queue_datagrams(struct sock *sk)
 {
 	struct tquic_conn *c = tquic_sk(sk)->conn;
-	size_t cap = 65536;
+	const size_t cap = 65536;
+	u8 *buf = kmalloc(cap, GFP_KERNEL);
 
+	if (!buf)
+		return;
 	for (;;) {
-		struct sk_buff *skb = alloc_skb(cap, GFP_KERNEL);
-		long n;
+		struct sk_buff *skb;
+		long n = tquic_conn_dgram_recv(c, buf, cap);
 
+		if (n < 0)
+			break;
+		/* Sized to the datagram: the receive buffer charges truesize. */
+		skb = alloc_skb(n, GFP_KERNEL);
 		if (!skb)
-			return;
-		n = tquic_conn_dgram_recv(c, skb->data, cap);
-		if (n < 0) {
-			kfree_skb(skb);
-			return;
-		}
-		skb_put(skb, n);
+			break;
+		skb_put_data(skb, buf, n);
 		memset(TQUIC_SKB_CB(skb), 0, sizeof(struct tquic_skb_cb));
 		TQUIC_SKB_CB(skb)->kind = TQUIC_SKB_DATAGRAM;
 		/* Unreliable by definition: dropped when the buffer is full. */
 		if (tquic_sk_enqueue_rx(sk, skb))
 			kfree_skb(skb);
 	}
+	kfree(buf);
 }
 
 static void tquic_drain_events(struct sock *sk)
@@ -1182,4 +1185,27 @@ u32 tquic_engine_version(struct sock *sk)
 	struct tquic_sock *qs = tquic_sk(sk);
 
 	return qs->conn ? tquic_conn_version(qs->conn) : qs->opts.config.version;
+}
+
+/* Whether this is a client whose handshake is confirmed (migration allowed). */
+bool tquic_engine_can_migrate(struct sock *sk)
+{
+	struct tquic_sock *qs = tquic_sk(sk);
+
+	return qs->conn && !tquic_conn_is_server(qs->conn) &&
+	       tquic_conn_handshake_confirmed(qs->conn);
+}
+
+/* The socket moved to a new local address: the engine validates the path. */
+int tquic_engine_migrate(struct sock *sk)
+{
+	struct tquic_sock *qs = tquic_sk(sk);
+	struct tquic_addr local;
+	int err;
+
+	tquic_addr_set(&local, sk, false);
+	err = tquic_conn_migrate(qs->conn, &local, tquic_now());
+	if (!err)
+		tquic_engine_process(sk);
+	return err;
 }

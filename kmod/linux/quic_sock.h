@@ -258,6 +258,7 @@ int tquic_sendmsg(struct sock *sk, struct msghdr *msg, size_t len);
 int tquic_recvmsg(struct sock *sk, struct msghdr *msg, size_t len, int flags, int *addr_len);
 struct sock *tquic_rcv_locked(struct sock *sk, struct sk_buff *skb);
 void tquic_sock_timer_arm(struct sock *sk, u64 deadline_ns);
+int tquic_sock_migrate(struct sock *sk, union tquic_sockaddr *a);
 int tquic_sk_enqueue_rx(struct sock *sk, struct sk_buff *skb);
 extern const struct proto_ops tquic_inet_ops;
 #if IS_ENABLED(CONFIG_IPV6)
@@ -294,6 +295,8 @@ int tquic_engine_local_tparams(struct sock *sk, char __user *optval, int __user 
 			       int len);
 void tquic_engine_stats(struct sock *sk, struct tquic_conn_stats *st);
 u32 tquic_engine_version(struct sock *sk);
+bool tquic_engine_can_migrate(struct sock *sk);
+int tquic_engine_migrate(struct sock *sk);
 
 /*
  * The next socket of @net after id @after (0: the first), with a reference,

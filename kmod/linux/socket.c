@@ -327,6 +327,56 @@ static int tquic_do_bind(struct sock *sk, union tquic_sockaddr *a)
 	return 0;
 }
 
+/*
+ * QUIC_SOCKOPT_CONNECTION_MIGRATION on an established client: the
+ * connection moves to local address @a (port 0: an ephemeral one) and the
+ * engine validates the new path.  Socket owned.
+ */
+int tquic_sock_migrate(struct sock *sk, union tquic_sockaddr *a)
+{
+	struct tquic_sock *qs = tquic_sk(sk);
+	struct inet_sock *inet = inet_sk(sk);
+	struct tquic_tunnel *old = qs->tunnel;
+	__be32 saddr = inet->inet_saddr, rcv_saddr = inet->inet_rcv_saddr;
+	__be16 sport = inet->inet_sport;
+#if IS_ENABLED(CONFIG_IPV6)
+	struct in6_addr v6_rcv = sk->sk_v6_rcv_saddr, v6_src = {};
+#endif
+	int err;
+
+	if (!tquic_engine_can_migrate(sk))
+		return -EINVAL;
+	err = tquic_check_local(sk, a);
+	if (err)
+		return err;
+#if IS_ENABLED(CONFIG_IPV6)
+	if (sk->sk_family == AF_INET6)
+		v6_src = inet6_sk(sk)->saddr;
+#endif
+	qs->tunnel = NULL;
+	err = tquic_do_bind(sk, a);
+	if (!err) {
+		err = tquic_engine_migrate(sk);
+		if (!err) {
+			/* The demux finds this socket by CID from any tunnel. */
+			tquic_tunnel_put(old);
+			return 0;
+		}
+		tquic_tunnel_put(qs->tunnel);
+	}
+	qs->tunnel = old;
+	inet->inet_saddr = saddr;
+	inet->inet_rcv_saddr = rcv_saddr;
+	inet->inet_sport = sport;
+	inet->inet_num = ntohs(sport);
+#if IS_ENABLED(CONFIG_IPV6)
+	sk->sk_v6_rcv_saddr = v6_rcv;
+	if (sk->sk_family == AF_INET6)
+		inet6_sk(sk)->saddr = v6_src;
+#endif
+	return err;
+}
+
 /* bind() was not called: a wildcard address and an ephemeral port. */
 static int tquic_autobind(struct sock *sk)
 {

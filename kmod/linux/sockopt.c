@@ -311,13 +311,10 @@ static int tquic_setsockopt_locked(struct sock *sk, int optname, sockptr_t optva
 			return -EAFNOSUPPORT;
 		if (!tquic_connecting(sk) && sk->sk_state != TCP_LISTEN)
 			return -ENOTCONN;
-		/*
-		 * ENGINE: before the handshake on a server, the
-		 * preferred_address transport parameter; afterwards a new
-		 * path from that local address (tunnel for it, path
-		 * validation, migration).
-		 */
-		return -EOPNOTSUPP;
+		/* A server's preferred_address is not offered (yet). */
+		if (sk->sk_state != TCP_ESTABLISHED)
+			return -EOPNOTSUPP;
+		return tquic_sock_migrate(sk, &a);
 	}
 	case QUIC_SOCKOPT_KEY_UPDATE:
 		if (optlen)
