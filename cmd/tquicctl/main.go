@@ -19,11 +19,12 @@ import (
 	"github.com/tquic/tquic/pkg/tquicnl"
 )
 
-// Exit codes a script can rely on.
+// Exit codes a script can rely on (4, no such connection, is in conn.go).
 const (
 	exitFailure         = 1
 	exitUsage           = 2
 	exitModuleNotLoaded = 3
+	exitPermission      = 5
 )
 
 // requestTimeout bounds each command's wait for the kernel.
@@ -45,6 +46,10 @@ func exitCode(err error) int {
 	switch {
 	case errors.Is(err, tquicnl.ErrModuleNotLoaded):
 		return exitModuleNotLoaded
+	case errors.Is(err, tquicnl.ErrNoConn):
+		return exitNoConn
+	case errors.Is(err, tquicnl.ErrPermission):
+		return exitPermission
 	case errors.As(err, &ec):
 		return ec.ExitCode()
 	default:
@@ -54,8 +59,21 @@ func exitCode(err error) int {
 
 func newApp(out io.Writer) *cli.App {
 	return &cli.App{
-		Name:                 "tquicctl",
-		Usage:                "configure and inspect the TQUIC kernel QUIC stack",
+		Name:  "tquicctl",
+		Usage: "configure and inspect the TQUIC kernel QUIC stack",
+		Description: `Exit status: 0 success, 1 failure, 2 usage error, 3 module not loaded,
+4 no such connection, 5 permission denied (CAP_NET_ADMIN needed).
+
+Examples:
+   tquicctl show
+   tquicctl set cc cubic qlog on
+   tquicctl conn list -j
+   tquicctl conn show 7
+   tquicctl path list 7
+   tquicctl monitor
+   QLOGDIR=/tmp/qlog tquicctl qlog
+   tquicctl --remote host:7443 --tls-ca ca.pem --tls-cert me.pem --tls-key me.key conn list
+   source <(tquicctl completion bash)`,
 		Writer:               out,
 		EnableBashCompletion: true,
 		ExitErrHandler:       func(*cli.Context, error) {},
@@ -73,7 +91,8 @@ func newApp(out io.Writer) *cli.App {
 			&cli.StringFlag{Name: "tls-key", Usage: "client key for mutual TLS (PEM)"},
 			&cli.StringFlag{Name: "tls-server-name", Usage: "name to verify in tquicd's certificate (default: the remote host)"},
 		},
-		Commands: []*cli.Command{showCommand(), setCommand(), monitorCommand(), selftestCommand()},
+		Commands: []*cli.Command{showCommand(), setCommand(), connCommand(), pathCommand(), monitorCommand(),
+			qlogCommand(), selftestCommand(), completionCommand()},
 	}
 }
 
@@ -203,6 +222,11 @@ func printJSONLine(w io.Writer, v any) error {
 }
 
 func printEvent(w io.Writer, ev tquicnl.Event) error {
+	if c := ev.Conn; c != nil {
+		fmt.Fprintf(w, "event %s conn %d %s %s -> %s version %s cc %s\n", ev.Kind, c.ID, c.State,
+			dash(c.Local), dash(c.Peer), versionString(c.Version), c.CongestionControl)
+		return nil
+	}
 	fmt.Fprintf(w, "event %s\n", ev.Kind)
 	if ev.Config != nil {
 		printConfig(w, ev.Config, "  ")
@@ -223,6 +247,7 @@ func printConfig(w io.Writer, cfg *tquicnl.Config, indent string) {
 	fmt.Fprintf(w, "%sretry          %s\n", indent, cfg.Retry)
 	fmt.Fprintf(w, "%sidle-timeout   %s\n", indent, cfg.IdleTimeout)
 	fmt.Fprintf(w, "%scid-len        %d\n", indent, cfg.CIDLen)
+	fmt.Fprintf(w, "%sqlog           %s\n", indent, onOff(cfg.Qlog))
 }
 
 func onOff(b bool) string {

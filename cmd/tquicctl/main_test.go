@@ -88,3 +88,39 @@ func TestParseSetArgs(t *testing.T) {
 		t.Fatalf("parsed %+v", u)
 	}
 }
+
+func TestConnCommandUsageErrors(t *testing.T) {
+	for _, args := range [][]string{
+		{"tquicctl", "conn", "show"},
+		{"tquicctl", "conn", "show", "abc"},
+		{"tquicctl", "conn", "show", "0"},
+		{"tquicctl", "conn", "show", "1", "2"},
+		{"tquicctl", "conn", "list", "extra"},
+		{"tquicctl", "conn", "list", "-i", "1ms"},
+		{"tquicctl", "path", "list", "x"},
+		{"tquicctl", "qlog", "extra"},
+		{"tquicctl", "set", "qlog", "maybe"},
+		{"tquicctl", "completion", "fish"},
+	} {
+		var out bytes.Buffer
+		err := newApp(&out).Run(args)
+		if err == nil || exitCode(err) != exitUsage {
+			t.Errorf("%v: err %v (exit %d), want exit %d", args, err, exitCode(err), exitUsage)
+		}
+	}
+	if got := exitCode(&tquicnl.KernelError{Kind: tquicnl.ErrNoConn, Err: errors.New("x")}); got != exitNoConn {
+		t.Errorf("no such connection: exit %d, want %d", got, exitNoConn)
+	}
+}
+
+func TestPrintConn(t *testing.T) {
+	c := &tquicnl.Conn{ID: 4, State: tquicnl.ConnEstablished, Engine: true, Version: tquicnl.Version1,
+		Local: "10.0.0.1:1", Peer: "10.0.0.2:443", CongestionControl: "cubic", BytesSent: 123}
+	var tbl, one bytes.Buffer
+	printConnTable(&tbl, []tquicnl.Conn{*c})
+	printConn(&one, c)
+	if !strings.Contains(tbl.String(), "established") || !strings.Contains(tbl.String(), "10.0.0.2:443") ||
+		!strings.Contains(one.String(), "123 / 0") || !strings.Contains(one.String(), "cubic") {
+		t.Fatalf("table %q\nshow %q", tbl.String(), one.String())
+	}
+}

@@ -22,7 +22,8 @@ func setCommand() *cli.Command {
 
 Keys: cc (newreno|cubic), versions (v1,v2 most preferred first), pacing (on|off),
 ecn (off|ect0|l4s), amplification (1-10), retry (never|always|under-load),
-idle-timeout (a duration; 0 = none), cid-len (0-20).`,
+idle-timeout (a duration; 0 = none), cid-len (0-20), qlog (on|off: qlog records
+for every new connection, see 'tquicctl qlog').`,
 		OnUsageError: usageError,
 		Action: func(c *cli.Context) error {
 			u, err := parseSetArgs(c.Args().Slice())
@@ -102,6 +103,12 @@ func setKey(u *tquicnl.ConfigUpdate, key, val string) error {
 			return fmt.Errorf("idle-timeout %q: want a duration such as 30s", val)
 		}
 		u.IdleTimeout = &d
+	case "qlog":
+		b, err := parseOnOff(val)
+		if err != nil {
+			return fmt.Errorf("qlog: %w", err)
+		}
+		u.Qlog = &b
 	case "cid-len":
 		n, err := strconv.ParseUint(val, 10, 8)
 		if err != nil {

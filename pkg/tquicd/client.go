@@ -47,6 +47,8 @@ func fromStatus(op string, err error) error {
 	switch st.Code() {
 	case codes.FailedPrecondition:
 		return fmt.Errorf("tquicd: %s: remote: %w", op, tquicnl.ErrModuleNotLoaded)
+	case codes.NotFound:
+		return fmt.Errorf("tquicd: %s: remote: %s: %w", op, st.Message(), tquicnl.ErrNoConn)
 	case codes.InvalidArgument:
 		return fmt.Errorf("tquicd: %s: remote: %s: %w", op, st.Message(), tquicnl.ErrInvalidConfig)
 	case codes.PermissionDenied:
@@ -117,6 +119,9 @@ func (r *RemoteClient) Watch(ctx context.Context, joined func(), fn func(tquicnl
 		out := tquicnl.Event{Kind: ev.GetKind()}
 		if ev.GetConfig() != nil {
 			out.Config = configFromPB(ev.GetConfig())
+		}
+		if ev.GetConn() != nil {
+			out.Conn = connFromPB(ev.GetConn())
 		}
 		if err := fn(out); err != nil {
 			return err

@@ -47,6 +47,8 @@ func toStatus(err error) error {
 		return nil
 	case errors.Is(err, tquicnl.ErrModuleNotLoaded):
 		return status.Error(codes.FailedPrecondition, err.Error())
+	case errors.Is(err, tquicnl.ErrNoConn):
+		return status.Error(codes.NotFound, err.Error())
 	case errors.Is(err, context.Canceled):
 		return status.Error(codes.Canceled, err.Error())
 	case errors.Is(err, context.DeadlineExceeded):
@@ -152,6 +154,7 @@ func configToPB(c *tquicnl.Config) *tquicdpb.Config {
 		Retry:               tquicdpb.RetryPolicy(c.Retry),
 		IdleTimeoutMs:       uint32(c.IdleTimeout / time.Millisecond),
 		CidLen:              uint32(c.CIDLen),
+		Qlog:                c.Qlog,
 	}
 	for _, v := range c.Versions {
 		out.Versions = append(out.Versions, uint32(v))
@@ -168,6 +171,7 @@ func configFromPB(p *tquicdpb.Config) *tquicnl.Config {
 		Retry:             tquicnl.RetryPolicy(p.GetRetry()),
 		IdleTimeout:       time.Duration(p.GetIdleTimeoutMs()) * time.Millisecond,
 		CIDLen:            uint8(p.GetCidLen()),
+		Qlog:              p.GetQlog(),
 	}
 	for _, v := range p.GetVersions() {
 		out.Versions = append(out.Versions, tquicnl.Version(v))
@@ -218,11 +222,12 @@ func updateFromPB(p *tquicdpb.SetConfigRequest) (tquicnl.ConfigUpdate, error) {
 			return u, err
 		}
 	}
+	u.Qlog = p.Qlog
 	return u, nil
 }
 
 func updateToPB(u tquicnl.ConfigUpdate) *tquicdpb.SetConfigRequest {
-	req := &tquicdpb.SetConfigRequest{CongestionControl: u.CongestionControl, Pacing: u.Pacing}
+	req := &tquicdpb.SetConfigRequest{CongestionControl: u.CongestionControl, Pacing: u.Pacing, Qlog: u.Qlog}
 	for _, v := range u.Versions {
 		req.Versions = append(req.Versions, uint32(v))
 	}
@@ -253,6 +258,9 @@ func eventToPB(ev tquicnl.Event) *tquicdpb.Event {
 	out := &tquicdpb.Event{Kind: ev.Kind}
 	if ev.Config != nil {
 		out.Config = configToPB(ev.Config)
+	}
+	if ev.Conn != nil {
+		out.Conn = connToPB(ev.Conn)
 	}
 	return out
 }

@@ -6,6 +6,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"reflect"
 	"sync"
 	"testing"
 	"time"
@@ -79,6 +80,48 @@ func (f fakeController) Watch(ctx context.Context, joined func(), fn func(tquicn
 }
 
 func (f fakeController) Close() error { return nil }
+
+// fakeConns are the connections every fake module reports.
+var fakeConns = []tquicnl.Conn{
+	{ID: 3, State: tquicnl.ConnListen, CongestionControl: "cubic", Local: "10.0.0.1:443"},
+	{ID: 7, State: tquicnl.ConnEstablished, Engine: true, Server: true, Version: tquicnl.Version2,
+		Local: "10.0.0.1:443", Peer: "10.0.0.2:5000", ALPN: []string{"h3"}, CongestionControl: "newreno",
+		CCState: "congestion_avoidance", HandshakeConfirmed: true, Paths: 1, PacketsSent: 100,
+		PacketsReceived: 90, BytesSent: 120000, BytesReceived: 5000, RTTSmoothed: 1500 * time.Microsecond,
+		Cwnd: 50000, KeyUpdates: 2},
+}
+
+func (f fakeController) Conns(context.Context) ([]tquicnl.Conn, error) { return fakeConns, nil }
+
+func (f fakeController) Conn(_ context.Context, id uint64) (*tquicnl.Conn, error) {
+	for i := range fakeConns {
+		if fakeConns[i].ID == id {
+			c := fakeConns[i]
+			return &c, nil
+		}
+	}
+	return nil, &tquicnl.KernelError{Op: "get connection", Kind: tquicnl.ErrNoConn, Err: errors.New("no such file or directory")}
+}
+
+func (f fakeController) Paths(_ context.Context, id uint64) ([]tquicnl.Path, error) {
+	if id != 0 && id != 7 {
+		return nil, &tquicnl.KernelError{Op: "list paths", Kind: tquicnl.ErrNoConn, Err: errors.New("no such file or directory")}
+	}
+	return []tquicnl.Path{{ConnID: 7, Status: tquicnl.PathActive, Local: "10.0.0.1:443", Peer: "10.0.0.2:5000",
+		MTU: 1452, Cwnd: 50000, ECNState: "capable", ECNECT0: 80}}, nil
+}
+
+func (f fakeController) WatchQlog(ctx context.Context, joined func(), fn func(tquicnl.QlogBatch) error) error {
+	joined()
+	if err := fn(tquicnl.QlogBatch{ConnID: 7, Records: []tquicnl.QlogRecord{
+		{Type: 1, Time: time.Millisecond, PktType: 4, PN: 12, Len: 1200},
+		{Type: 6, Time: 2 * time.Millisecond, Cwnd: 14720, RTTSmoothed: 3 * time.Millisecond},
+	}}); err != nil {
+		return err
+	}
+	<-ctx.Done()
+	return ctx.Err()
+}
 
 func pki(t *testing.T, dir string) {
 	t.Helper()
@@ -212,3 +255,67 @@ func TestUpdateFromPBRejectsOutOfRange(t *testing.T) {
 		t.Fatal("cid_len 300 accepted")
 	}
 }
+
+func TestRemoteConnsPathsStatsQlog(t *testing.T) {
+	dir := t.TempDir()
+	pki(t, dir)
+	addr := serve(t, dir, &fakeModule{events: make(chan tquicnl.Event, 1)})
+	tlsConfig, err := ClientTLS(filepath.Join(dir, "ca.pem"), filepath.Join(dir, "client.pem"), filepath.Join(dir, "client.key"), "127.0.0.1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rc, err := DialRemote(addr, tlsConfig)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rc.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+
+	conns, err := rc.Conns(ctx)
+	if err != nil || len(conns) != 2 || !reflect.DeepEqual(conns[1], fakeConns[1]) || conns[0].State != tquicnl.ConnListen {
+		t.Fatalf("Conns = %+v, %v", conns, err)
+	}
+	c, err := rc.Conn(ctx, 7)
+	if err != nil || !reflect.DeepEqual(*c, fakeConns[1]) {
+		t.Fatalf("Conn(7) = %+v, %v", c, err)
+	}
+	if _, err := rc.Conn(ctx, 9); !errors.Is(err, tquicnl.ErrNoConn) {
+		t.Fatalf("Conn(9): err %v, want ErrNoConn", err)
+	}
+	paths, err := rc.Paths(ctx, 7)
+	if err != nil || len(paths) != 1 || paths[0].Status != tquicnl.PathActive || paths[0].ECNECT0 != 80 {
+		t.Fatalf("Paths = %+v, %v", paths, err)
+	}
+	if _, err := rc.Paths(ctx, 9); !errors.Is(err, tquicnl.ErrNoConn) {
+		t.Fatalf("Paths(9): err %v, want ErrNoConn", err)
+	}
+
+	n := 0
+	err = rc.WatchStats(ctx, 20*time.Millisecond, func(cs []tquicnl.Conn) error {
+		if len(cs) != 2 {
+			t.Errorf("snapshot of %d connections", len(cs))
+		}
+		if n++; n == 3 {
+			return errStop
+		}
+		return nil
+	})
+	if !errors.Is(err, errStop) || n != 3 {
+		t.Fatalf("WatchStats: %d snapshots, %v", n, err)
+	}
+
+	qctx, qcancel := context.WithCancel(ctx)
+	var got tquicnl.QlogBatch
+	err = rc.WatchQlog(qctx, nil, func(b tquicnl.QlogBatch) error {
+		got = b
+		qcancel()
+		return nil
+	})
+	if !errors.Is(err, context.Canceled) || got.ConnID != 7 || len(got.Records) != 2 || got.Records[0].PN != 12 ||
+		got.Records[1].RTTSmoothed != 3*time.Millisecond {
+		t.Fatalf("WatchQlog: %+v, %v", got, err)
+	}
+}
+
+var errStop = errors.New("stop")

@@ -324,6 +324,7 @@ type Config struct {
 	Retry               RetryPolicy            `protobuf:"varint,6,opt,name=retry,proto3,enum=tquic.v1.RetryPolicy" json:"retry,omitempty"`
 	IdleTimeoutMs       uint32                 `protobuf:"varint,7,opt,name=idle_timeout_ms,json=idleTimeoutMs,proto3" json:"idle_timeout_ms,omitempty"`
 	CidLen              uint32                 `protobuf:"varint,8,opt,name=cid_len,json=cidLen,proto3" json:"cid_len,omitempty"`
+	Qlog                bool                   `protobuf:"varint,9,opt,name=qlog,proto3" json:"qlog,omitempty"`
 	unknownFields       protoimpl.UnknownFields
 	sizeCache           protoimpl.SizeCache
 }
@@ -414,6 +415,13 @@ func (x *Config) GetCidLen() uint32 {
 	return 0
 }
 
+func (x *Config) GetQlog() bool {
+	if x != nil {
+		return x.Qlog
+	}
+	return false
+}
+
 type SetConfigRequest struct {
 	state               protoimpl.MessageState `protogen:"open.v1"`
 	CongestionControl   *string                `protobuf:"bytes,1,opt,name=congestion_control,json=congestionControl,proto3,oneof" json:"congestion_control,omitempty"`
@@ -424,6 +432,7 @@ type SetConfigRequest struct {
 	Retry               *RetryPolicy           `protobuf:"varint,6,opt,name=retry,proto3,enum=tquic.v1.RetryPolicy,oneof" json:"retry,omitempty"`
 	IdleTimeoutMs       *uint32                `protobuf:"varint,7,opt,name=idle_timeout_ms,json=idleTimeoutMs,proto3,oneof" json:"idle_timeout_ms,omitempty"`
 	CidLen              *uint32                `protobuf:"varint,8,opt,name=cid_len,json=cidLen,proto3,oneof" json:"cid_len,omitempty"`
+	Qlog                *bool                  `protobuf:"varint,9,opt,name=qlog,proto3,oneof" json:"qlog,omitempty"`
 	unknownFields       protoimpl.UnknownFields
 	sizeCache           protoimpl.SizeCache
 }
@@ -512,6 +521,13 @@ func (x *SetConfigRequest) GetCidLen() uint32 {
 		return *x.CidLen
 	}
 	return 0
+}
+
+func (x *SetConfigRequest) GetQlog() bool {
+	if x != nil && x.Qlog != nil {
+		return *x.Qlog
+	}
+	return false
 }
 
 type SelftestRequest struct {
@@ -642,6 +658,7 @@ type Event struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Kind          string                 `protobuf:"bytes,1,opt,name=kind,proto3" json:"kind,omitempty"`
 	Config        *Config                `protobuf:"bytes,2,opt,name=config,proto3" json:"config,omitempty"`
+	Conn          *Conn                  `protobuf:"bytes,3,opt,name=conn,proto3" json:"conn,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -690,6 +707,1109 @@ func (x *Event) GetConfig() *Config {
 	return nil
 }
 
+func (x *Event) GetConn() *Conn {
+	if x != nil {
+		return x.Conn
+	}
+	return nil
+}
+
+// Durations in nanoseconds, windows and counts in bytes unless named packets.
+type Conn struct {
+	state              protoimpl.MessageState `protogen:"open.v1"`
+	Id                 uint64                 `protobuf:"varint,1,opt,name=id,proto3" json:"id,omitempty"`
+	State              string                 `protobuf:"bytes,2,opt,name=state,proto3" json:"state,omitempty"`
+	Engine             bool                   `protobuf:"varint,3,opt,name=engine,proto3" json:"engine,omitempty"`
+	Server             bool                   `protobuf:"varint,4,opt,name=server,proto3" json:"server,omitempty"`
+	Version            uint32                 `protobuf:"varint,5,opt,name=version,proto3" json:"version,omitempty"`
+	Local              string                 `protobuf:"bytes,6,opt,name=local,proto3" json:"local,omitempty"`
+	Peer               string                 `protobuf:"bytes,7,opt,name=peer,proto3" json:"peer,omitempty"`
+	Alpn               []string               `protobuf:"bytes,8,rep,name=alpn,proto3" json:"alpn,omitempty"`
+	CongestionControl  string                 `protobuf:"bytes,9,opt,name=congestion_control,json=congestionControl,proto3" json:"congestion_control,omitempty"`
+	CcState            string                 `protobuf:"bytes,10,opt,name=cc_state,json=ccState,proto3" json:"cc_state,omitempty"`
+	HandshakeConfirmed bool                   `protobuf:"varint,11,opt,name=handshake_confirmed,json=handshakeConfirmed,proto3" json:"handshake_confirmed,omitempty"`
+	Qlog               bool                   `protobuf:"varint,12,opt,name=qlog,proto3" json:"qlog,omitempty"`
+	Paths              uint32                 `protobuf:"varint,13,opt,name=paths,proto3" json:"paths,omitempty"`
+	PacketsSent        uint64                 `protobuf:"varint,14,opt,name=packets_sent,json=packetsSent,proto3" json:"packets_sent,omitempty"`
+	PacketsReceived    uint64                 `protobuf:"varint,15,opt,name=packets_received,json=packetsReceived,proto3" json:"packets_received,omitempty"`
+	PacketsLost        uint64                 `protobuf:"varint,16,opt,name=packets_lost,json=packetsLost,proto3" json:"packets_lost,omitempty"`
+	PacketsDropped     uint64                 `protobuf:"varint,17,opt,name=packets_dropped,json=packetsDropped,proto3" json:"packets_dropped,omitempty"`
+	BytesSent          uint64                 `protobuf:"varint,18,opt,name=bytes_sent,json=bytesSent,proto3" json:"bytes_sent,omitempty"`
+	BytesReceived      uint64                 `protobuf:"varint,19,opt,name=bytes_received,json=bytesReceived,proto3" json:"bytes_received,omitempty"`
+	BytesLost          uint64                 `protobuf:"varint,20,opt,name=bytes_lost,json=bytesLost,proto3" json:"bytes_lost,omitempty"`
+	RttMinNs           int64                  `protobuf:"varint,21,opt,name=rtt_min_ns,json=rttMinNs,proto3" json:"rtt_min_ns,omitempty"`
+	RttSmoothedNs      int64                  `protobuf:"varint,22,opt,name=rtt_smoothed_ns,json=rttSmoothedNs,proto3" json:"rtt_smoothed_ns,omitempty"`
+	RttVarNs           int64                  `protobuf:"varint,23,opt,name=rtt_var_ns,json=rttVarNs,proto3" json:"rtt_var_ns,omitempty"`
+	RttLatestNs        int64                  `protobuf:"varint,24,opt,name=rtt_latest_ns,json=rttLatestNs,proto3" json:"rtt_latest_ns,omitempty"`
+	Cwnd               uint64                 `protobuf:"varint,25,opt,name=cwnd,proto3" json:"cwnd,omitempty"`
+	Ssthresh           uint64                 `protobuf:"varint,26,opt,name=ssthresh,proto3" json:"ssthresh,omitempty"`
+	BytesInFlight      uint64                 `protobuf:"varint,27,opt,name=bytes_in_flight,json=bytesInFlight,proto3" json:"bytes_in_flight,omitempty"`
+	PacingRate         uint64                 `protobuf:"varint,28,opt,name=pacing_rate,json=pacingRate,proto3" json:"pacing_rate,omitempty"`
+	KeyUpdates         uint64                 `protobuf:"varint,29,opt,name=key_updates,json=keyUpdates,proto3" json:"key_updates,omitempty"`
+	PtoCount           uint64                 `protobuf:"varint,30,opt,name=pto_count,json=ptoCount,proto3" json:"pto_count,omitempty"`
+	UdpTxDatagrams     uint64                 `protobuf:"varint,31,opt,name=udp_tx_datagrams,json=udpTxDatagrams,proto3" json:"udp_tx_datagrams,omitempty"`
+	UdpTxBytes         uint64                 `protobuf:"varint,32,opt,name=udp_tx_bytes,json=udpTxBytes,proto3" json:"udp_tx_bytes,omitempty"`
+	UdpRxDropped       uint64                 `protobuf:"varint,33,opt,name=udp_rx_dropped,json=udpRxDropped,proto3" json:"udp_rx_dropped,omitempty"`
+	unknownFields      protoimpl.UnknownFields
+	sizeCache          protoimpl.SizeCache
+}
+
+func (x *Conn) Reset() {
+	*x = Conn{}
+	mi := &file_tquic_v1_tquicd_proto_msgTypes[10]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Conn) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Conn) ProtoMessage() {}
+
+func (x *Conn) ProtoReflect() protoreflect.Message {
+	mi := &file_tquic_v1_tquicd_proto_msgTypes[10]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Conn.ProtoReflect.Descriptor instead.
+func (*Conn) Descriptor() ([]byte, []int) {
+	return file_tquic_v1_tquicd_proto_rawDescGZIP(), []int{10}
+}
+
+func (x *Conn) GetId() uint64 {
+	if x != nil {
+		return x.Id
+	}
+	return 0
+}
+
+func (x *Conn) GetState() string {
+	if x != nil {
+		return x.State
+	}
+	return ""
+}
+
+func (x *Conn) GetEngine() bool {
+	if x != nil {
+		return x.Engine
+	}
+	return false
+}
+
+func (x *Conn) GetServer() bool {
+	if x != nil {
+		return x.Server
+	}
+	return false
+}
+
+func (x *Conn) GetVersion() uint32 {
+	if x != nil {
+		return x.Version
+	}
+	return 0
+}
+
+func (x *Conn) GetLocal() string {
+	if x != nil {
+		return x.Local
+	}
+	return ""
+}
+
+func (x *Conn) GetPeer() string {
+	if x != nil {
+		return x.Peer
+	}
+	return ""
+}
+
+func (x *Conn) GetAlpn() []string {
+	if x != nil {
+		return x.Alpn
+	}
+	return nil
+}
+
+func (x *Conn) GetCongestionControl() string {
+	if x != nil {
+		return x.CongestionControl
+	}
+	return ""
+}
+
+func (x *Conn) GetCcState() string {
+	if x != nil {
+		return x.CcState
+	}
+	return ""
+}
+
+func (x *Conn) GetHandshakeConfirmed() bool {
+	if x != nil {
+		return x.HandshakeConfirmed
+	}
+	return false
+}
+
+func (x *Conn) GetQlog() bool {
+	if x != nil {
+		return x.Qlog
+	}
+	return false
+}
+
+func (x *Conn) GetPaths() uint32 {
+	if x != nil {
+		return x.Paths
+	}
+	return 0
+}
+
+func (x *Conn) GetPacketsSent() uint64 {
+	if x != nil {
+		return x.PacketsSent
+	}
+	return 0
+}
+
+func (x *Conn) GetPacketsReceived() uint64 {
+	if x != nil {
+		return x.PacketsReceived
+	}
+	return 0
+}
+
+func (x *Conn) GetPacketsLost() uint64 {
+	if x != nil {
+		return x.PacketsLost
+	}
+	return 0
+}
+
+func (x *Conn) GetPacketsDropped() uint64 {
+	if x != nil {
+		return x.PacketsDropped
+	}
+	return 0
+}
+
+func (x *Conn) GetBytesSent() uint64 {
+	if x != nil {
+		return x.BytesSent
+	}
+	return 0
+}
+
+func (x *Conn) GetBytesReceived() uint64 {
+	if x != nil {
+		return x.BytesReceived
+	}
+	return 0
+}
+
+func (x *Conn) GetBytesLost() uint64 {
+	if x != nil {
+		return x.BytesLost
+	}
+	return 0
+}
+
+func (x *Conn) GetRttMinNs() int64 {
+	if x != nil {
+		return x.RttMinNs
+	}
+	return 0
+}
+
+func (x *Conn) GetRttSmoothedNs() int64 {
+	if x != nil {
+		return x.RttSmoothedNs
+	}
+	return 0
+}
+
+func (x *Conn) GetRttVarNs() int64 {
+	if x != nil {
+		return x.RttVarNs
+	}
+	return 0
+}
+
+func (x *Conn) GetRttLatestNs() int64 {
+	if x != nil {
+		return x.RttLatestNs
+	}
+	return 0
+}
+
+func (x *Conn) GetCwnd() uint64 {
+	if x != nil {
+		return x.Cwnd
+	}
+	return 0
+}
+
+func (x *Conn) GetSsthresh() uint64 {
+	if x != nil {
+		return x.Ssthresh
+	}
+	return 0
+}
+
+func (x *Conn) GetBytesInFlight() uint64 {
+	if x != nil {
+		return x.BytesInFlight
+	}
+	return 0
+}
+
+func (x *Conn) GetPacingRate() uint64 {
+	if x != nil {
+		return x.PacingRate
+	}
+	return 0
+}
+
+func (x *Conn) GetKeyUpdates() uint64 {
+	if x != nil {
+		return x.KeyUpdates
+	}
+	return 0
+}
+
+func (x *Conn) GetPtoCount() uint64 {
+	if x != nil {
+		return x.PtoCount
+	}
+	return 0
+}
+
+func (x *Conn) GetUdpTxDatagrams() uint64 {
+	if x != nil {
+		return x.UdpTxDatagrams
+	}
+	return 0
+}
+
+func (x *Conn) GetUdpTxBytes() uint64 {
+	if x != nil {
+		return x.UdpTxBytes
+	}
+	return 0
+}
+
+func (x *Conn) GetUdpRxDropped() uint64 {
+	if x != nil {
+		return x.UdpRxDropped
+	}
+	return 0
+}
+
+type ListConnsRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListConnsRequest) Reset() {
+	*x = ListConnsRequest{}
+	mi := &file_tquic_v1_tquicd_proto_msgTypes[11]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListConnsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListConnsRequest) ProtoMessage() {}
+
+func (x *ListConnsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_tquic_v1_tquicd_proto_msgTypes[11]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListConnsRequest.ProtoReflect.Descriptor instead.
+func (*ListConnsRequest) Descriptor() ([]byte, []int) {
+	return file_tquic_v1_tquicd_proto_rawDescGZIP(), []int{11}
+}
+
+type ConnList struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Conns         []*Conn                `protobuf:"bytes,1,rep,name=conns,proto3" json:"conns,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ConnList) Reset() {
+	*x = ConnList{}
+	mi := &file_tquic_v1_tquicd_proto_msgTypes[12]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ConnList) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ConnList) ProtoMessage() {}
+
+func (x *ConnList) ProtoReflect() protoreflect.Message {
+	mi := &file_tquic_v1_tquicd_proto_msgTypes[12]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ConnList.ProtoReflect.Descriptor instead.
+func (*ConnList) Descriptor() ([]byte, []int) {
+	return file_tquic_v1_tquicd_proto_rawDescGZIP(), []int{12}
+}
+
+func (x *ConnList) GetConns() []*Conn {
+	if x != nil {
+		return x.Conns
+	}
+	return nil
+}
+
+type GetConnRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Id            uint64                 `protobuf:"varint,1,opt,name=id,proto3" json:"id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetConnRequest) Reset() {
+	*x = GetConnRequest{}
+	mi := &file_tquic_v1_tquicd_proto_msgTypes[13]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetConnRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetConnRequest) ProtoMessage() {}
+
+func (x *GetConnRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_tquic_v1_tquicd_proto_msgTypes[13]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetConnRequest.ProtoReflect.Descriptor instead.
+func (*GetConnRequest) Descriptor() ([]byte, []int) {
+	return file_tquic_v1_tquicd_proto_rawDescGZIP(), []int{13}
+}
+
+func (x *GetConnRequest) GetId() uint64 {
+	if x != nil {
+		return x.Id
+	}
+	return 0
+}
+
+type Path struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	ConnId        uint64                 `protobuf:"varint,1,opt,name=conn_id,json=connId,proto3" json:"conn_id,omitempty"`
+	Id            uint32                 `protobuf:"varint,2,opt,name=id,proto3" json:"id,omitempty"`
+	Status        string                 `protobuf:"bytes,3,opt,name=status,proto3" json:"status,omitempty"`
+	Local         string                 `protobuf:"bytes,4,opt,name=local,proto3" json:"local,omitempty"`
+	Peer          string                 `protobuf:"bytes,5,opt,name=peer,proto3" json:"peer,omitempty"`
+	Mtu           uint32                 `protobuf:"varint,6,opt,name=mtu,proto3" json:"mtu,omitempty"`
+	RttMinNs      int64                  `protobuf:"varint,7,opt,name=rtt_min_ns,json=rttMinNs,proto3" json:"rtt_min_ns,omitempty"`
+	RttSmoothedNs int64                  `protobuf:"varint,8,opt,name=rtt_smoothed_ns,json=rttSmoothedNs,proto3" json:"rtt_smoothed_ns,omitempty"`
+	RttVarNs      int64                  `protobuf:"varint,9,opt,name=rtt_var_ns,json=rttVarNs,proto3" json:"rtt_var_ns,omitempty"`
+	RttLatestNs   int64                  `protobuf:"varint,10,opt,name=rtt_latest_ns,json=rttLatestNs,proto3" json:"rtt_latest_ns,omitempty"`
+	Cwnd          uint64                 `protobuf:"varint,11,opt,name=cwnd,proto3" json:"cwnd,omitempty"`
+	BytesInFlight uint64                 `protobuf:"varint,12,opt,name=bytes_in_flight,json=bytesInFlight,proto3" json:"bytes_in_flight,omitempty"`
+	PacingRate    uint64                 `protobuf:"varint,13,opt,name=pacing_rate,json=pacingRate,proto3" json:"pacing_rate,omitempty"`
+	CcState       string                 `protobuf:"bytes,14,opt,name=cc_state,json=ccState,proto3" json:"cc_state,omitempty"`
+	PacketsSent   uint64                 `protobuf:"varint,15,opt,name=packets_sent,json=packetsSent,proto3" json:"packets_sent,omitempty"`
+	PacketsAcked  uint64                 `protobuf:"varint,16,opt,name=packets_acked,json=packetsAcked,proto3" json:"packets_acked,omitempty"`
+	PacketsLost   uint64                 `protobuf:"varint,17,opt,name=packets_lost,json=packetsLost,proto3" json:"packets_lost,omitempty"`
+	BytesSent     uint64                 `protobuf:"varint,18,opt,name=bytes_sent,json=bytesSent,proto3" json:"bytes_sent,omitempty"`
+	BytesLost     uint64                 `protobuf:"varint,19,opt,name=bytes_lost,json=bytesLost,proto3" json:"bytes_lost,omitempty"`
+	EcnState      string                 `protobuf:"bytes,20,opt,name=ecn_state,json=ecnState,proto3" json:"ecn_state,omitempty"`
+	EcnSentEct0   uint64                 `protobuf:"varint,21,opt,name=ecn_sent_ect0,json=ecnSentEct0,proto3" json:"ecn_sent_ect0,omitempty"`
+	EcnSentEct1   uint64                 `protobuf:"varint,22,opt,name=ecn_sent_ect1,json=ecnSentEct1,proto3" json:"ecn_sent_ect1,omitempty"`
+	EcnEct0       uint64                 `protobuf:"varint,23,opt,name=ecn_ect0,json=ecnEct0,proto3" json:"ecn_ect0,omitempty"`
+	EcnEct1       uint64                 `protobuf:"varint,24,opt,name=ecn_ect1,json=ecnEct1,proto3" json:"ecn_ect1,omitempty"`
+	EcnCe         uint64                 `protobuf:"varint,25,opt,name=ecn_ce,json=ecnCe,proto3" json:"ecn_ce,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Path) Reset() {
+	*x = Path{}
+	mi := &file_tquic_v1_tquicd_proto_msgTypes[14]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Path) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Path) ProtoMessage() {}
+
+func (x *Path) ProtoReflect() protoreflect.Message {
+	mi := &file_tquic_v1_tquicd_proto_msgTypes[14]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Path.ProtoReflect.Descriptor instead.
+func (*Path) Descriptor() ([]byte, []int) {
+	return file_tquic_v1_tquicd_proto_rawDescGZIP(), []int{14}
+}
+
+func (x *Path) GetConnId() uint64 {
+	if x != nil {
+		return x.ConnId
+	}
+	return 0
+}
+
+func (x *Path) GetId() uint32 {
+	if x != nil {
+		return x.Id
+	}
+	return 0
+}
+
+func (x *Path) GetStatus() string {
+	if x != nil {
+		return x.Status
+	}
+	return ""
+}
+
+func (x *Path) GetLocal() string {
+	if x != nil {
+		return x.Local
+	}
+	return ""
+}
+
+func (x *Path) GetPeer() string {
+	if x != nil {
+		return x.Peer
+	}
+	return ""
+}
+
+func (x *Path) GetMtu() uint32 {
+	if x != nil {
+		return x.Mtu
+	}
+	return 0
+}
+
+func (x *Path) GetRttMinNs() int64 {
+	if x != nil {
+		return x.RttMinNs
+	}
+	return 0
+}
+
+func (x *Path) GetRttSmoothedNs() int64 {
+	if x != nil {
+		return x.RttSmoothedNs
+	}
+	return 0
+}
+
+func (x *Path) GetRttVarNs() int64 {
+	if x != nil {
+		return x.RttVarNs
+	}
+	return 0
+}
+
+func (x *Path) GetRttLatestNs() int64 {
+	if x != nil {
+		return x.RttLatestNs
+	}
+	return 0
+}
+
+func (x *Path) GetCwnd() uint64 {
+	if x != nil {
+		return x.Cwnd
+	}
+	return 0
+}
+
+func (x *Path) GetBytesInFlight() uint64 {
+	if x != nil {
+		return x.BytesInFlight
+	}
+	return 0
+}
+
+func (x *Path) GetPacingRate() uint64 {
+	if x != nil {
+		return x.PacingRate
+	}
+	return 0
+}
+
+func (x *Path) GetCcState() string {
+	if x != nil {
+		return x.CcState
+	}
+	return ""
+}
+
+func (x *Path) GetPacketsSent() uint64 {
+	if x != nil {
+		return x.PacketsSent
+	}
+	return 0
+}
+
+func (x *Path) GetPacketsAcked() uint64 {
+	if x != nil {
+		return x.PacketsAcked
+	}
+	return 0
+}
+
+func (x *Path) GetPacketsLost() uint64 {
+	if x != nil {
+		return x.PacketsLost
+	}
+	return 0
+}
+
+func (x *Path) GetBytesSent() uint64 {
+	if x != nil {
+		return x.BytesSent
+	}
+	return 0
+}
+
+func (x *Path) GetBytesLost() uint64 {
+	if x != nil {
+		return x.BytesLost
+	}
+	return 0
+}
+
+func (x *Path) GetEcnState() string {
+	if x != nil {
+		return x.EcnState
+	}
+	return ""
+}
+
+func (x *Path) GetEcnSentEct0() uint64 {
+	if x != nil {
+		return x.EcnSentEct0
+	}
+	return 0
+}
+
+func (x *Path) GetEcnSentEct1() uint64 {
+	if x != nil {
+		return x.EcnSentEct1
+	}
+	return 0
+}
+
+func (x *Path) GetEcnEct0() uint64 {
+	if x != nil {
+		return x.EcnEct0
+	}
+	return 0
+}
+
+func (x *Path) GetEcnEct1() uint64 {
+	if x != nil {
+		return x.EcnEct1
+	}
+	return 0
+}
+
+func (x *Path) GetEcnCe() uint64 {
+	if x != nil {
+		return x.EcnCe
+	}
+	return 0
+}
+
+type ListPathsRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// 0: every connection.
+	ConnId        uint64 `protobuf:"varint,1,opt,name=conn_id,json=connId,proto3" json:"conn_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListPathsRequest) Reset() {
+	*x = ListPathsRequest{}
+	mi := &file_tquic_v1_tquicd_proto_msgTypes[15]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListPathsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListPathsRequest) ProtoMessage() {}
+
+func (x *ListPathsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_tquic_v1_tquicd_proto_msgTypes[15]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListPathsRequest.ProtoReflect.Descriptor instead.
+func (*ListPathsRequest) Descriptor() ([]byte, []int) {
+	return file_tquic_v1_tquicd_proto_rawDescGZIP(), []int{15}
+}
+
+func (x *ListPathsRequest) GetConnId() uint64 {
+	if x != nil {
+		return x.ConnId
+	}
+	return 0
+}
+
+type PathList struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Paths         []*Path                `protobuf:"bytes,1,rep,name=paths,proto3" json:"paths,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PathList) Reset() {
+	*x = PathList{}
+	mi := &file_tquic_v1_tquicd_proto_msgTypes[16]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PathList) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PathList) ProtoMessage() {}
+
+func (x *PathList) ProtoReflect() protoreflect.Message {
+	mi := &file_tquic_v1_tquicd_proto_msgTypes[16]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PathList.ProtoReflect.Descriptor instead.
+func (*PathList) Descriptor() ([]byte, []int) {
+	return file_tquic_v1_tquicd_proto_rawDescGZIP(), []int{16}
+}
+
+func (x *PathList) GetPaths() []*Path {
+	if x != nil {
+		return x.Paths
+	}
+	return nil
+}
+
+type WatchStatsRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Time between snapshots; 0 means one second.
+	IntervalMs    uint32 `protobuf:"varint,1,opt,name=interval_ms,json=intervalMs,proto3" json:"interval_ms,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *WatchStatsRequest) Reset() {
+	*x = WatchStatsRequest{}
+	mi := &file_tquic_v1_tquicd_proto_msgTypes[17]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *WatchStatsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*WatchStatsRequest) ProtoMessage() {}
+
+func (x *WatchStatsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_tquic_v1_tquicd_proto_msgTypes[17]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use WatchStatsRequest.ProtoReflect.Descriptor instead.
+func (*WatchStatsRequest) Descriptor() ([]byte, []int) {
+	return file_tquic_v1_tquicd_proto_rawDescGZIP(), []int{17}
+}
+
+func (x *WatchStatsRequest) GetIntervalMs() uint32 {
+	if x != nil {
+		return x.IntervalMs
+	}
+	return 0
+}
+
+type WatchQlogRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *WatchQlogRequest) Reset() {
+	*x = WatchQlogRequest{}
+	mi := &file_tquic_v1_tquicd_proto_msgTypes[18]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *WatchQlogRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*WatchQlogRequest) ProtoMessage() {}
+
+func (x *WatchQlogRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_tquic_v1_tquicd_proto_msgTypes[18]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use WatchQlogRequest.ProtoReflect.Descriptor instead.
+func (*WatchQlogRequest) Descriptor() ([]byte, []int) {
+	return file_tquic_v1_tquicd_proto_rawDescGZIP(), []int{18}
+}
+
+// One record of the kernel's qlog stream (enum tquic_qlog_type).
+type QlogRecord struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Type          uint32                 `protobuf:"varint,1,opt,name=type,proto3" json:"type,omitempty"`
+	TimeNs        int64                  `protobuf:"varint,2,opt,name=time_ns,json=timeNs,proto3" json:"time_ns,omitempty"`
+	PktType       uint32                 `protobuf:"varint,3,opt,name=pkt_type,json=pktType,proto3" json:"pkt_type,omitempty"`
+	Pn            uint64                 `protobuf:"varint,4,opt,name=pn,proto3" json:"pn,omitempty"`
+	Len           uint32                 `protobuf:"varint,5,opt,name=len,proto3" json:"len,omitempty"`
+	Trigger       uint32                 `protobuf:"varint,6,opt,name=trigger,proto3" json:"trigger,omitempty"`
+	Space         uint32                 `protobuf:"varint,7,opt,name=space,proto3" json:"space,omitempty"`
+	Version       uint32                 `protobuf:"varint,8,opt,name=version,proto3" json:"version,omitempty"`
+	Server        bool                   `protobuf:"varint,9,opt,name=server,proto3" json:"server,omitempty"`
+	Code          uint64                 `protobuf:"varint,10,opt,name=code,proto3" json:"code,omitempty"`
+	Alpn          []string               `protobuf:"bytes,11,rep,name=alpn,proto3" json:"alpn,omitempty"`
+	CcState       string                 `protobuf:"bytes,12,opt,name=cc_state,json=ccState,proto3" json:"cc_state,omitempty"`
+	RttMinNs      int64                  `protobuf:"varint,13,opt,name=rtt_min_ns,json=rttMinNs,proto3" json:"rtt_min_ns,omitempty"`
+	RttSmoothedNs int64                  `protobuf:"varint,14,opt,name=rtt_smoothed_ns,json=rttSmoothedNs,proto3" json:"rtt_smoothed_ns,omitempty"`
+	RttVarNs      int64                  `protobuf:"varint,15,opt,name=rtt_var_ns,json=rttVarNs,proto3" json:"rtt_var_ns,omitempty"`
+	RttLatestNs   int64                  `protobuf:"varint,16,opt,name=rtt_latest_ns,json=rttLatestNs,proto3" json:"rtt_latest_ns,omitempty"`
+	Cwnd          uint64                 `protobuf:"varint,17,opt,name=cwnd,proto3" json:"cwnd,omitempty"`
+	BytesInFlight uint64                 `protobuf:"varint,18,opt,name=bytes_in_flight,json=bytesInFlight,proto3" json:"bytes_in_flight,omitempty"`
+	Ssthresh      uint64                 `protobuf:"varint,19,opt,name=ssthresh,proto3" json:"ssthresh,omitempty"`
+	PacingRate    uint64                 `protobuf:"varint,20,opt,name=pacing_rate,json=pacingRate,proto3" json:"pacing_rate,omitempty"`
+	Lost          uint32                 `protobuf:"varint,21,opt,name=lost,proto3" json:"lost,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *QlogRecord) Reset() {
+	*x = QlogRecord{}
+	mi := &file_tquic_v1_tquicd_proto_msgTypes[19]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *QlogRecord) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*QlogRecord) ProtoMessage() {}
+
+func (x *QlogRecord) ProtoReflect() protoreflect.Message {
+	mi := &file_tquic_v1_tquicd_proto_msgTypes[19]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use QlogRecord.ProtoReflect.Descriptor instead.
+func (*QlogRecord) Descriptor() ([]byte, []int) {
+	return file_tquic_v1_tquicd_proto_rawDescGZIP(), []int{19}
+}
+
+func (x *QlogRecord) GetType() uint32 {
+	if x != nil {
+		return x.Type
+	}
+	return 0
+}
+
+func (x *QlogRecord) GetTimeNs() int64 {
+	if x != nil {
+		return x.TimeNs
+	}
+	return 0
+}
+
+func (x *QlogRecord) GetPktType() uint32 {
+	if x != nil {
+		return x.PktType
+	}
+	return 0
+}
+
+func (x *QlogRecord) GetPn() uint64 {
+	if x != nil {
+		return x.Pn
+	}
+	return 0
+}
+
+func (x *QlogRecord) GetLen() uint32 {
+	if x != nil {
+		return x.Len
+	}
+	return 0
+}
+
+func (x *QlogRecord) GetTrigger() uint32 {
+	if x != nil {
+		return x.Trigger
+	}
+	return 0
+}
+
+func (x *QlogRecord) GetSpace() uint32 {
+	if x != nil {
+		return x.Space
+	}
+	return 0
+}
+
+func (x *QlogRecord) GetVersion() uint32 {
+	if x != nil {
+		return x.Version
+	}
+	return 0
+}
+
+func (x *QlogRecord) GetServer() bool {
+	if x != nil {
+		return x.Server
+	}
+	return false
+}
+
+func (x *QlogRecord) GetCode() uint64 {
+	if x != nil {
+		return x.Code
+	}
+	return 0
+}
+
+func (x *QlogRecord) GetAlpn() []string {
+	if x != nil {
+		return x.Alpn
+	}
+	return nil
+}
+
+func (x *QlogRecord) GetCcState() string {
+	if x != nil {
+		return x.CcState
+	}
+	return ""
+}
+
+func (x *QlogRecord) GetRttMinNs() int64 {
+	if x != nil {
+		return x.RttMinNs
+	}
+	return 0
+}
+
+func (x *QlogRecord) GetRttSmoothedNs() int64 {
+	if x != nil {
+		return x.RttSmoothedNs
+	}
+	return 0
+}
+
+func (x *QlogRecord) GetRttVarNs() int64 {
+	if x != nil {
+		return x.RttVarNs
+	}
+	return 0
+}
+
+func (x *QlogRecord) GetRttLatestNs() int64 {
+	if x != nil {
+		return x.RttLatestNs
+	}
+	return 0
+}
+
+func (x *QlogRecord) GetCwnd() uint64 {
+	if x != nil {
+		return x.Cwnd
+	}
+	return 0
+}
+
+func (x *QlogRecord) GetBytesInFlight() uint64 {
+	if x != nil {
+		return x.BytesInFlight
+	}
+	return 0
+}
+
+func (x *QlogRecord) GetSsthresh() uint64 {
+	if x != nil {
+		return x.Ssthresh
+	}
+	return 0
+}
+
+func (x *QlogRecord) GetPacingRate() uint64 {
+	if x != nil {
+		return x.PacingRate
+	}
+	return 0
+}
+
+func (x *QlogRecord) GetLost() uint32 {
+	if x != nil {
+		return x.Lost
+	}
+	return 0
+}
+
+type QlogBatch struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	ConnId        uint64                 `protobuf:"varint,1,opt,name=conn_id,json=connId,proto3" json:"conn_id,omitempty"`
+	Records       []*QlogRecord          `protobuf:"bytes,2,rep,name=records,proto3" json:"records,omitempty"`
+	Overrun       bool                   `protobuf:"varint,3,opt,name=overrun,proto3" json:"overrun,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *QlogBatch) Reset() {
+	*x = QlogBatch{}
+	mi := &file_tquic_v1_tquicd_proto_msgTypes[20]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *QlogBatch) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*QlogBatch) ProtoMessage() {}
+
+func (x *QlogBatch) ProtoReflect() protoreflect.Message {
+	mi := &file_tquic_v1_tquicd_proto_msgTypes[20]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use QlogBatch.ProtoReflect.Descriptor instead.
+func (*QlogBatch) Descriptor() ([]byte, []int) {
+	return file_tquic_v1_tquicd_proto_rawDescGZIP(), []int{20}
+}
+
+func (x *QlogBatch) GetConnId() uint64 {
+	if x != nil {
+		return x.ConnId
+	}
+	return 0
+}
+
+func (x *QlogBatch) GetRecords() []*QlogRecord {
+	if x != nil {
+		return x.Records
+	}
+	return nil
+}
+
+func (x *QlogBatch) GetOverrun() bool {
+	if x != nil {
+		return x.Overrun
+	}
+	return false
+}
+
 var File_tquic_v1_tquicd_proto protoreflect.FileDescriptor
 
 const file_tquic_v1_tquicd_proto_rawDesc = "" +
@@ -704,7 +1824,7 @@ const file_tquic_v1_tquicd_proto_rawDesc = "" +
 	"\bbuild_id\x18\x02 \x01(\tR\abuildId\x12.\n" +
 	"\x06crypto\x18\x03 \x03(\v2\x16.tquic.v1.CryptoDriverR\x06crypto\x12/\n" +
 	"\x13congestion_controls\x18\x04 \x03(\tR\x12congestionControls\"\x12\n" +
-	"\x10GetConfigRequest\"\xb1\x02\n" +
+	"\x10GetConfigRequest\"\xc5\x02\n" +
 	"\x06Config\x12-\n" +
 	"\x12congestion_control\x18\x01 \x01(\tR\x11congestionControl\x12\x1a\n" +
 	"\bversions\x18\x02 \x03(\rR\bversions\x12\x16\n" +
@@ -713,7 +1833,8 @@ const file_tquic_v1_tquicd_proto_rawDesc = "" +
 	"\x14amplification_factor\x18\x05 \x01(\rR\x13amplificationFactor\x12+\n" +
 	"\x05retry\x18\x06 \x01(\x0e2\x15.tquic.v1.RetryPolicyR\x05retry\x12&\n" +
 	"\x0fidle_timeout_ms\x18\a \x01(\rR\ridleTimeoutMs\x12\x17\n" +
-	"\acid_len\x18\b \x01(\rR\x06cidLen\"\xcb\x03\n" +
+	"\acid_len\x18\b \x01(\rR\x06cidLen\x12\x12\n" +
+	"\x04qlog\x18\t \x01(\bR\x04qlog\"\xed\x03\n" +
 	"\x10SetConfigRequest\x122\n" +
 	"\x12congestion_control\x18\x01 \x01(\tH\x00R\x11congestionControl\x88\x01\x01\x12\x1a\n" +
 	"\bversions\x18\x02 \x03(\rR\bversions\x12\x1b\n" +
@@ -722,7 +1843,8 @@ const file_tquic_v1_tquicd_proto_rawDesc = "" +
 	"\x14amplification_factor\x18\x05 \x01(\rH\x03R\x13amplificationFactor\x88\x01\x01\x120\n" +
 	"\x05retry\x18\x06 \x01(\x0e2\x15.tquic.v1.RetryPolicyH\x04R\x05retry\x88\x01\x01\x12+\n" +
 	"\x0fidle_timeout_ms\x18\a \x01(\rH\x05R\ridleTimeoutMs\x88\x01\x01\x12\x1c\n" +
-	"\acid_len\x18\b \x01(\rH\x06R\x06cidLen\x88\x01\x01B\x15\n" +
+	"\acid_len\x18\b \x01(\rH\x06R\x06cidLen\x88\x01\x01\x12\x17\n" +
+	"\x04qlog\x18\t \x01(\bH\aR\x04qlog\x88\x01\x01B\x15\n" +
 	"\x13_congestion_controlB\t\n" +
 	"\a_pacingB\x06\n" +
 	"\x04_ecnB\x17\n" +
@@ -730,15 +1852,135 @@ const file_tquic_v1_tquicd_proto_rawDesc = "" +
 	"\x06_retryB\x12\n" +
 	"\x10_idle_timeout_msB\n" +
 	"\n" +
-	"\b_cid_len\"\x11\n" +
+	"\b_cid_lenB\a\n" +
+	"\x05_qlog\"\x11\n" +
 	"\x0fSelftestRequest\"@\n" +
 	"\x0eSelftestResult\x12\x16\n" +
 	"\x06passed\x18\x01 \x01(\rR\x06passed\x12\x16\n" +
 	"\x06failed\x18\x02 \x01(\rR\x06failed\"\x14\n" +
-	"\x12WatchEventsRequest\"E\n" +
+	"\x12WatchEventsRequest\"i\n" +
 	"\x05Event\x12\x12\n" +
 	"\x04kind\x18\x01 \x01(\tR\x04kind\x12(\n" +
-	"\x06config\x18\x02 \x01(\v2\x10.tquic.v1.ConfigR\x06config*@\n" +
+	"\x06config\x18\x02 \x01(\v2\x10.tquic.v1.ConfigR\x06config\x12\"\n" +
+	"\x04conn\x18\x03 \x01(\v2\x0e.tquic.v1.ConnR\x04conn\"\x89\b\n" +
+	"\x04Conn\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\x04R\x02id\x12\x14\n" +
+	"\x05state\x18\x02 \x01(\tR\x05state\x12\x16\n" +
+	"\x06engine\x18\x03 \x01(\bR\x06engine\x12\x16\n" +
+	"\x06server\x18\x04 \x01(\bR\x06server\x12\x18\n" +
+	"\aversion\x18\x05 \x01(\rR\aversion\x12\x14\n" +
+	"\x05local\x18\x06 \x01(\tR\x05local\x12\x12\n" +
+	"\x04peer\x18\a \x01(\tR\x04peer\x12\x12\n" +
+	"\x04alpn\x18\b \x03(\tR\x04alpn\x12-\n" +
+	"\x12congestion_control\x18\t \x01(\tR\x11congestionControl\x12\x19\n" +
+	"\bcc_state\x18\n" +
+	" \x01(\tR\accState\x12/\n" +
+	"\x13handshake_confirmed\x18\v \x01(\bR\x12handshakeConfirmed\x12\x12\n" +
+	"\x04qlog\x18\f \x01(\bR\x04qlog\x12\x14\n" +
+	"\x05paths\x18\r \x01(\rR\x05paths\x12!\n" +
+	"\fpackets_sent\x18\x0e \x01(\x04R\vpacketsSent\x12)\n" +
+	"\x10packets_received\x18\x0f \x01(\x04R\x0fpacketsReceived\x12!\n" +
+	"\fpackets_lost\x18\x10 \x01(\x04R\vpacketsLost\x12'\n" +
+	"\x0fpackets_dropped\x18\x11 \x01(\x04R\x0epacketsDropped\x12\x1d\n" +
+	"\n" +
+	"bytes_sent\x18\x12 \x01(\x04R\tbytesSent\x12%\n" +
+	"\x0ebytes_received\x18\x13 \x01(\x04R\rbytesReceived\x12\x1d\n" +
+	"\n" +
+	"bytes_lost\x18\x14 \x01(\x04R\tbytesLost\x12\x1c\n" +
+	"\n" +
+	"rtt_min_ns\x18\x15 \x01(\x03R\brttMinNs\x12&\n" +
+	"\x0frtt_smoothed_ns\x18\x16 \x01(\x03R\rrttSmoothedNs\x12\x1c\n" +
+	"\n" +
+	"rtt_var_ns\x18\x17 \x01(\x03R\brttVarNs\x12\"\n" +
+	"\rrtt_latest_ns\x18\x18 \x01(\x03R\vrttLatestNs\x12\x12\n" +
+	"\x04cwnd\x18\x19 \x01(\x04R\x04cwnd\x12\x1a\n" +
+	"\bssthresh\x18\x1a \x01(\x04R\bssthresh\x12&\n" +
+	"\x0fbytes_in_flight\x18\x1b \x01(\x04R\rbytesInFlight\x12\x1f\n" +
+	"\vpacing_rate\x18\x1c \x01(\x04R\n" +
+	"pacingRate\x12\x1f\n" +
+	"\vkey_updates\x18\x1d \x01(\x04R\n" +
+	"keyUpdates\x12\x1b\n" +
+	"\tpto_count\x18\x1e \x01(\x04R\bptoCount\x12(\n" +
+	"\x10udp_tx_datagrams\x18\x1f \x01(\x04R\x0eudpTxDatagrams\x12 \n" +
+	"\fudp_tx_bytes\x18  \x01(\x04R\n" +
+	"udpTxBytes\x12$\n" +
+	"\x0eudp_rx_dropped\x18! \x01(\x04R\fudpRxDropped\"\x12\n" +
+	"\x10ListConnsRequest\"0\n" +
+	"\bConnList\x12$\n" +
+	"\x05conns\x18\x01 \x03(\v2\x0e.tquic.v1.ConnR\x05conns\" \n" +
+	"\x0eGetConnRequest\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\x04R\x02id\"\xde\x05\n" +
+	"\x04Path\x12\x17\n" +
+	"\aconn_id\x18\x01 \x01(\x04R\x06connId\x12\x0e\n" +
+	"\x02id\x18\x02 \x01(\rR\x02id\x12\x16\n" +
+	"\x06status\x18\x03 \x01(\tR\x06status\x12\x14\n" +
+	"\x05local\x18\x04 \x01(\tR\x05local\x12\x12\n" +
+	"\x04peer\x18\x05 \x01(\tR\x04peer\x12\x10\n" +
+	"\x03mtu\x18\x06 \x01(\rR\x03mtu\x12\x1c\n" +
+	"\n" +
+	"rtt_min_ns\x18\a \x01(\x03R\brttMinNs\x12&\n" +
+	"\x0frtt_smoothed_ns\x18\b \x01(\x03R\rrttSmoothedNs\x12\x1c\n" +
+	"\n" +
+	"rtt_var_ns\x18\t \x01(\x03R\brttVarNs\x12\"\n" +
+	"\rrtt_latest_ns\x18\n" +
+	" \x01(\x03R\vrttLatestNs\x12\x12\n" +
+	"\x04cwnd\x18\v \x01(\x04R\x04cwnd\x12&\n" +
+	"\x0fbytes_in_flight\x18\f \x01(\x04R\rbytesInFlight\x12\x1f\n" +
+	"\vpacing_rate\x18\r \x01(\x04R\n" +
+	"pacingRate\x12\x19\n" +
+	"\bcc_state\x18\x0e \x01(\tR\accState\x12!\n" +
+	"\fpackets_sent\x18\x0f \x01(\x04R\vpacketsSent\x12#\n" +
+	"\rpackets_acked\x18\x10 \x01(\x04R\fpacketsAcked\x12!\n" +
+	"\fpackets_lost\x18\x11 \x01(\x04R\vpacketsLost\x12\x1d\n" +
+	"\n" +
+	"bytes_sent\x18\x12 \x01(\x04R\tbytesSent\x12\x1d\n" +
+	"\n" +
+	"bytes_lost\x18\x13 \x01(\x04R\tbytesLost\x12\x1b\n" +
+	"\tecn_state\x18\x14 \x01(\tR\becnState\x12\"\n" +
+	"\recn_sent_ect0\x18\x15 \x01(\x04R\vecnSentEct0\x12\"\n" +
+	"\recn_sent_ect1\x18\x16 \x01(\x04R\vecnSentEct1\x12\x19\n" +
+	"\becn_ect0\x18\x17 \x01(\x04R\aecnEct0\x12\x19\n" +
+	"\becn_ect1\x18\x18 \x01(\x04R\aecnEct1\x12\x15\n" +
+	"\x06ecn_ce\x18\x19 \x01(\x04R\x05ecnCe\"+\n" +
+	"\x10ListPathsRequest\x12\x17\n" +
+	"\aconn_id\x18\x01 \x01(\x04R\x06connId\"0\n" +
+	"\bPathList\x12$\n" +
+	"\x05paths\x18\x01 \x03(\v2\x0e.tquic.v1.PathR\x05paths\"4\n" +
+	"\x11WatchStatsRequest\x12\x1f\n" +
+	"\vinterval_ms\x18\x01 \x01(\rR\n" +
+	"intervalMs\"\x12\n" +
+	"\x10WatchQlogRequest\"\xb0\x04\n" +
+	"\n" +
+	"QlogRecord\x12\x12\n" +
+	"\x04type\x18\x01 \x01(\rR\x04type\x12\x17\n" +
+	"\atime_ns\x18\x02 \x01(\x03R\x06timeNs\x12\x19\n" +
+	"\bpkt_type\x18\x03 \x01(\rR\apktType\x12\x0e\n" +
+	"\x02pn\x18\x04 \x01(\x04R\x02pn\x12\x10\n" +
+	"\x03len\x18\x05 \x01(\rR\x03len\x12\x18\n" +
+	"\atrigger\x18\x06 \x01(\rR\atrigger\x12\x14\n" +
+	"\x05space\x18\a \x01(\rR\x05space\x12\x18\n" +
+	"\aversion\x18\b \x01(\rR\aversion\x12\x16\n" +
+	"\x06server\x18\t \x01(\bR\x06server\x12\x12\n" +
+	"\x04code\x18\n" +
+	" \x01(\x04R\x04code\x12\x12\n" +
+	"\x04alpn\x18\v \x03(\tR\x04alpn\x12\x19\n" +
+	"\bcc_state\x18\f \x01(\tR\accState\x12\x1c\n" +
+	"\n" +
+	"rtt_min_ns\x18\r \x01(\x03R\brttMinNs\x12&\n" +
+	"\x0frtt_smoothed_ns\x18\x0e \x01(\x03R\rrttSmoothedNs\x12\x1c\n" +
+	"\n" +
+	"rtt_var_ns\x18\x0f \x01(\x03R\brttVarNs\x12\"\n" +
+	"\rrtt_latest_ns\x18\x10 \x01(\x03R\vrttLatestNs\x12\x12\n" +
+	"\x04cwnd\x18\x11 \x01(\x04R\x04cwnd\x12&\n" +
+	"\x0fbytes_in_flight\x18\x12 \x01(\x04R\rbytesInFlight\x12\x1a\n" +
+	"\bssthresh\x18\x13 \x01(\x04R\bssthresh\x12\x1f\n" +
+	"\vpacing_rate\x18\x14 \x01(\x04R\n" +
+	"pacingRate\x12\x12\n" +
+	"\x04lost\x18\x15 \x01(\rR\x04lost\"n\n" +
+	"\tQlogBatch\x12\x17\n" +
+	"\aconn_id\x18\x01 \x01(\x04R\x06connId\x12.\n" +
+	"\arecords\x18\x02 \x03(\v2\x14.tquic.v1.QlogRecordR\arecords\x12\x18\n" +
+	"\aoverrun\x18\x03 \x01(\bR\aoverrun*@\n" +
 	"\aECNMode\x12\x10\n" +
 	"\fECN_MODE_OFF\x10\x00\x12\x11\n" +
 	"\rECN_MODE_ECT0\x10\x01\x12\x10\n" +
@@ -746,13 +1988,19 @@ const file_tquic_v1_tquicd_proto_rawDesc = "" +
 	"\vRetryPolicy\x12\x16\n" +
 	"\x12RETRY_POLICY_NEVER\x10\x00\x12\x17\n" +
 	"\x13RETRY_POLICY_ALWAYS\x10\x01\x12\x1b\n" +
-	"\x17RETRY_POLICY_UNDER_LOAD\x10\x022\xb3\x02\n" +
+	"\x17RETRY_POLICY_UNDER_LOAD\x10\x022\xe3\x04\n" +
 	"\x05Tquic\x123\n" +
 	"\aGetInfo\x12\x18.tquic.v1.GetInfoRequest\x1a\x0e.tquic.v1.Info\x129\n" +
 	"\tGetConfig\x12\x1a.tquic.v1.GetConfigRequest\x1a\x10.tquic.v1.Config\x129\n" +
 	"\tSetConfig\x12\x1a.tquic.v1.SetConfigRequest\x1a\x10.tquic.v1.Config\x12?\n" +
 	"\bSelftest\x12\x19.tquic.v1.SelftestRequest\x1a\x18.tquic.v1.SelftestResult\x12>\n" +
-	"\vWatchEvents\x12\x1c.tquic.v1.WatchEventsRequest\x1a\x0f.tquic.v1.Event0\x01B%Z#github.com/tquic/tquic/pkg/tquicdpbb\x06proto3"
+	"\vWatchEvents\x12\x1c.tquic.v1.WatchEventsRequest\x1a\x0f.tquic.v1.Event0\x01\x12;\n" +
+	"\tListConns\x12\x1a.tquic.v1.ListConnsRequest\x1a\x12.tquic.v1.ConnList\x123\n" +
+	"\aGetConn\x12\x18.tquic.v1.GetConnRequest\x1a\x0e.tquic.v1.Conn\x12;\n" +
+	"\tListPaths\x12\x1a.tquic.v1.ListPathsRequest\x1a\x12.tquic.v1.PathList\x12?\n" +
+	"\n" +
+	"WatchStats\x12\x1b.tquic.v1.WatchStatsRequest\x1a\x12.tquic.v1.ConnList0\x01\x12>\n" +
+	"\tWatchQlog\x12\x1a.tquic.v1.WatchQlogRequest\x1a\x13.tquic.v1.QlogBatch0\x01B%Z#github.com/tquic/tquic/pkg/tquicdpbb\x06proto3"
 
 var (
 	file_tquic_v1_tquicd_proto_rawDescOnce sync.Once
@@ -767,7 +2015,7 @@ func file_tquic_v1_tquicd_proto_rawDescGZIP() []byte {
 }
 
 var file_tquic_v1_tquicd_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_tquic_v1_tquicd_proto_msgTypes = make([]protoimpl.MessageInfo, 10)
+var file_tquic_v1_tquicd_proto_msgTypes = make([]protoimpl.MessageInfo, 21)
 var file_tquic_v1_tquicd_proto_goTypes = []any{
 	(ECNMode)(0),               // 0: tquic.v1.ECNMode
 	(RetryPolicy)(0),           // 1: tquic.v1.RetryPolicy
@@ -781,6 +2029,17 @@ var file_tquic_v1_tquicd_proto_goTypes = []any{
 	(*SelftestResult)(nil),     // 9: tquic.v1.SelftestResult
 	(*WatchEventsRequest)(nil), // 10: tquic.v1.WatchEventsRequest
 	(*Event)(nil),              // 11: tquic.v1.Event
+	(*Conn)(nil),               // 12: tquic.v1.Conn
+	(*ListConnsRequest)(nil),   // 13: tquic.v1.ListConnsRequest
+	(*ConnList)(nil),           // 14: tquic.v1.ConnList
+	(*GetConnRequest)(nil),     // 15: tquic.v1.GetConnRequest
+	(*Path)(nil),               // 16: tquic.v1.Path
+	(*ListPathsRequest)(nil),   // 17: tquic.v1.ListPathsRequest
+	(*PathList)(nil),           // 18: tquic.v1.PathList
+	(*WatchStatsRequest)(nil),  // 19: tquic.v1.WatchStatsRequest
+	(*WatchQlogRequest)(nil),   // 20: tquic.v1.WatchQlogRequest
+	(*QlogRecord)(nil),         // 21: tquic.v1.QlogRecord
+	(*QlogBatch)(nil),          // 22: tquic.v1.QlogBatch
 }
 var file_tquic_v1_tquicd_proto_depIdxs = []int32{
 	3,  // 0: tquic.v1.Info.crypto:type_name -> tquic.v1.CryptoDriver
@@ -789,21 +2048,35 @@ var file_tquic_v1_tquicd_proto_depIdxs = []int32{
 	0,  // 3: tquic.v1.SetConfigRequest.ecn:type_name -> tquic.v1.ECNMode
 	1,  // 4: tquic.v1.SetConfigRequest.retry:type_name -> tquic.v1.RetryPolicy
 	6,  // 5: tquic.v1.Event.config:type_name -> tquic.v1.Config
-	2,  // 6: tquic.v1.Tquic.GetInfo:input_type -> tquic.v1.GetInfoRequest
-	5,  // 7: tquic.v1.Tquic.GetConfig:input_type -> tquic.v1.GetConfigRequest
-	7,  // 8: tquic.v1.Tquic.SetConfig:input_type -> tquic.v1.SetConfigRequest
-	8,  // 9: tquic.v1.Tquic.Selftest:input_type -> tquic.v1.SelftestRequest
-	10, // 10: tquic.v1.Tquic.WatchEvents:input_type -> tquic.v1.WatchEventsRequest
-	4,  // 11: tquic.v1.Tquic.GetInfo:output_type -> tquic.v1.Info
-	6,  // 12: tquic.v1.Tquic.GetConfig:output_type -> tquic.v1.Config
-	6,  // 13: tquic.v1.Tquic.SetConfig:output_type -> tquic.v1.Config
-	9,  // 14: tquic.v1.Tquic.Selftest:output_type -> tquic.v1.SelftestResult
-	11, // 15: tquic.v1.Tquic.WatchEvents:output_type -> tquic.v1.Event
-	11, // [11:16] is the sub-list for method output_type
-	6,  // [6:11] is the sub-list for method input_type
-	6,  // [6:6] is the sub-list for extension type_name
-	6,  // [6:6] is the sub-list for extension extendee
-	0,  // [0:6] is the sub-list for field type_name
+	12, // 6: tquic.v1.Event.conn:type_name -> tquic.v1.Conn
+	12, // 7: tquic.v1.ConnList.conns:type_name -> tquic.v1.Conn
+	16, // 8: tquic.v1.PathList.paths:type_name -> tquic.v1.Path
+	21, // 9: tquic.v1.QlogBatch.records:type_name -> tquic.v1.QlogRecord
+	2,  // 10: tquic.v1.Tquic.GetInfo:input_type -> tquic.v1.GetInfoRequest
+	5,  // 11: tquic.v1.Tquic.GetConfig:input_type -> tquic.v1.GetConfigRequest
+	7,  // 12: tquic.v1.Tquic.SetConfig:input_type -> tquic.v1.SetConfigRequest
+	8,  // 13: tquic.v1.Tquic.Selftest:input_type -> tquic.v1.SelftestRequest
+	10, // 14: tquic.v1.Tquic.WatchEvents:input_type -> tquic.v1.WatchEventsRequest
+	13, // 15: tquic.v1.Tquic.ListConns:input_type -> tquic.v1.ListConnsRequest
+	15, // 16: tquic.v1.Tquic.GetConn:input_type -> tquic.v1.GetConnRequest
+	17, // 17: tquic.v1.Tquic.ListPaths:input_type -> tquic.v1.ListPathsRequest
+	19, // 18: tquic.v1.Tquic.WatchStats:input_type -> tquic.v1.WatchStatsRequest
+	20, // 19: tquic.v1.Tquic.WatchQlog:input_type -> tquic.v1.WatchQlogRequest
+	4,  // 20: tquic.v1.Tquic.GetInfo:output_type -> tquic.v1.Info
+	6,  // 21: tquic.v1.Tquic.GetConfig:output_type -> tquic.v1.Config
+	6,  // 22: tquic.v1.Tquic.SetConfig:output_type -> tquic.v1.Config
+	9,  // 23: tquic.v1.Tquic.Selftest:output_type -> tquic.v1.SelftestResult
+	11, // 24: tquic.v1.Tquic.WatchEvents:output_type -> tquic.v1.Event
+	14, // 25: tquic.v1.Tquic.ListConns:output_type -> tquic.v1.ConnList
+	12, // 26: tquic.v1.Tquic.GetConn:output_type -> tquic.v1.Conn
+	18, // 27: tquic.v1.Tquic.ListPaths:output_type -> tquic.v1.PathList
+	14, // 28: tquic.v1.Tquic.WatchStats:output_type -> tquic.v1.ConnList
+	22, // 29: tquic.v1.Tquic.WatchQlog:output_type -> tquic.v1.QlogBatch
+	20, // [20:30] is the sub-list for method output_type
+	10, // [10:20] is the sub-list for method input_type
+	10, // [10:10] is the sub-list for extension type_name
+	10, // [10:10] is the sub-list for extension extendee
+	0,  // [0:10] is the sub-list for field type_name
 }
 
 func init() { file_tquic_v1_tquicd_proto_init() }
@@ -818,7 +2091,7 @@ func file_tquic_v1_tquicd_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_tquic_v1_tquicd_proto_rawDesc), len(file_tquic_v1_tquicd_proto_rawDesc)),
 			NumEnums:      2,
-			NumMessages:   10,
+			NumMessages:   21,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -27,6 +27,11 @@ const (
 	Tquic_SetConfig_FullMethodName   = "/tquic.v1.Tquic/SetConfig"
 	Tquic_Selftest_FullMethodName    = "/tquic.v1.Tquic/Selftest"
 	Tquic_WatchEvents_FullMethodName = "/tquic.v1.Tquic/WatchEvents"
+	Tquic_ListConns_FullMethodName   = "/tquic.v1.Tquic/ListConns"
+	Tquic_GetConn_FullMethodName     = "/tquic.v1.Tquic/GetConn"
+	Tquic_ListPaths_FullMethodName   = "/tquic.v1.Tquic/ListPaths"
+	Tquic_WatchStats_FullMethodName  = "/tquic.v1.Tquic/WatchStats"
+	Tquic_WatchQlog_FullMethodName   = "/tquic.v1.Tquic/WatchQlog"
 )
 
 // TquicClient is the client API for Tquic service.
@@ -43,6 +48,16 @@ type TquicClient interface {
 	Selftest(ctx context.Context, in *SelftestRequest, opts ...grpc.CallOption) (*SelftestResult, error)
 	// Streams the module's events until the client cancels.
 	WatchEvents(ctx context.Context, in *WatchEventsRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[Event], error)
+	// Every QUIC socket of the namespace with its connection's stats.
+	ListConns(ctx context.Context, in *ListConnsRequest, opts ...grpc.CallOption) (*ConnList, error)
+	// One connection by id (NOT_FOUND when there is none).
+	GetConn(ctx context.Context, in *GetConnRequest, opts ...grpc.CallOption) (*Conn, error)
+	// The paths of every connection, or of one.
+	ListPaths(ctx context.Context, in *ListPathsRequest, opts ...grpc.CallOption) (*PathList, error)
+	// Streams a snapshot of every connection each interval until the client cancels.
+	WatchStats(ctx context.Context, in *WatchStatsRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[ConnList], error)
+	// Streams qlog records of connections with qlog on until the client cancels.
+	WatchQlog(ctx context.Context, in *WatchQlogRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[QlogBatch], error)
 }
 
 type tquicClient struct {
@@ -112,6 +127,74 @@ func (c *tquicClient) WatchEvents(ctx context.Context, in *WatchEventsRequest, o
 // This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
 type Tquic_WatchEventsClient = grpc.ServerStreamingClient[Event]
 
+func (c *tquicClient) ListConns(ctx context.Context, in *ListConnsRequest, opts ...grpc.CallOption) (*ConnList, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ConnList)
+	err := c.cc.Invoke(ctx, Tquic_ListConns_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *tquicClient) GetConn(ctx context.Context, in *GetConnRequest, opts ...grpc.CallOption) (*Conn, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(Conn)
+	err := c.cc.Invoke(ctx, Tquic_GetConn_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *tquicClient) ListPaths(ctx context.Context, in *ListPathsRequest, opts ...grpc.CallOption) (*PathList, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(PathList)
+	err := c.cc.Invoke(ctx, Tquic_ListPaths_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *tquicClient) WatchStats(ctx context.Context, in *WatchStatsRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[ConnList], error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	stream, err := c.cc.NewStream(ctx, &Tquic_ServiceDesc.Streams[1], Tquic_WatchStats_FullMethodName, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	x := &grpc.GenericClientStream[WatchStatsRequest, ConnList]{ClientStream: stream}
+	if err := x.ClientStream.SendMsg(in); err != nil {
+		return nil, err
+	}
+	if err := x.ClientStream.CloseSend(); err != nil {
+		return nil, err
+	}
+	return x, nil
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type Tquic_WatchStatsClient = grpc.ServerStreamingClient[ConnList]
+
+func (c *tquicClient) WatchQlog(ctx context.Context, in *WatchQlogRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[QlogBatch], error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	stream, err := c.cc.NewStream(ctx, &Tquic_ServiceDesc.Streams[2], Tquic_WatchQlog_FullMethodName, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	x := &grpc.GenericClientStream[WatchQlogRequest, QlogBatch]{ClientStream: stream}
+	if err := x.ClientStream.SendMsg(in); err != nil {
+		return nil, err
+	}
+	if err := x.ClientStream.CloseSend(); err != nil {
+		return nil, err
+	}
+	return x, nil
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type Tquic_WatchQlogClient = grpc.ServerStreamingClient[QlogBatch]
+
 // TquicServer is the server API for Tquic service.
 // All implementations must embed UnimplementedTquicServer
 // for forward compatibility.
@@ -126,6 +209,16 @@ type TquicServer interface {
 	Selftest(context.Context, *SelftestRequest) (*SelftestResult, error)
 	// Streams the module's events until the client cancels.
 	WatchEvents(*WatchEventsRequest, grpc.ServerStreamingServer[Event]) error
+	// Every QUIC socket of the namespace with its connection's stats.
+	ListConns(context.Context, *ListConnsRequest) (*ConnList, error)
+	// One connection by id (NOT_FOUND when there is none).
+	GetConn(context.Context, *GetConnRequest) (*Conn, error)
+	// The paths of every connection, or of one.
+	ListPaths(context.Context, *ListPathsRequest) (*PathList, error)
+	// Streams a snapshot of every connection each interval until the client cancels.
+	WatchStats(*WatchStatsRequest, grpc.ServerStreamingServer[ConnList]) error
+	// Streams qlog records of connections with qlog on until the client cancels.
+	WatchQlog(*WatchQlogRequest, grpc.ServerStreamingServer[QlogBatch]) error
 	mustEmbedUnimplementedTquicServer()
 }
 
@@ -150,6 +243,21 @@ func (UnimplementedTquicServer) Selftest(context.Context, *SelftestRequest) (*Se
 }
 func (UnimplementedTquicServer) WatchEvents(*WatchEventsRequest, grpc.ServerStreamingServer[Event]) error {
 	return status.Error(codes.Unimplemented, "method WatchEvents not implemented")
+}
+func (UnimplementedTquicServer) ListConns(context.Context, *ListConnsRequest) (*ConnList, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListConns not implemented")
+}
+func (UnimplementedTquicServer) GetConn(context.Context, *GetConnRequest) (*Conn, error) {
+	return nil, status.Error(codes.Unimplemented, "method GetConn not implemented")
+}
+func (UnimplementedTquicServer) ListPaths(context.Context, *ListPathsRequest) (*PathList, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListPaths not implemented")
+}
+func (UnimplementedTquicServer) WatchStats(*WatchStatsRequest, grpc.ServerStreamingServer[ConnList]) error {
+	return status.Error(codes.Unimplemented, "method WatchStats not implemented")
+}
+func (UnimplementedTquicServer) WatchQlog(*WatchQlogRequest, grpc.ServerStreamingServer[QlogBatch]) error {
+	return status.Error(codes.Unimplemented, "method WatchQlog not implemented")
 }
 func (UnimplementedTquicServer) mustEmbedUnimplementedTquicServer() {}
 func (UnimplementedTquicServer) testEmbeddedByValue()               {}
@@ -255,6 +363,82 @@ func _Tquic_WatchEvents_Handler(srv interface{}, stream grpc.ServerStream) error
 // This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
 type Tquic_WatchEventsServer = grpc.ServerStreamingServer[Event]
 
+func _Tquic_ListConns_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListConnsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(TquicServer).ListConns(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Tquic_ListConns_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(TquicServer).ListConns(ctx, req.(*ListConnsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _Tquic_GetConn_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetConnRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(TquicServer).GetConn(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Tquic_GetConn_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(TquicServer).GetConn(ctx, req.(*GetConnRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _Tquic_ListPaths_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListPathsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(TquicServer).ListPaths(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Tquic_ListPaths_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(TquicServer).ListPaths(ctx, req.(*ListPathsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _Tquic_WatchStats_Handler(srv interface{}, stream grpc.ServerStream) error {
+	m := new(WatchStatsRequest)
+	if err := stream.RecvMsg(m); err != nil {
+		return err
+	}
+	return srv.(TquicServer).WatchStats(m, &grpc.GenericServerStream[WatchStatsRequest, ConnList]{ServerStream: stream})
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type Tquic_WatchStatsServer = grpc.ServerStreamingServer[ConnList]
+
+func _Tquic_WatchQlog_Handler(srv interface{}, stream grpc.ServerStream) error {
+	m := new(WatchQlogRequest)
+	if err := stream.RecvMsg(m); err != nil {
+		return err
+	}
+	return srv.(TquicServer).WatchQlog(m, &grpc.GenericServerStream[WatchQlogRequest, QlogBatch]{ServerStream: stream})
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type Tquic_WatchQlogServer = grpc.ServerStreamingServer[QlogBatch]
+
 // Tquic_ServiceDesc is the grpc.ServiceDesc for Tquic service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -278,11 +462,33 @@ var Tquic_ServiceDesc = grpc.ServiceDesc{
 			MethodName: "Selftest",
 			Handler:    _Tquic_Selftest_Handler,
 		},
+		{
+			MethodName: "ListConns",
+			Handler:    _Tquic_ListConns_Handler,
+		},
+		{
+			MethodName: "GetConn",
+			Handler:    _Tquic_GetConn_Handler,
+		},
+		{
+			MethodName: "ListPaths",
+			Handler:    _Tquic_ListPaths_Handler,
+		},
 	},
 	Streams: []grpc.StreamDesc{
 		{
 			StreamName:    "WatchEvents",
 			Handler:       _Tquic_WatchEvents_Handler,
+			ServerStreams: true,
+		},
+		{
+			StreamName:    "WatchStats",
+			Handler:       _Tquic_WatchStats_Handler,
+			ServerStreams: true,
+		},
+		{
+			StreamName:    "WatchQlog",
+			Handler:       _Tquic_WatchQlog_Handler,
 			ServerStreams: true,
 		},
 	},

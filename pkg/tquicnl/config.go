@@ -24,6 +24,8 @@ type Config struct {
 	Retry             RetryPolicy   `json:"retry"`
 	IdleTimeout       time.Duration `json:"idle_timeout_ns"`
 	CIDLen            uint8         `json:"cid_len"`
+	// Qlog: every new connection emits qlog records (tquicctl qlog).
+	Qlog bool `json:"qlog"`
 }
 
 // ConfigUpdate names the settings to change; nil fields stay as they are.
@@ -36,6 +38,7 @@ type ConfigUpdate struct {
 	Retry             *RetryPolicy
 	IdleTimeout       *time.Duration
 	CIDLen            *uint8
+	Qlog              *bool
 }
 
 // Version is a QUIC version number.
@@ -264,6 +267,13 @@ func encodeConfigUpdate(u ConfigUpdate) ([]byte, error) {
 		if u.CIDLen != nil {
 			n.Uint8(uapi.AttrConfigCIDLen, *u.CIDLen)
 		}
+		if u.Qlog != nil {
+			var v uint8
+			if *u.Qlog {
+				v = 1
+			}
+			n.Uint8(uapi.AttrConfigQlog, v)
+		}
 		return nil
 	})
 	return ae.Encode()
@@ -320,6 +330,8 @@ func decodeConfig(n *netlink.AttributeDecoder) (*Config, error) {
 			cfg.IdleTimeout = time.Duration(n.Uint32()) * time.Millisecond
 		case uapi.AttrConfigCIDLen:
 			cfg.CIDLen = n.Uint8()
+		case uapi.AttrConfigQlog:
+			cfg.Qlog = n.Uint8() != 0
 		}
 	}
 	return &cfg, n.Err()

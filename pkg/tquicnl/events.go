@@ -2,7 +2,6 @@ package tquicnl
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"time"
 
@@ -17,6 +16,9 @@ type Event struct {
 	Kind string `json:"kind"`
 	// Config is the namespace's new config for "config" events.
 	Config *Config `json:"config,omitempty"`
+	// Conn is the connection of "conn_up", "conn_down", "key_update",
+	// "path_change" and "version_negotiation" events.
+	Conn *Conn `json:"conn,omitempty"`
 }
 
 // Watch joins the events group and calls fn for each event until ctx ends
@@ -54,9 +56,12 @@ func (c *Client) Watch(ctx context.Context, joined func(), fn func(Event) error)
 			return fmt.Errorf("tquicnl: receive events: %w", err)
 		}
 		for _, m := range msgs {
-			ev, err := parseEvent(m)
+			ev, ok, err := parseEvent(m)
 			if err != nil {
 				return fmt.Errorf("tquicnl: event: %w", err)
+			}
+			if !ok {
+				continue // a newer module's event this client does not know
 			}
 			if err := fn(ev); err != nil {
 				return err
@@ -65,14 +70,32 @@ func (c *Client) Watch(ctx context.Context, joined func(), fn func(Event) error)
 	}
 }
 
-func parseEvent(m genetlink.Message) (Event, error) {
+// parseEvent decodes one message of the events group; ok is false for
+// commands this client does not know.
+func parseEvent(m genetlink.Message) (ev Event, ok bool, err error) {
 	switch m.Header.Command {
 	case uapi.CmdEventConfig:
 		cfg, err := parseConfigMessage(m.Data)
 		if err != nil {
-			return Event{}, err
+			return Event{}, false, err
 		}
-		return Event{Kind: "config", Config: cfg}, nil
+		return Event{Kind: "config", Config: cfg}, true, nil
+	case uapi.CmdEventConn:
+		ev, err := parseConnEvent(m)
+		if err != nil {
+			return Event{}, false, err
+		}
+		return ev, true, nil
 	}
-	return Event{}, errors.New("unknown event command " + fmt.Sprint(m.Header.Command))
+	return Event{}, false, nil
+}
+
+// groupID finds a multicast group of the family.
+func (c *Client) groupID(name string) (uint32, error) {
+	for _, g := range c.family.Groups {
+		if g.Name == name {
+			return g.ID, nil
+		}
+	}
+	return 0, fmt.Errorf("tquicnl: family %q has no %q group", uapi.GenlName, name)
 }

@@ -227,6 +227,10 @@ type Controller interface {
 	SetConfig(ctx context.Context, u ConfigUpdate) error
 	Selftest(ctx context.Context) (*SelftestResult, error)
 	Watch(ctx context.Context, joined func(), fn func(Event) error) error
+	Conns(ctx context.Context) ([]Conn, error)
+	Conn(ctx context.Context, id uint64) (*Conn, error)
+	Paths(ctx context.Context, id uint64) ([]Path, error)
+	WatchQlog(ctx context.Context, joined func(), fn func(QlogBatch) error) error
 	Close() error
 }
 
