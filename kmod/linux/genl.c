@@ -306,8 +306,10 @@ static int tquic_genl_config_set(struct sk_buff *skb, struct genl_info *info)
 	struct sk_buff *msg;
 	int err;
 
-	if (GENL_REQ_ATTR_CHECK(info, TQUIC_A_CONFIG))
+	if (GENL_REQ_ATTR_CHECK(info, TQUIC_A_CONFIG)) {
+		NL_SET_ERR_MSG(info->extack, "missing TQUIC_A_CONFIG: the settings to change");
 		return -EINVAL;
+	}
 	err = nla_parse_nested(ch.tb, TQUIC_A_CONFIG_MAX, info->attrs[TQUIC_A_CONFIG],
 			       tquic_config_policy, info->extack);
 	if (err)
@@ -568,8 +570,10 @@ static int tquic_genl_conn_get(struct sk_buff *skb, struct genl_info *info)
 	struct sock *sk;
 	int err;
 
-	if (GENL_REQ_ATTR_CHECK(info, TQUIC_A_ID))
+	if (GENL_REQ_ATTR_CHECK(info, TQUIC_A_ID)) {
+		NL_SET_ERR_MSG(info->extack, "missing TQUIC_A_ID: the connection id");
 		return -EINVAL;
+	}
 	sk = tquic_sock_by_id(genl_info_net(info), nla_get_u64(info->attrs[TQUIC_A_ID]));
 	if (!sk) {
 		NL_SET_ERR_MSG_ATTR(info->extack, info->attrs[TQUIC_A_ID],
