@@ -368,25 +368,30 @@ func duringHook(c *cli.Context, conn transport.Connection) (func() error, error)
 	return func() error {
 		if c.Bool("key-update") {
 			// EAGAIN until the current keys were acknowledged (RFC 9001 6.5).
-			deadline := time.Now().Add(10 * time.Second)
-			for {
-				err := kc.KeyUpdate()
-				if err == nil {
-					break
-				}
-				if !errors.Is(err, syscall.EAGAIN) || time.Now().After(deadline) {
-					return fmt.Errorf("key update: %w", err)
-				}
-				time.Sleep(20 * time.Millisecond)
+			if err := retryAgain(kc.KeyUpdate); err != nil {
+				return fmt.Errorf("key update: %w", err)
 			}
 		}
 		if to.IsValid() {
-			if err := kc.Migrate(to); err != nil {
+			// EAGAIN until the handshake is confirmed (RFC 9000 9).
+			if err := retryAgain(func() error { return kc.Migrate(to) }); err != nil {
 				return fmt.Errorf("migrate to %s: %w", to, err)
 			}
 		}
 		return nil
 	}, nil
+}
+
+// retryAgain calls fn until it stops failing with EAGAIN, for up to 10 s.
+func retryAgain(fn func() error) error {
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		err := fn()
+		if err == nil || !errors.Is(err, syscall.EAGAIN) || time.Now().After(deadline) {
+			return err
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 }
 
 func runTCPClient(ctx context.Context, c *cli.Context, tlsConf *tls.Config, up, down uint64, rep Report) error {

@@ -1187,13 +1187,18 @@ u32 tquic_engine_version(struct sock *sk)
 	return qs->conn ? tquic_conn_version(qs->conn) : qs->opts.config.version;
 }
 
-/* Whether this is a client whose handshake is confirmed (migration allowed). */
-bool tquic_engine_can_migrate(struct sock *sk)
+/*
+ * Whether the connection may move to another local address: 0 for a client
+ * whose handshake is confirmed, -EAGAIN before that (RFC 9000 9), -EINVAL
+ * for a server.
+ */
+int tquic_engine_can_migrate(struct sock *sk)
 {
 	struct tquic_sock *qs = tquic_sk(sk);
 
-	return qs->conn && !tquic_conn_is_server(qs->conn) &&
-	       tquic_conn_handshake_confirmed(qs->conn);
+	if (!qs->conn || tquic_conn_is_server(qs->conn))
+		return -EINVAL;
+	return tquic_conn_handshake_confirmed(qs->conn) ? 0 : -EAGAIN;
 }
 
 /* The socket moved to a new local address: the engine validates the path. */

@@ -295,7 +295,7 @@ int tquic_engine_local_tparams(struct sock *sk, char __user *optval, int __user 
 			       int len);
 void tquic_engine_stats(struct sock *sk, struct tquic_conn_stats *st);
 u32 tquic_engine_version(struct sock *sk);
-bool tquic_engine_can_migrate(struct sock *sk);
+int tquic_engine_can_migrate(struct sock *sk);
 int tquic_engine_migrate(struct sock *sk);
 
 /*

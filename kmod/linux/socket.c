@@ -344,8 +344,9 @@ int tquic_sock_migrate(struct sock *sk, union tquic_sockaddr *a)
 #endif
 	int err;
 
-	if (!tquic_engine_can_migrate(sk))
-		return -EINVAL;
+	err = tquic_engine_can_migrate(sk);
+	if (err)
+		return err;
 	err = tquic_check_local(sk, a);
 	if (err)
 		return err;

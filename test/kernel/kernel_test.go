@@ -39,6 +39,7 @@ type report struct {
 	DatagramsSent   int     `json:"datagrams_sent"`
 	DatagramsEchoed int     `json:"datagrams_echoed"`
 	VerifiedSHA256  bool    `json:"verified_sha256"`
+	LocalAddr       string  `json:"local_addr"`
 }
 
 // env is one guest run's shared directory, binaries and certificates.
@@ -153,24 +154,34 @@ func TestKernelToKernel(t *testing.T) {
 		},
 	}
 	srv, lossy := topo.Addr4(0, "srv"), topo.Addr4(1, "srv")
-	e.run(topo, 12*time.Minute, fmt.Sprintf(`
+	e.run(topo, 15*time.Minute, fmt.Sprintf(`
 $S/quic_hello server 5555 >$S/hello-server.out 2>&1 &
 sleep 0.5
 $S/quic_hello client 5555 >$S/hello-client.out 2>&1; echo $? >$S/hello.rc
 wait
 serve srv --listen %[1]s:4433
 serve srv --listen %[1]s:4434 --quic-version v2
+serve srv --listen %[2]s:4433
 client v1 cli --connect %[1]s:4433 --download 100M
 client v2 cli --connect %[1]s:4434 --quic-version v2 --download 10M --upload 10M
 client compat cli --connect %[1]s:4434 --quic-version v1 --download 1M
 client streams cli --connect %[1]s:4433 --streams 1000 --parallel 100 --upload 1K --download 4K
 client datagrams cli --connect %[1]s:4433 --datagrams 200 --streams 0
 client keyupdate cli --connect %[1]s:4433 --streams 8 --download 4M --key-update
-serve srv --listen %[2]s:4433
+client migrate cli --connect %[1]s:4433 --streams 8 --download 4M --migrate %[3]s
 client lossy cli --connect %[2]s:4433 --streams 4 --download 5M --upload 1M --timeout 4m
+client conns1000 cli --connect %[1]s:4433 --conns 1000 --streams 1 --download 1K --timeout 8m
+# rmmod while connections are open: refused, nothing breaks.
+ip netns exec cli $PERF client --ca $CA --connect %[1]s:4433 --download 30M >/dev/null 2>&1 &
+sleep 2
+rmmod tquic 2>$S/rmmod-busy.err; echo $? >$S/rmmod-busy.rc
+wait
 cat /proc/net/tquic_sock
+kill $(jobs -p) 2>/dev/null; wait
+i=0; until grep -q '^Sockets 0$' /proc/net/tquic_sock; do i=$((i+1)); [ $i -lt 100 ] || break; sleep 0.1; done
+rmmod tquic 2>$S/rmmod.err; echo $? >$S/rmmod.rc
 exit 0
-`, srv, lossy))
+`, srv, lossy, topo.Addr4(1, "cli")))
 
 	t.Run("CExample", func(t *testing.T) {
 		out := e.read("hello-client.out")
@@ -218,10 +229,71 @@ exit 0
 			t.Fatalf("report %+v", r)
 		}
 	})
+	t.Run("ClientMigration", func(t *testing.T) {
+		r := e.result(t, "migrate")
+		if !r.VerifiedSHA256 || r.BytesDown != 8*4*mib || !strings.HasPrefix(r.LocalAddr, topo.Addr4(1, "cli")+":") {
+			t.Fatalf("report %+v (want local address %s)", r, topo.Addr4(1, "cli"))
+		}
+	})
 	t.Run("Netem", func(t *testing.T) {
 		r := e.result(t, "lossy")
 		if !r.VerifiedSHA256 || r.BytesDown != 4*5*mib || r.BytesUp != 4*mib {
 			t.Fatalf("report %+v", r)
 		}
 	})
+	t.Run("Conns1000", func(t *testing.T) {
+		r := e.result(t, "conns1000")
+		if r.Conns != 1000 || r.Streams != 1000 || !r.VerifiedSHA256 || r.BytesDown != 1000*1024 {
+			t.Fatalf("report %+v", r)
+		}
+	})
+	t.Run("Rmmod", func(t *testing.T) {
+		if rc := e.read("rmmod-busy.rc"); rc == "0" {
+			t.Errorf("rmmod succeeded with connections open")
+		}
+		if rc := e.read("rmmod.rc"); rc != "0" {
+			t.Errorf("rmmod after every connection closed: exit %s: %s", rc, e.read("rmmod.err"))
+		}
+	})
+}
+
+// TestKernelQUICGo runs kernel TQUIC against quic-go inside the VM, in
+// both roles.
+func TestKernelQUICGo(t *testing.T) {
+	e := newEnv(t)
+	topo := &vm.Topology{Hosts: []string{"cli", "srv"}, Links: []vm.Link{{A: "cli", B: "srv"}, {A: "cli", B: "srv"}}}
+	srv := topo.Addr4(0, "srv")
+	e.run(topo, 10*time.Minute, fmt.Sprintf(`
+serve srv --listen %[1]s:4433
+serve srv --listen %[1]s:4434 --quic-version v2
+serve srv --listen %[1]s:4443 --impl quic-go
+client k2q_v1 cli --connect %[1]s:4443 --download 10M --upload 1M
+client k2q_v2 cli --connect %[1]s:4443 --quic-version v2 --download 10M --upload 1M
+client k2q_keyupdate cli --connect %[1]s:4443 --streams 8 --download 2M --key-update
+client k2q_migrate cli --connect %[1]s:4443 --streams 8 --download 2M --migrate %[2]s
+client q2k_v1 cli --connect %[1]s:4433 --impl quic-go --download 10M --upload 1M
+client q2k_v2 cli --connect %[1]s:4434 --impl quic-go --quic-version v2 --download 10M --upload 1M
+exit 0
+`, srv, topo.Addr4(1, "cli")))
+	for _, c := range []struct {
+		name, version string
+		down, up      uint64
+	}{
+		{"k2q_v1", "v1", 10 * mib, mib},
+		{"k2q_v2", "v2", 10 * mib, mib},
+		{"k2q_keyupdate", "v1", 16 * mib, 0},
+		{"k2q_migrate", "v1", 16 * mib, 0},
+		{"q2k_v1", "v1", 10 * mib, mib},
+		{"q2k_v2", "v2", 10 * mib, mib},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			r := e.result(t, c.name)
+			if r.Version != c.version || !r.VerifiedSHA256 || r.BytesDown != c.down || r.BytesUp != c.up {
+				t.Fatalf("report %+v", r)
+			}
+			if c.name == "k2q_migrate" && !strings.HasPrefix(r.LocalAddr, topo.Addr4(1, "cli")+":") {
+				t.Fatalf("local address %s after migrating to %s", r.LocalAddr, topo.Addr4(1, "cli"))
+			}
+		})
+	}
 }
