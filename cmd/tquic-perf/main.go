@@ -112,6 +112,7 @@ func newApp() *cli.App {
 					&cli.StringFlag{Name: "migrate", Usage: "move to this local address (IP) in the middle of the transfer"},
 					&cli.DurationFlag{Name: "timeout", Value: 5 * time.Minute, Usage: "bound on the whole run"},
 					&cli.BoolFlag{Name: "json", Usage: "print the result as JSON"},
+					&cli.DurationFlag{Name: "hold", Usage: "keep the connections open (idle) this long after the report"},
 				},
 				Action: runClient,
 			},
@@ -327,7 +328,16 @@ func runClient(c *cli.Context) error {
 			rep.Kernel = &st
 		}
 	}
-	return printReport(c, rep)
+	if err := printReport(c, rep); err != nil {
+		return err
+	}
+	if d := c.Duration("hold"); d > 0 {
+		select {
+		case <-time.After(d):
+		case <-ctx.Done():
+		}
+	}
+	return nil
 }
 
 func dialer(impl string, version uint32, congestion string) (transport.Dialer, error) {

@@ -19,7 +19,7 @@ import (
 	"github.com/tquic/tquic/test/vm"
 )
 
-type consoleLog struct{ t *testing.T }
+type consoleLog struct{ t testing.TB }
 
 func (w consoleLog) Write(p []byte) (int, error) {
 	w.t.Log(strings.TrimRight(string(p), "\n"))
@@ -44,14 +44,14 @@ type report struct {
 
 // env is one guest run's shared directory, binaries and certificates.
 type env struct {
-	t      *testing.T
+	t      testing.TB
 	root   string
 	module string
 	share  string
 	pki    testpki.Files
 }
 
-func newEnv(t *testing.T) *env {
+func newEnv(t testing.TB) *env {
 	t.Helper()
 	root, err := vm.RepoRoot()
 	if err != nil {
@@ -129,7 +129,7 @@ func (e *env) read(name string) string {
 }
 
 // result checks that run NAME succeeded and returns its report.
-func (e *env) result(t *testing.T, name string) report {
+func (e *env) result(t testing.TB, name string) report {
 	t.Helper()
 	if rc := e.read(name + ".rc"); rc != "0" {
 		t.Fatalf("%s: client exit %q: %s", name, rc, e.read(name+".err"))
