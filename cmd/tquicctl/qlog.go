@@ -110,18 +110,36 @@ type qlogConn struct {
 type qlogWriter struct {
 	dir   string
 	conns map[uint64]*qlogConn
-	done  func(qlogFile)
-	now   func() time.Time
+	// closed remembers finished files: the records of a connection's last
+	// packets (its CONNECTION_CLOSE) follow its close record.
+	closed map[uint64]*qlogConn
+	done   func(qlogFile)
+	now    func() time.Time
 }
 
 func newQlogWriter(dir string, done func(qlogFile)) *qlogWriter {
-	return &qlogWriter{dir: dir, conns: map[uint64]*qlogConn{}, done: done, now: time.Now}
+	return &qlogWriter{dir: dir, conns: map[uint64]*qlogConn{}, closed: map[uint64]*qlogConn{}, done: done, now: time.Now}
 }
 
 func (w *qlogWriter) add(b tquicnl.QlogBatch) error {
 	qc := w.conns[b.ConnID]
+	if b.Overrun {
+		// The socket lost messages: every open file may have a gap.
+		for _, c := range w.conns {
+			if err := writeSeq(c.buf, map[string]any{"time": 0.0, "name": "tquic:records_lost",
+				"data": map[string]any{"overrun": true}}); err != nil {
+				return fmt.Errorf("qlog: write %s: %w", c.info.Path, err)
+			}
+		}
+	}
 	for i := range b.Records {
 		r := &b.Records[i]
+		if qc == nil {
+			var err error
+			if qc, err = w.reopen(b.ConnID); err != nil {
+				return err
+			}
+		}
 		if qc == nil {
 			var err error
 			if qc, err = w.open(b.ConnID, r); err != nil {
@@ -196,8 +214,25 @@ func (w *qlogWriter) open(id uint64, first *tquicnl.QlogRecord) (*qlogConn, erro
 	return qc, nil
 }
 
+// reopen appends to the finished file of connection id, if there is one.
+func (w *qlogWriter) reopen(id uint64) (*qlogConn, error) {
+	qc := w.closed[id]
+	if qc == nil {
+		return nil, nil
+	}
+	f, err := os.OpenFile(qc.info.Path, os.O_WRONLY|os.O_APPEND, 0)
+	if err != nil {
+		return nil, fmt.Errorf("qlog: %w", err)
+	}
+	delete(w.closed, id)
+	qc.f, qc.buf = f, bufio.NewWriter(f)
+	w.conns[id] = qc
+	return qc, nil
+}
+
 func (w *qlogWriter) finish(id uint64, qc *qlogConn) error {
 	delete(w.conns, id)
+	w.closed[id] = qc
 	err := qc.buf.Flush()
 	if cerr := qc.f.Close(); err == nil {
 		err = cerr

@@ -40,7 +40,7 @@
 
 /* Records wait this long for company before their message goes out. */
 #define TQUIC_QLOG_FLUSH_DELAY	msecs_to_jiffies(20)
-#define TQUIC_QLOG_METRICS	8
+#define TQUIC_QLOG_NR_METRICS	8
 
 struct tquic_qlog_net {
 	bool global;		/* qlog for every new connection */
@@ -59,7 +59,7 @@ struct tquic_qlog {
 	bool closed;			/* CONN_CLOSED went out */
 	u64 t0;				/* ktime_get_ns() of time 0 */
 	u32 version;
-	u64 metrics[TQUIC_QLOG_METRICS];
+	u64 metrics[TQUIC_QLOG_NR_METRICS];
 	const char *cc_state;
 
 	spinlock_t lock;		/* the message being filled */
@@ -86,7 +86,7 @@ struct tquic_qlog_rec {
 	u32 version;
 	u64 pn;
 	u64 code;
-	u64 metrics[TQUIC_QLOG_METRICS];	/* TQUIC_A_QLOG_RTT_MIN onwards */
+	u64 metrics[TQUIC_QLOG_NR_METRICS];	/* TQUIC_A_QLOG_RTT_MIN onwards */
 	const char *cc_state;
 	const u8 *alpn;
 	u16 alpn_len;
@@ -190,7 +190,7 @@ static int tquic_qlog_encode(struct sk_buff *skb, const struct tquic_qlog_rec *r
 	     nla_put(skb, TQUIC_A_QLOG_ALPN, r->alpn_len, r->alpn)))
 		goto cancel;
 	if (r->fields & F(TQUIC_A_QLOG_CWND)) {
-		for (i = 0; i < TQUIC_QLOG_METRICS; i++)
+		for (i = 0; i < TQUIC_QLOG_NR_METRICS; i++)
 			if (nla_put_u64_64bit(skb, TQUIC_A_QLOG_RTT_MIN + i, r->metrics[i],
 					      TQUIC_A_QLOG_PAD))
 				goto cancel;
@@ -380,7 +380,7 @@ static void tquic_qlog_hook(void *ctx, const struct tquic_qlog_event *ev)
 		r.pn = ev->pn;
 		break;
 	case TQUIC_QL_METRICS: {
-		u64 m[TQUIC_QLOG_METRICS] = {
+		u64 m[TQUIC_QLOG_NR_METRICS] = {
 			div_u64(ev->rtt_min, NSEC_PER_USEC),
 			div_u64(ev->rtt_smoothed, NSEC_PER_USEC),
 			div_u64(ev->rtt_var, NSEC_PER_USEC),

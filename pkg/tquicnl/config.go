@@ -63,6 +63,13 @@ func (v Version) String() string {
 // MarshalText names v1 and v2, other versions in hex.
 func (v Version) MarshalText() ([]byte, error) { return []byte(v.String()), nil }
 
+// UnmarshalText accepts what MarshalText writes.
+func (v *Version) UnmarshalText(b []byte) error {
+	p, err := ParseVersion(string(b))
+	*v = p
+	return err
+}
+
 // ParseVersion accepts "v1", "v2" or a hex number such as 0x6b3343cf.
 func ParseVersion(s string) (Version, error) {
 	switch strings.ToLower(s) {

@@ -63,8 +63,11 @@ func (c *Client) WatchQlog(ctx context.Context, joined func(), fn func(QlogBatch
 	if err != nil {
 		return err
 	}
-	// A larger buffer absorbs bursts; without privilege the default stays.
-	_ = c.conn.SetReadBuffer(qlogReadBuffer)
+	// A larger buffer absorbs bursts: past rmem_max with CAP_NET_ADMIN
+	// (which the group needs anyway), else as large as allowed.
+	if err := c.forceReadBuffer(qlogReadBuffer); err != nil {
+		_ = c.conn.SetReadBuffer(qlogReadBuffer)
+	}
 	if err := c.conn.JoinGroup(groupID); err != nil {
 		if errors.Is(err, unix.EPERM) {
 			return fmt.Errorf("tquicnl: join qlog group: %w (needs CAP_NET_ADMIN)", ErrPermission)
@@ -107,6 +110,20 @@ func (c *Client) WatchQlog(ctx context.Context, joined func(), fn func(QlogBatch
 			}
 		}
 	}
+}
+
+func (c *Client) forceReadBuffer(n int) error {
+	rc, err := c.conn.SyscallConn()
+	if err != nil {
+		return err
+	}
+	var serr error
+	if err := rc.Control(func(fd uintptr) {
+		serr = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_RCVBUFFORCE, n)
+	}); err != nil {
+		return err
+	}
+	return serr
 }
 
 // ParseQlogMessage decodes the attributes of one TQUIC_CMD_QLOG message.

@@ -34,9 +34,11 @@ waitfile $S/monitor.err
 $ctl set cc reno 2>$S/cc-unknown.err; echo $? >$S/cc-unknown.rc
 $ctl set cc newreno
 $peer initial -port 4433 -n 2 -ready $S/a.ready -done $S/a.done 2>$S/a.err &
+pa=$!
 waitfile $S/a.ready || cat $S/a.err
 $ctl set cc cubic
 $peer initial -port 4434 -n 1 -ready $S/b.ready -done $S/b.done 2>$S/b.err &
+pb=$!
 waitfile $S/b.ready || cat $S/b.err
 $ctl conn list
 $ctl conn list -j >$S/conns.json; echo $? >$S/conns.rc
@@ -46,7 +48,7 @@ $ctl conn show 999999 2>$S/noconn.err; echo $? >$S/noconn.rc
 $ctl conn show 1
 $ctl conn show -j 1 >$S/show1.json 2>&1; echo $? >$S/show1.rc
 touch $S/a.done $S/b.done
-wait
+wait $pa $pb
 
 # 4. qlog: a connection with TQUIC_SOCKOPT_QLOG emits records, one without
 #    emits nothing.
@@ -293,7 +295,11 @@ func TestManagementPlane(t *testing.T) {
 			client.BytesSent, client.PacketsSent, 100*float64(client.BytesSent-size)/size, client.PacketsLost,
 			server.BytesReceived, client.RTTSmoothed, client.Cwnd)
 		if wired {
-			checkSqlog(t, filepath.Join(e.share, "qlog", sqlogName(int(client.ID), "client")), true)
+			seen := checkSqlog(t, filepath.Join(e.share, "qlog", sqlogName(int(client.ID), "client")), true)
+			// Every packet, plus the CONNECTION_CLOSE sent after the snapshot.
+			if n := uint64(seen["transport:packet_sent"]); n < client.PacketsSent || n > client.PacketsSent+4 {
+				t.Errorf("qlog has %d packet_sent events, the connection had sent %d packets", n, client.PacketsSent)
+			}
 			ev := e.file("events.json")
 			if !strings.Contains(ev, `"kind":"conn_up"`) || !strings.Contains(ev, `"kind":"conn_down"`) {
 				t.Errorf("events: %s", ev)
@@ -326,7 +332,7 @@ func portOf(addr string) uint16 {
 // checkSqlog parses a JSON-SEQ qlog file and checks its events are in time
 // order and include packets sent and received and, when full, recovery
 // metrics.
-func checkSqlog(t *testing.T, path string, full bool) {
+func checkSqlog(t *testing.T, path string, full bool) map[string]int {
 	t.Helper()
 	b, err := os.ReadFile(path)
 	if err != nil {
@@ -335,6 +341,9 @@ func checkSqlog(t *testing.T, path string, full bool) {
 	recs := strings.Split(string(b), "\x1e")
 	if len(recs) < 3 || recs[0] != "" {
 		t.Fatalf("%s: not JSON-SEQ (%d records)", path, len(recs))
+	}
+	if strings.Contains(string(b), "tquic:records_lost") {
+		t.Errorf("%s: records were lost", path)
 	}
 	seen := map[string]int{}
 	last := -1.0
@@ -369,4 +378,5 @@ func checkSqlog(t *testing.T, path string, full bool) {
 		}
 	}
 	t.Logf("%s: %v", filepath.Base(path), seen)
+	return seen
 }
