@@ -36,6 +36,7 @@
 #endif
 
 #include "quic_sock.h"
+#include "qlog.h"
 #include "tquic.h"
 #include "conn.h"
 #include "crypto.h"
@@ -134,7 +135,10 @@ void tquic_engine_sock_init(struct tquic_sock *qs)
 	qs->send_blocked = false;
 }
 
-/* ->destroy: the work is gone and nothing queues new input (TCP_CLOSE). */
+/*
+ * ->destroy, socket not owned: the work is gone and nothing queues new
+ * input (TCP_CLOSE).
+ */
 void tquic_engine_sock_destroy(struct sock *sk)
 {
 	struct tquic_sock *qs = tquic_sk(sk);
@@ -143,10 +147,13 @@ void tquic_engine_sock_destroy(struct sock *sk)
 		sock_put(sk);	/* the reference the queued work held */
 	skb_queue_purge(&qs->rx_queue);
 	atomic_set(&qs->rx_queued, 0);
+	/* Dumps (genl.c) read the connection with the socket owned. */
+	lock_sock_nested(sk, SINGLE_DEPTH_NESTING);
 	if (qs->conn) {
 		tquic_conn_free(qs->conn);
 		qs->conn = NULL;
 	}
+	release_sock(sk);
 	kfree(qs->rstreams);
 	qs->rstreams = NULL;
 	qs->rs_len = 0;
@@ -236,6 +243,9 @@ static void tquic_engine_config(struct sock *sk, struct tquic_conn_config *cfg)
 			cfg->versions[cfg->n_versions++] = ns.versions[i];
 	strscpy(cfg->cc_name, qs->opts.cc[0] ? qs->opts.cc : ns.cc, sizeof(cfg->cc_name));
 	cfg->pacing = ns.pacing;
+	cfg->ecn = ns.ecn != TQUIC_ECN_OFF;
+	if (ns.amplification)
+		cfg->amp_factor = ns.amplification;
 	cfg->cid_len = ns.cid_len ? min_t(u8, ns.cid_len, TQUIC_CID_MAX) : TQUIC_DEFAULT_CID_LEN;
 	if (tp->active_connection_id_limit)
 		cfg->active_cid_limit = min_t(u8, tp->active_connection_id_limit, 8);
@@ -274,6 +284,7 @@ int tquic_engine_connect(struct sock *sk)
 					 TQUIC_GFP_KERNEL, &err);
 	if (!qs->conn)
 		return err ? err : -ENOMEM;
+	tquic_qlog_conn_new(sk, NULL);
 	if (qs->token_len) {
 		err = tquic_conn_set_token(qs->conn, qs->token, qs->token_len);
 		if (err) {
@@ -328,6 +339,7 @@ int tquic_engine_accept(struct sock *lsk, struct sock *sk, struct sk_buff *skb,
 		kfree_skb(skb);
 		return err ? err : -ENOMEM;
 	}
+	tquic_qlog_conn_new(sk, lsk);
 	tquic_engine_rcv(sk, skb);
 	/* Forged Initials must not leave connections behind. */
 	tquic_conn_stats(qs->conn, &st);
@@ -466,6 +478,7 @@ static void tquic_on_closed(struct sock *sk)
 
 	if (!tquic_conn_close_info(qs->conn, &ci))
 		return;
+	tquic_genl_conn_event(sk, TQUIC_EVENT_CONN_DOWN);
 	err = tquic_close_errno(sk, &ci);
 	plen = min_t(size_t, ci.reason_len, TQUIC_PHRASE_MAX);
 	n.cc.errcode = (u32)ci.code;
@@ -596,6 +609,7 @@ static void tquic_drain_events(struct sock *sk)
 			tquic_queue_datagrams(sk);
 			break;
 		case TQUIC_EV_VERSION_NEGOTIATION:
+			tquic_genl_conn_event(sk, TQUIC_EVENT_VERSION_NEGOTIATION);
 			/* No version in common: connect fails. */
 			WRITE_ONCE(sk->sk_err, EPROTONOSUPPORT);
 			sk_error_report(sk);
@@ -604,14 +618,19 @@ static void tquic_drain_events(struct sock *sk)
 			u8 phase = (u8)ev.code;
 
 			tquic_notify(sk, QUIC_EVENT_KEY_UPDATE, &phase, sizeof(phase));
+			tquic_genl_conn_event(sk, TQUIC_EVENT_KEY_UPDATE);
 			break;
 		}
 		case TQUIC_EV_PATH_VALIDATED: {
 			u8 local = 0;
 
 			tquic_notify(sk, QUIC_EVENT_CONNECTION_MIGRATION, &local, sizeof(local));
+			tquic_genl_conn_event(sk, TQUIC_EVENT_PATH_CHANGE);
 			break;
 		}
+		case TQUIC_EV_PEER_MIGRATED:
+			tquic_genl_conn_event(sk, TQUIC_EVENT_PATH_CHANGE);
+			break;
 		default:
 			break;
 		}
@@ -860,6 +879,7 @@ int tquic_engine_install_secret(struct sock *sk, const struct quic_crypto_secret
 			inet_sk_set_state(sk, TCP_ESTABLISHED);
 			sk->sk_state_change(sk);
 			tquic_wake_writers(sk);
+			tquic_genl_conn_event(sk, TQUIC_EVENT_CONN_UP);
 		}
 	}
 	tquic_engine_process(sk);

@@ -37,6 +37,7 @@
 #endif
 
 #include "quic_sock.h"
+#include "qlog.h"
 #include "tquic.h"
 
 #define TQUIC_SEND_FLAGS (MSG_DONTWAIT | MSG_NOSIGNAL | MSG_MORE | MSG_CMSG_COMPAT | \
@@ -161,6 +162,7 @@ void tquic_destroy_sock(struct sock *sk)
 	/* Waits for a running expiry; nothing re-arms a closed socket. */
 	hrtimer_cancel(&qs->timer);
 	tquic_engine_sock_destroy(sk);
+	tquic_qlog_sock_destroy(sk);
 	clear_bit(TQUIC_DEFERRED_TIMER, &qs->deferred);
 	tquic_demux_del_all(sk);
 	skb_queue_purge(&sk->sk_receive_queue);

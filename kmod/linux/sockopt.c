@@ -24,6 +24,7 @@
 #include <net/tcp_states.h>
 
 #include "quic_sock.h"
+#include "qlog.h"
 #include "cc.h"
 
 static bool tquic_established(const struct sock *sk)
@@ -432,11 +433,9 @@ static int tquic_setsockopt_locked(struct sock *sk, int optname, sockptr_t optva
 			return -EFAULT;
 		if (v < 0 || v > 1)
 			return -EINVAL;
-		/*
-		 * ENGINE: multipath negotiation (tquic_cids_set_multipath and
-		 * the transport parameter), the offload ops and qlog records
-		 * over genetlink are not wired to sockets yet.
-		 */
+		if (optname == TQUIC_SOCKOPT_QLOG)
+			return tquic_qlog_set(sk, v);
+		/* Multipath negotiation and the offload ops: not yet. */
 		return -EOPNOTSUPP;
 	}
 	case TQUIC_SOCKOPT_QUIC_LB: {
@@ -612,9 +611,16 @@ static int tquic_getsockopt_locked(struct sock *sk, int optname, char __user *op
 		if (len != TQUIC_CC_NAME_MAX)
 			return -EINVAL;
 		return copy_to_user(optval, qs->opts.cc, sizeof(qs->opts.cc)) ? -EFAULT : 0;
+	case TQUIC_SOCKOPT_QLOG: {
+		int v;
+
+		if (len != sizeof(v))
+			return -EINVAL;
+		v = tquic_qlog_get(sk);
+		return copy_to_user(optval, &v, sizeof(v)) ? -EFAULT : 0;
+	}
 	case TQUIC_SOCKOPT_MULTIPATH:
 	case TQUIC_SOCKOPT_OFFLOAD:
-	case TQUIC_SOCKOPT_QLOG:
 		if (len != sizeof(int))
 			return -EINVAL;
 		return -EOPNOTSUPP;
