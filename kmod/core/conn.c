@@ -1829,8 +1829,8 @@ void tquic_conn_set_qlog(struct tquic_conn *c,
 			 void (*fn)(void *ctx, const struct tquic_qlog_event *ev),
 			 void *ctx)
 {
-	c->cfg.qlog = fn;
-	c->cfg.qlog_ctx = fn ? ctx : NULL;
+	c->qlog = fn;
+	c->qlog_ctx = fn ? ctx : NULL;
 }
 
 static void qlog_init(const struct tquic_conn *c, struct tquic_qlog_event *ev, u8 type)
@@ -1846,7 +1846,7 @@ void tquic_conn_qlog_pkt(struct tquic_conn *c, u8 type, u8 pkt_type, u8 space,
 {
 	struct tquic_qlog_event ev;
 
-	if (!c->cfg.qlog)
+	if (!c->qlog)
 		return;
 	qlog_init(c, &ev, type);
 	ev.pkt_type = pkt_type;
@@ -1854,7 +1854,7 @@ void tquic_conn_qlog_pkt(struct tquic_conn *c, u8 type, u8 pkt_type, u8 space,
 	ev.pn = pn;
 	ev.len = (u32)min_u64(len, 0xffffffffU);
 	ev.reason = reason;
-	c->cfg.qlog(c->cfg.qlog_ctx, &ev);
+	c->qlog(c->qlog_ctx, &ev);
 }
 
 void tquic_conn_qlog_metrics(struct tquic_conn *c)
@@ -1862,7 +1862,7 @@ void tquic_conn_qlog_metrics(struct tquic_conn *c)
 	const struct tquic_conn_path *p = &c->path;
 	struct tquic_qlog_event ev;
 
-	if (!c->cfg.qlog)
+	if (!c->qlog)
 		return;
 	qlog_init(c, &ev, TQUIC_QL_METRICS);
 	ev.rtt_min = p->rtt.has_sample ? p->rtt.min_rtt : 0;
@@ -1874,19 +1874,19 @@ void tquic_conn_qlog_metrics(struct tquic_conn *c)
 	ev.ssthresh = p->cc.ops->ssthresh(&p->cc);
 	ev.pacing_rate = c->cfg.pacing ? p->pacer.rate : 0;
 	ev.cc_state = tquic_cc_state_name(&p->cc);
-	c->cfg.qlog(c->cfg.qlog_ctx, &ev);
+	c->qlog(c->qlog_ctx, &ev);
 }
 
 void tquic_conn_qlog_event(struct tquic_conn *c, u32 type, u32 flags, u64 id, u64 code)
 {
 	struct tquic_qlog_event ev;
 
-	if (!c->cfg.qlog)
+	if (!c->qlog)
 		return;
 	qlog_init(c, &ev, TQUIC_QL_EVENT);
 	ev.ev_type = type;
 	ev.ev_flags = flags;
 	ev.ev_id = id;
 	ev.ev_code = code;
-	c->cfg.qlog(c->cfg.qlog_ctx, &ev);
+	c->qlog(c->qlog_ctx, &ev);
 }

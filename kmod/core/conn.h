@@ -89,9 +89,6 @@ struct tquic_conn_config {
 	 * address (RFC 9000 8.1.3).  Default on.
 	 */
 	bool new_token;
-	/* qlog: called with each event when set (tquic_conn_set_qlog() too). */
-	void (*qlog)(void *ctx, const struct tquic_qlog_event *ev);
-	void *qlog_ctx;
 };
 
 /* Fills @cfg with defaults (v1 then v2, CUBIC, pacing, 30 s idle timeout). */
@@ -481,8 +478,9 @@ struct tquic_path_info {
 bool tquic_conn_path_info(const struct tquic_conn *c, u32 idx, struct tquic_path_info *pi);
 
 /*
- * qlog: the engine reports what it does through cfg.qlog (set at creation
- * or with tquic_conn_set_qlog()), from inside the calls the host makes, so
+ * qlog: the engine reports what it does through the callback set with
+ * tquic_conn_set_qlog() (the configuration holds no pointers, so hosts
+ * may keep it anywhere), from inside the calls the host makes, so
  * the callback runs in the caller's context and must not call back into
  * the connection.
  */

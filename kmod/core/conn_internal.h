@@ -134,6 +134,9 @@ struct tquic_pkt_build {
 
 struct tquic_conn {
 	struct tquic_conn_config cfg;
+	/* qlog callback (tquic_conn_set_qlog()), NULL when off. */
+	void (*qlog)(void *ctx, const struct tquic_qlog_event *ev);
+	void *qlog_ctx;
 	bool is_server;
 	u8 state;			/* enum tquic_conn_state */
 	u32 version;			/* negotiated (or current) version */
