@@ -103,6 +103,7 @@ func newApp() *cli.App {
 					implFlag, versionFlag,
 					&cli.StringFlag{Name: "congestion", Usage: "congestion controller (kernel)"},
 					&cli.IntFlag{Name: "conns", Value: 1, Usage: "concurrent connections"},
+					&cli.IntFlag{Name: "dial-parallel", Value: 32, Usage: "handshakes in flight at once while opening --conns"},
 					&cli.IntFlag{Name: "streams", Value: 1, Usage: "streams per connection"},
 					&cli.IntFlag{Name: "parallel", Usage: "streams open at once per connection (0: all)"},
 					&cli.StringFlag{Name: "upload", Value: "0", Usage: "bytes each stream uploads (K, M, G suffixes)"},
@@ -261,15 +262,19 @@ func runClient(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	// Handshakes first, all at once: the rate is connections per second.
+	// Handshakes first, --dial-parallel at a time: the rate is
+	// connections per second; all of them stay open for the transfers.
 	start := time.Now()
 	conns := make([]transport.Connection, nconns)
 	errs := make([]error, nconns)
 	var wg sync.WaitGroup
+	slots := make(chan struct{}, max(c.Int("dial-parallel"), 1))
 	for i := range conns {
 		wg.Add(1)
+		slots <- struct{}{}
 		go func(i int) {
 			defer wg.Done()
+			defer func() { <-slots }()
 			conns[i], errs[i] = dial(ctx, c.String("connect"), tlsConf)
 		}(i)
 	}
