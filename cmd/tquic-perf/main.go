@@ -56,6 +56,8 @@ func main() {
 func newApp() *cli.App {
 	implFlag := &cli.StringFlag{Name: "impl", Value: implKernel,
 		Usage: "transport: kernel (IPPROTO_QUIC via sockapi), quic-go, tcp-tls or tcp-ktls"}
+	idleFlag := &cli.DurationFlag{Name: "idle-timeout",
+		Usage: "idle timeout to advertise (0: the implementation's default)"}
 	versionFlag := &cli.StringFlag{Name: "quic-version", Value: "v1",
 		Usage: "QUIC version the socket starts with: v1 or v2"}
 	return &cli.App{
@@ -90,6 +92,7 @@ func newApp() *cli.App {
 					&cli.StringFlag{Name: "key", Required: true, Usage: "server key (PEM)"},
 					implFlag, versionFlag,
 					&cli.StringFlag{Name: "congestion", Usage: "congestion controller (kernel)"},
+					idleFlag,
 				},
 				Action: runServer,
 			},
@@ -102,6 +105,7 @@ func newApp() *cli.App {
 					&cli.StringFlag{Name: "server-name", Value: "localhost", Usage: "name to verify in the server's certificate"},
 					implFlag, versionFlag,
 					&cli.StringFlag{Name: "congestion", Usage: "congestion controller (kernel)"},
+					idleFlag,
 					&cli.IntFlag{Name: "conns", Value: 1, Usage: "concurrent connections"},
 					&cli.IntFlag{Name: "dial-parallel", Value: 32, Usage: "handshakes in flight at once while opening --conns"},
 					&cli.IntFlag{Name: "streams", Value: 1, Usage: "streams per connection"},
@@ -164,14 +168,15 @@ func runServer(c *cli.Context) error {
 	switch impl := c.String("impl"); impl {
 	case implKernel:
 		l, err := sockapi.Listen(c.String("listen"), tlsConf, &sockapi.Config{Version: version,
-			Congestion: c.String("congestion"), EnableDatagrams: true, MaxIncomingStreams: 1000})
+			Congestion: c.String("congestion"), EnableDatagrams: true, MaxIncomingStreams: 1000,
+			MaxIdleTimeout: c.Duration("idle-timeout")})
 		if err != nil {
 			return err
 		}
 		ln = l
 	case implQUICGo:
 		l, err := quicgoadapter.Listen(c.String("listen"), tlsConf, &quic.Config{EnableDatagrams: true,
-			MaxIncomingStreams: 1000, Versions: quicGoVersions(version)})
+			MaxIncomingStreams: 1000, Versions: quicGoVersions(version), MaxIdleTimeout: c.Duration("idle-timeout")})
 		if err != nil {
 			return err
 		}
@@ -258,7 +263,7 @@ func runClient(c *cli.Context) error {
 	if impl == implTLS || impl == implKTLS {
 		return runTCPClient(ctx, c, tlsConf, up, down, rep)
 	}
-	dial, err := dialer(impl, version, c.String("congestion"))
+	dial, err := dialer(impl, version, c.String("congestion"), c.Duration("idle-timeout"))
 	if err != nil {
 		return err
 	}
@@ -345,10 +350,11 @@ func runClient(c *cli.Context) error {
 	return nil
 }
 
-func dialer(impl string, version uint32, congestion string) (transport.Dialer, error) {
+func dialer(impl string, version uint32, congestion string, idle time.Duration) (transport.Dialer, error) {
 	switch impl {
 	case implKernel:
-		cfg := &sockapi.Config{Version: version, Congestion: congestion, EnableDatagrams: true}
+		cfg := &sockapi.Config{Version: version, Congestion: congestion, EnableDatagrams: true,
+			MaxIdleTimeout: idle}
 		return func(ctx context.Context, addr string, tlsConf *tls.Config) (transport.Connection, error) {
 			c, err := sockapi.Dial(ctx, addr, tlsConf, cfg)
 			if err != nil {
@@ -357,7 +363,8 @@ func dialer(impl string, version uint32, congestion string) (transport.Dialer, e
 			return c, nil
 		}, nil
 	case implQUICGo:
-		return quicgoadapter.Dialer(&quic.Config{EnableDatagrams: true, Versions: quicGoVersions(version)}), nil
+		return quicgoadapter.Dialer(&quic.Config{EnableDatagrams: true, Versions: quicGoVersions(version),
+			MaxIdleTimeout: idle}), nil
 	}
 	return nil, fmt.Errorf("unknown --impl %q", impl)
 }

@@ -24,7 +24,7 @@ func BenchmarkReportKernelVM(b *testing.B) {
 	srv := topo.Addr4(0, "srv")
 	e.run(topo, 20*time.Minute, fmt.Sprintf(`
 modprobe tls
-serve srv --listen %[1]s:4433
+serve srv --listen %[1]s:4433 --idle-timeout 5m
 serve srv --listen %[1]s:4443 --impl quic-go
 serve srv --listen %[1]s:4444 --impl tcp-tls
 serve srv --listen %[1]s:4445 --impl tcp-ktls
@@ -38,7 +38,7 @@ client hs_quicgo cli --connect %[1]s:4443 --impl quic-go --conns 100 --streams 0
 sync; echo 3 >/proc/sys/vm/drop_caches; sleep 1
 awk '/^Slab:/{print $2}' /proc/meminfo >$S/slab.before
 ip netns exec cli $PERF client --ca $CA --json --connect %[1]s:4433 --conns %[2]d --streams 0 \
-	--hold 60s >$S/idle.json 2>$S/idle.err &
+	--idle-timeout 5m --hold 60s >$S/idle.json 2>$S/idle.err &
 i=0; until [ -s $S/idle.json ]; do i=$((i+1)); [ $i -lt 1200 ] || break; sleep 0.1; done
 sleep 2
 awk '/^Slab:/{print $2}' /proc/meminfo >$S/slab.during

@@ -162,7 +162,7 @@ $S/quic_hello server 5555 >$S/hello-server.out 2>&1 &
 sleep 0.5
 $S/quic_hello client 5555 >$S/hello-client.out 2>&1; echo $? >$S/hello.rc
 wait
-serve srv --listen %[1]s:4433
+serve srv --listen %[1]s:4433 --idle-timeout 5m
 serve srv --listen %[1]s:4434 --quic-version v2
 serve srv --listen %[2]s:4433
 client v1 cli --connect %[1]s:4433 --download 100M
@@ -173,7 +173,8 @@ client datagrams cli --connect %[1]s:4433 --datagrams 200 --streams 0
 client keyupdate cli --connect %[1]s:4433 --streams 8 --download 4M --key-update
 client migrate cli --connect %[1]s:4433 --streams 8 --download 4M --migrate %[3]s
 client lossy cli --connect %[2]s:4433 --streams 2 --download 1M --upload 256K --timeout 3m
-client conns1000 cli --connect %[1]s:4433 --conns 1000 --streams 1 --download 1K --timeout 5m
+# Opening 1000 takes longer than the default idle timeout: the first ones must not expire.
+client conns1000 cli --connect %[1]s:4433 --conns 1000 --streams 1 --download 1K --timeout 5m --idle-timeout 5m
 # rmmod while connections are open: refused, nothing breaks.
 ip netns exec cli $PERF client --ca $CA --connect %[1]s:4433 --download 30M >/dev/null 2>&1 &
 busy=$!
