@@ -206,6 +206,9 @@ func runServer(c *cli.Context) error {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			// Shutting down closes the connection: that ends its streams' reads too.
+			stop := context.AfterFunc(ctx, func() { _ = conn.CloseWithError(0, "server shutting down") })
+			defer stop()
 			_ = perf.Serve(ctx, conn)
 			_ = conn.CloseWithError(0, "")
 		}()
