@@ -2,8 +2,9 @@
 // over HTTP/3) and clients that expose a local UDP port or a TUN
 // interface through such a proxy.
 //
-// Until the kernel socket API lands, QUIC connections are made with the
-// quic-go adapter; the protocol layers only see pkg/transport.
+// QUIC connections run over the kernel's QUIC sockets (sockapi, the
+// default) or, with --impl quic-go, over quic-go; the protocol layers only
+// see pkg/transport.
 package main
 
 import (
@@ -31,7 +32,20 @@ import (
 	"github.com/tquic/tquic/internal/quicgoadapter"
 	"github.com/tquic/tquic/pkg/h3"
 	"github.com/tquic/tquic/pkg/masque"
+	"github.com/tquic/tquic/pkg/transport"
+	"github.com/tquic/tquic/sockapi"
 )
+
+// Transports the proxy and the clients can run over.
+const (
+	implKernel = "kernel"
+	implQUICGo = "quic-go"
+)
+
+func implFlag() cli.Flag {
+	return &cli.StringFlag{Name: "impl", Value: implKernel,
+		Usage: "QUIC transport: kernel (IPPROTO_QUIC via sockapi) or quic-go"}
+}
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -61,6 +75,7 @@ func newApp(logOut io.Writer) *cli.App {
 					&cli.StringFlag{Name: "pool", Usage: "CONNECT-IP client address pool (enables CONNECT-IP with --tun)"},
 					&cli.StringFlag{Name: "tun", Value: "tqmasque0", Usage: "CONNECT-IP TUN device name"},
 					&cli.IntFlag{Name: "mtu", Value: masque.DefaultMTU, Usage: "CONNECT-IP MTU"},
+					implFlag(),
 				},
 				Action: func(c *cli.Context) error { return runProxy(c.Context, c, logger, nil) },
 			},
@@ -93,11 +108,57 @@ func clientFlags() []cli.Flag {
 		&cli.StringFlag{Name: "template", Usage: "URI template (default: the well-known MASQUE template on --proxy)"},
 		&cli.StringFlag{Name: "ca", Usage: "CA certificate (PEM) that signs the proxy's certificate"},
 		&cli.StringFlag{Name: "server-name", Usage: "TLS server name (default: the proxy's host)"},
+		implFlag(),
 	}
 }
 
 func quicConfig() *quic.Config {
 	return &quic.Config{EnableDatagrams: true, MaxIdleTimeout: 60 * time.Second, KeepAlivePeriod: 15 * time.Second}
+}
+
+// kernelConfig is quicConfig for the kernel's sockets (which have no
+// keep-alive setting: the idle timeout is what bounds a quiet tunnel).
+func kernelConfig() *sockapi.Config {
+	return &sockapi.Config{EnableDatagrams: true, MaxIdleTimeout: 60 * time.Second,
+		MaxIncomingStreams: 1000, MaxIncomingUniStreams: 100}
+}
+
+// listen opens the proxy's QUIC listener over impl.
+func listen(impl, addr string, tlsConf *tls.Config) (transport.Listener, error) {
+	switch impl {
+	case implKernel:
+		ln, err := sockapi.Listen(addr, tlsConf, kernelConfig())
+		if err != nil {
+			return nil, fmt.Errorf("listen on %s (kernel): %w", addr, err)
+		}
+		return ln, nil
+	case implQUICGo:
+		ln, err := quicgoadapter.Listen(addr, tlsConf, quicConfig())
+		if err != nil {
+			return nil, fmt.Errorf("listen on %s (quic-go): %w", addr, err)
+		}
+		return ln, nil
+	}
+	return nil, fmt.Errorf("unknown --impl %q (want %s or %s)", impl, implKernel, implQUICGo)
+}
+
+// dial opens a client QUIC connection over impl.
+func dial(ctx context.Context, impl, addr string, tlsConf *tls.Config) (transport.Connection, error) {
+	switch impl {
+	case implKernel:
+		c, err := sockapi.Dial(ctx, addr, tlsConf, kernelConfig())
+		if err != nil {
+			return nil, fmt.Errorf("connect to %s (kernel): %w", addr, err)
+		}
+		return c, nil
+	case implQUICGo:
+		c, err := quicgoadapter.Dialer(quicConfig())(ctx, addr, tlsConf)
+		if err != nil {
+			return nil, fmt.Errorf("connect to %s (quic-go): %w", addr, err)
+		}
+		return c, nil
+	}
+	return nil, fmt.Errorf("unknown --impl %q (want %s or %s)", impl, implKernel, implQUICGo)
 }
 
 // proxyHandler dispatches extended CONNECT requests by protocol.
@@ -160,13 +221,13 @@ func runProxy(ctx context.Context, c *cli.Context, logger *log.Logger, ready cha
 			}
 		}()
 	}
-	ln, err := quicgoadapter.Listen(c.String("listen"), tlsConf, quicConfig())
+	ln, err := listen(c.String("impl"), c.String("listen"), tlsConf)
 	if err != nil {
 		return err
 	}
 	srv := &h3.Server{Handler: proxyHandler(udp, ip)}
 	masque.ConfigureH3(srv)
-	logger.Printf("proxy listening on %s", ln.Addr())
+	logger.Printf("proxy listening on %s (%s)", ln.Addr(), c.String("impl"))
 	if ready != nil {
 		ready <- ln.Addr().String()
 	}
@@ -223,7 +284,7 @@ func dialProxy(ctx context.Context, c *cli.Context) (*h3.ClientConn, error) {
 		}
 		tlsConf.RootCAs = pool
 	}
-	tc, err := quicgoadapter.Dialer(quicConfig())(ctx, addr, tlsConf)
+	tc, err := dial(ctx, c.String("impl"), addr, tlsConf)
 	if err != nil {
 		return nil, err
 	}

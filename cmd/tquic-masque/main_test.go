@@ -48,13 +48,13 @@ func TestProxyAndUDPClient(t *testing.T) {
 	}()
 	ca := filepath.Join(t.TempDir(), "ca.pem")
 	proxyReady := make(chan string, 1)
-	go runCommand(ctx, []string{"tquic-masque", "proxy", "--listen", "127.0.0.1:0", "--self-signed-ca-out", ca,
+	go runCommand(ctx, []string{"tquic-masque", "proxy", "--impl", "quic-go", "--listen", "127.0.0.1:0", "--self-signed-ca-out", ca,
 		"--allow", "127.0.0.1/32:" + portOf(echo.LocalAddr())},
 		func(c *cli.Context) error { return runProxy(c.Context, c, logger, proxyReady) })
 	proxyAddr := <-proxyReady
 
 	clientReady := make(chan string, 1)
-	go runCommand(ctx, []string{"tquic-masque", "udp", "--proxy", proxyAddr, "--server-name", "localhost", "--ca", ca,
+	go runCommand(ctx, []string{"tquic-masque", "udp", "--impl", "quic-go", "--proxy", proxyAddr, "--server-name", "localhost", "--ca", ca,
 		"--target", echo.LocalAddr().String()},
 		func(c *cli.Context) error { return runUDPClient(c.Context, c, logger, clientReady) })
 	local := <-clientReady

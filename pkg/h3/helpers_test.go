@@ -104,10 +104,7 @@ func testHandler() http.Handler {
 
 // ourServer serves h on a quic-go listener through our HTTP/3 server.
 func ourServer(t testing.TB, tp tlsPair, h http.Handler, configure func(*h3.Server)) (*h3.Server, string) {
-	ln, err := quicgoadapter.Listen("127.0.0.1:0", tp.server, quicConf)
-	if err != nil {
-		t.Fatal(err)
-	}
+	ln := ourListen(t, tp.server, quicConf)
 	srv := &h3.Server{Handler: h, Config: h3.Config{EnableDatagrams: true, EnableConnectProtocol: true}}
 	if configure != nil {
 		configure(srv)
@@ -154,7 +151,7 @@ func quicGoServer(t testing.TB, tp tlsPair, h http.Handler) (*http3.Server, stri
 }
 
 func ourClient(t testing.TB, tp tlsPair) *h3.Client {
-	c := &h3.Client{Dial: quicgoadapter.Dialer(quicConf), TLSClientConfig: tp.client, Config: h3.Config{EnableDatagrams: true}}
+	c := &h3.Client{Dial: ourQUICDialer(quicConf), TLSClientConfig: tp.client, Config: h3.Config{EnableDatagrams: true}}
 	t.Cleanup(func() { c.Close() })
 	return c
 }

@@ -26,10 +26,7 @@ func startProxy(t testing.TB, handler http.Handler) (addr string, clientTLS *tls
 	if err != nil {
 		t.Fatal(err)
 	}
-	ln, err := quicgoadapter.Listen("127.0.0.1:0", serverTLS, quicConf())
-	if err != nil {
-		t.Fatal(err)
-	}
+	ln := ourListen(t, serverTLS, quicConf())
 	srv := &h3.Server{Handler: handler}
 	ConfigureH3(srv)
 	go srv.Serve(ln)
@@ -40,7 +37,7 @@ func startProxy(t testing.TB, handler http.Handler) (addr string, clientTLS *tls
 // ourClient opens an HTTP/3 connection with our client to addr.
 func ourClient(t testing.TB, ctx context.Context, addr string, clientTLS *tls.Config) *h3.ClientConn {
 	t.Helper()
-	tc, err := quicgoadapter.Dialer(quicConf())(ctx, addr, clientTLS)
+	tc, err := ourQUICDialer(quicConf())(ctx, addr, clientTLS)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -28,10 +28,7 @@ func startOurServer(t *testing.T, wt *Server, es *echoServer) (addr string, clie
 	if err != nil {
 		t.Fatal(err)
 	}
-	ln, err := quicgoadapter.Listen("127.0.0.1:0", serverTLS, quicConf())
-	if err != nil {
-		t.Fatal(err)
-	}
+	ln := ourListen(t, serverTLS, quicConf())
 	mux := http.NewServeMux()
 	mux.HandleFunc("/wt", func(w http.ResponseWriter, r *http.Request) {
 		sess, err := wt.Upgrade(w, r)
@@ -102,7 +99,7 @@ func goClientConn(t *testing.T, ctx context.Context, addr string, clientTLS *tls
 }
 
 func ourDialer(t *testing.T, clientTLS *tls.Config) *Dialer {
-	d := &Dialer{DialQUIC: quicgoadapter.Dialer(quicConf()), TLSClientConfig: clientTLS}
+	d := &Dialer{DialQUIC: ourQUICDialer(quicConf()), TLSClientConfig: clientTLS}
 	t.Cleanup(func() { d.Close() })
 	return d
 }
