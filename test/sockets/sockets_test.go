@@ -26,7 +26,7 @@ func (w consoleLog) Write(p []byte) (int, error) {
 }
 
 // floodCount is how many garbage datagrams the flood sends.
-const floodCount = 100000
+const floodCount = 1000000
 
 // The guest script records each part's result in the share instead of
 // stopping at the first failure, so one boot covers every part.
