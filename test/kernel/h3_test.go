@@ -47,6 +47,24 @@ echo "== %[1]s: exit $(cat $S/%[1]s.rc)"
 `, name, bin, dir, run, int(timeout.Seconds())+30, int(timeout.Seconds()))
 }
 
+// stopFunc is the guest shell function stop PID NAME: SIGTERM, then, if
+// the process is still there 10 s later, SIGQUIT (a Go program dumps its
+// goroutines into its log) and SIGKILL, and NAME goes into $S/stuck.
+const stopFunc = `
+stop() {
+	kill $1
+	i=0; while kill -0 $1 2>/dev/null; do
+		i=$((i+1))
+		if [ $i -ge 100 ]; then
+			echo "$2 ignored SIGTERM"; echo $2 >>$S/stuck
+			kill -QUIT $1; sleep 2; kill -9 $1 2>/dev/null; break
+		fi
+		sleep 0.1
+	done
+	wait $1
+}
+`
+
 var goTestResult = regexp.MustCompile(`^\s*--- (PASS|FAIL|SKIP): (\S+) \(([0-9.]+)s\)`)
 
 // goTestResults reads the results of the verbose go test output NAME.out:
@@ -159,7 +177,12 @@ type h3Get struct {
 //   - the host interop tests of pkg/webtransport with our client and
 //     server on sockapi against webtransport-go (sessions, streams both
 //     ways, datagrams, resets and closes with application codes, 8
-//     sessions on one connection).
+//     sessions on one connection). Two kernel gaps show as KNOWN KERNEL
+//     GAP lines: webtransport-go's client refuses a server without the
+//     reset_stream_at transport parameter, which kernel sockets cannot
+//     offer (that subtest skips while it does), and stream reset codes
+//     above 2^32, as all WebTransport codes are, do not fit the kernel's
+//     32-bit UAPI errcode fields (the reset must arrive, its code may not).
 func TestKernelHTTP3(t *testing.T) {
 	e := newEnv(t)
 	e.goBuild("tquic-h3", false, "./cmd/tquic-h3")
@@ -170,7 +193,7 @@ func TestKernelHTTP3(t *testing.T) {
 	const fileSize = 4 << 20
 	e.run(topo, 15*time.Minute, fmt.Sprintf(`
 H3=$S/tquic-h3
-mkdir -p $S/www
+%[5]smkdir -p $S/www
 head -c %[2]d /dev/urandom >$S/www/file.bin
 sha256sum $S/www/file.bin | cut -d' ' -f1 >$S/file.sha256
 # h3serve NAME ARGS...: a tquic-h3 server in srv, waiting until it listens.
@@ -197,28 +220,17 @@ h3get get_q2k https://%[1]s:4433/file.bin --impl quic-go --want-sha256 $(cat $S/
 h3get get_k2q https://%[1]s:4443/file.bin --want-sha256 $(cat $S/file.sha256)
 h3get get_404 https://%[1]s:4433/missing.bin
 cmp -s $S/www/file.bin $S/got_k2k.bin; echo $? >$S/cmp.rc
-# Both servers must exit on SIGTERM within 10 s; one that does not dumps
-# its goroutines (SIGQUIT) into its log.
-for name in h3srv_kernel h3srv_quicgo; do
-	pid=$(cat $S/$name.pid)
-	kill $pid
-	i=0; while kill -0 $pid 2>/dev/null; do
-		i=$((i+1))
-		if [ $i -ge 100 ]; then
-			echo "$name ignored SIGTERM"; echo $name >>$S/stuck
-			kill -QUIT $pid; sleep 2; kill -9 $pid 2>/dev/null; break
-		fi
-		sleep 0.1
-	done
-	wait $pid
-done
+# Both servers must exit on SIGTERM.
+stop $(cat $S/h3srv_kernel.pid) h3srv_kernel
+stop $(cat $S/h3srv_quicgo.pid) h3srv_quicgo
 %[3]s
 %[4]s
 exit 0
 `, srv, fileSize,
 		interopScript("h3", "h3.test", "pkg/h3", "Interop", 5*time.Minute),
 		interopScript("wt_goserver", "webtransport.test", "pkg/webtransport", "TestInteropWebtransportGoServer", 2*time.Minute)+
-			interopScript("wt_goclient", "webtransport.test", "pkg/webtransport", "TestInteropWebtransportGoClient", 2*time.Minute)))
+			interopScript("wt_goclient", "webtransport.test", "pkg/webtransport", "TestInteropWebtransportGoClient", 2*time.Minute),
+		stopFunc))
 
 	wantSum := e.read("file.sha256")
 	getReport := func(t *testing.T, name string) h3Get {

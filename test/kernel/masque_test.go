@@ -51,21 +51,7 @@ helper() {
 	ns=$1; shift
 	TQUIC_HELPER="$*" ip netns exec $ns $S/helper.test -test.run '^TestHelper$'
 }
-# stop PID NAME: SIGTERM, and SIGQUIT (a goroutine dump in the log) and
-# SIGKILL if it has not exited 10 s later; NAME goes into $S/stuck.
-stop() {
-	kill $1
-	i=0; while kill -0 $1 2>/dev/null; do
-		i=$((i+1))
-		if [ $i -ge 100 ]; then
-			echo "$2 ignored SIGTERM"; echo $2 >>$S/stuck
-			kill -QUIT $1; sleep 2; kill -9 $1 2>/dev/null; break
-		fi
-		sleep 0.1
-	done
-	wait $1
-}
-# waitfor FILE PATTERN: until a background program logs PATTERN.
+%[4]s# waitfor FILE PATTERN: until a background program logs PATTERN.
 waitfor() {
 	i=0; until grep -q "$2" $1; do
 		i=$((i+1)); [ $i -lt 300 ] || { echo "no '$2' in $1:"; cat $1; return 1; }
@@ -104,7 +90,7 @@ kill $(jobs -p) 2>/dev/null
 exit 0
 `, srv, interopScript("masque", "masque.test", "pkg/masque",
 		"TestInteropConnectUDPQuicGoHTTP3|TestConnectUDPOurClientCapsuleMode|TestInteropConnectIPConnectIPGo|TestConnectUDPBadInput|TestConnectIPBadInput",
-		5*time.Minute), tcpSize))
+		5*time.Minute), tcpSize, stopFunc))
 
 	t.Run("Interop", func(t *testing.T) {
 		e.checkInterop(t, "masque", []string{
