@@ -1640,6 +1640,16 @@ u64 tquic_conn_stream_stop_code(struct tquic_conn *c, u64 id)
 	return st && st->peer_stopped ? st->stop_error : 0;
 }
 
+u64 tquic_conn_stream_reset_code(struct tquic_conn *c, u64 id)
+{
+	struct tquic_stream *st = conn_stream(c, id);
+
+	if (!st || (st->recv_state != TQUIC_RECV_RESET_RECVD &&
+		    st->recv_state != TQUIC_RECV_RESET_READ))
+		return 0;
+	return st->rx_error;
+}
+
 int tquic_conn_stream_set_priority(struct tquic_conn *c, u64 id, u8 urgency,
 				   bool incremental)
 {

@@ -246,6 +246,11 @@ int tquic_conn_stream_reset(struct tquic_conn *c, u64 id, u64 code);
 int tquic_conn_stream_stop(struct tquic_conn *c, u64 id, u64 code);
 /* The peer's STOP_SENDING code for @id (0 when none or unknown). */
 u64 tquic_conn_stream_stop_code(struct tquic_conn *c, u64 id);
+/*
+ * The peer's RESET_STREAM code for @id (0 when none): read it before the
+ * read that reports the reset, which may retire a finished stream.
+ */
+u64 tquic_conn_stream_reset_code(struct tquic_conn *c, u64 id);
 int tquic_conn_stream_set_priority(struct tquic_conn *c, u64 id, u8 urgency,
 				   bool incremental);
 

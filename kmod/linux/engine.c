@@ -251,9 +251,8 @@ static void tquic_engine_config(struct sock *sk, struct tquic_conn_config *cfg)
 		cfg->active_cid_limit = min_t(u8, tp->active_connection_id_limit, 8);
 	cfg->ack_delay_exponent = tp->ack_delay_exponent;
 	cfg->max_ack_delay = tp->max_ack_delay / 1000;
-	cfg->idle_timeout = tp->max_idle_timeout / 1000;
-	if (ns.idle_timeout_ms && (!cfg->idle_timeout || ns.idle_timeout_ms < cfg->idle_timeout))
-		cfg->idle_timeout = ns.idle_timeout_ms;
+	/* The application's choice (QUIC_SOCKOPT_TRANSPORT_PARAM), else the namespace's. */
+	cfg->idle_timeout = qs->tp_set ? tp->max_idle_timeout / 1000 : ns.idle_timeout_ms;
 	cfg->disable_active_migration = tp->disable_active_migration;
 	cfg->initial_rtt = (u64)qs->opts.config.initial_smoothed_rtt * NSEC_PER_USEC;
 	cfg->limits.max_data = tp->max_data;
@@ -437,7 +436,7 @@ static void tquic_on_stream_event(struct sock *sk, const struct tquic_event *ev)
 		struct quic_stream_update u = {
 			.id = ev->id,
 			.state = QUIC_STREAM_SEND_STATE_RESET_SENT,
-			.errcode = (u32)tquic_conn_stream_stop_code(qs->conn, ev->id),
+			.errcode = (u32)min_t(u64, tquic_conn_stream_stop_code(qs->conn, ev->id), U32_MAX),
 		};
 
 		tquic_notify(sk, QUIC_EVENT_STREAM_UPDATE, &u, sizeof(u));
@@ -481,7 +480,7 @@ static void tquic_on_closed(struct sock *sk)
 	tquic_genl_conn_event(sk, TQUIC_EVENT_CONN_DOWN);
 	err = tquic_close_errno(sk, &ci);
 	plen = min_t(size_t, ci.reason_len, TQUIC_PHRASE_MAX);
-	n.cc.errcode = (u32)ci.code;
+	n.cc.errcode = (u32)min_t(u64, ci.code, U32_MAX);
 	n.cc.frame = (u8)ci.frame_type;
 	if (plen)
 		memcpy(n.phrase, ci.reason, plen);
@@ -1103,7 +1102,7 @@ int tquic_engine_recv_stream(struct sock *sk, struct msghdr *msg, size_t len, in
 	struct tquic_sock *qs = tquic_sk(sk);
 	struct quic_stream_info si = {};
 	size_t copied = 0;
-	u64 id;
+	u64 id, code;
 
 	while (qs->rs_len) {
 		struct tquic_rbuf_iov iov;
@@ -1111,16 +1110,17 @@ int tquic_engine_recv_stream(struct sock *sk, struct msghdr *msg, size_t len, in
 		int r;
 
 		id = qs->rstreams[qs->rs_head];
+		/* Before the peek: reporting a reset may retire the stream. */
+		code = tquic_conn_stream_reset_code(qs->conn, id);
 		r = tquic_conn_stream_peek(qs->conn, id, &iov);
 		if (r == -ECONNRESET) {
 			struct quic_stream_update u = {
 				.id = id,
 				.state = QUIC_STREAM_RECV_STATE_RESET_RECVD,
+				/* The draft's structure has 32 bits: larger codes saturate. */
+				.errcode = (u32)min_t(u64, code, U32_MAX),
 			};
-			u64 code = 0;
 
-			tquic_conn_stream_read(qs->conn, id, NULL, 0, &fin, &code);
-			u.errcode = (u32)code;
 			tquic_rstream_pop(qs);
 			tquic_notify(sk, QUIC_EVENT_STREAM_UPDATE, &u, sizeof(u));
 			return -EAGAIN;	/* the notification is next in the queue */

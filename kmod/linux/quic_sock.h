@@ -197,6 +197,7 @@ struct tquic_sock {
 	u8 app_secrets;			/* application secrets installed */
 	bool send_blocked;		/* a send waits for room: no EPOLLOUT */
 
+	bool tp_set;			/* the application set QUIC_SOCKOPT_TRANSPORT_PARAM */
 	u32 events;			/* enabled QUIC_EVENT_* bits */
 	u8 *alpn;
 	u16 alpn_len;

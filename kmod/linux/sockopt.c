@@ -58,6 +58,7 @@ void tquic_sockopt_defaults(struct tquic_sock *qs)
 	c->version = QUIC_VERSION_V1;
 	c->initial_smoothed_rtt = 333000;
 	qs->events = 0;
+	qs->tp_set = false;
 	qs->alpn = NULL;
 	qs->alpn_len = 0;
 	qs->token = NULL;
@@ -99,6 +100,7 @@ int tquic_sockopt_inherit(struct tquic_sock *child, const struct tquic_sock *par
 	u16 len;
 
 	child->opts.tp = parent->opts.tp;
+	child->tp_set = parent->tp_set;
 	child->opts.config = parent->opts.config;
 	memcpy(child->opts.cc, parent->opts.cc, sizeof(child->opts.cc));
 	child->events = parent->events;
@@ -176,6 +178,7 @@ static int tquic_set_tp(struct sock *sk, const struct quic_transport_param *tp)
 	if (sk->sk_state != TCP_CLOSE && sk->sk_state != TCP_LISTEN)
 		return -EISCONN;
 	qs->opts.tp = *tp;
+	qs->tp_set = true;
 	return 0;
 }
 
