@@ -436,7 +436,8 @@ static void tquic_on_stream_event(struct sock *sk, const struct tquic_event *ev)
 		struct quic_stream_update u = {
 			.id = ev->id,
 			.state = QUIC_STREAM_SEND_STATE_RESET_SENT,
-			.errcode = (u32)min_t(u64, tquic_conn_stream_stop_code(qs->conn, ev->id), U32_MAX),
+			.errcode = (u32)min_t(u64, tquic_conn_stream_stop_code(qs->conn, ev->id),
+					      U32_MAX),
 		};
 
 		tquic_notify(sk, QUIC_EVENT_STREAM_UPDATE, &u, sizeof(u));
@@ -598,8 +599,9 @@ static void tquic_drain_events(struct sock *sk)
 			break;
 		}
 		case TQUIC_EV_CID_NEW:
+			/* Unroutable (taken by another socket): counted, not fatal. */
 			if (tquic_demux_add(sk, ev.data, ev.len, GFP_KERNEL))
-				qs->opts.stats.rx_dropped++;	/* unroutable: the peer will not use it long */
+				qs->opts.stats.rx_dropped++;
 			break;
 		case TQUIC_EV_CID_RETIRED:
 			tquic_demux_del(sk, ev.data, ev.len);
