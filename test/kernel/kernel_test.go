@@ -100,6 +100,25 @@ serve() {
 		sleep 0.1
 	done
 }
+# stop_servers: SIGTERM every server; one still running after 10 s has its
+# goroutines dumped (SIGQUIT) into its log, which is printed, and fails the run.
+stop_servers() {
+	pids=$(jobs -p)
+	kill $pids 2>/dev/null
+	(
+		sleep 10
+		for p in $pids; do
+			kill -QUIT $p 2>/dev/null && echo "servers did not stop within 10 s" >$S/stop.err
+		done
+		sleep 1
+		kill -KILL $pids 2>/dev/null
+	) &
+	dog=$!
+	for p in $pids; do wait $p; done
+	kill $dog 2>/dev/null
+	wait $dog 2>/dev/null
+	[ ! -s $S/stop.err ] || tail -200 $S/server-*.log
+}
 # client NAME NS ARGS...: a tquic-perf client; JSON in $S/NAME.json, rc in $S/NAME.rc.
 client() {
 	name=$1; ns=$2; shift 2
@@ -182,7 +201,7 @@ sleep 2
 rmmod tquic 2>$S/rmmod-busy.err; echo $? >$S/rmmod-busy.rc
 wait $busy
 cat /proc/net/tquic_sock
-kill $(jobs -p) 2>/dev/null; wait
+stop_servers
 i=0; until grep -q '^Sockets 0$' /proc/net/tquic_sock; do i=$((i+1)); [ $i -lt 100 ] || break; sleep 0.1; done
 rmmod tquic 2>$S/rmmod.err; echo $? >$S/rmmod.rc
 exit 0
@@ -252,6 +271,11 @@ exit 0
 			t.Fatalf("report %+v", r)
 		}
 	})
+	t.Run("ServersStop", func(t *testing.T) {
+		if msg := e.read("stop.err"); msg != "" {
+			t.Fatal(msg)
+		}
+	})
 	t.Run("Rmmod", func(t *testing.T) {
 		if rc := e.read("rmmod-busy.rc"); rc == "0" {
 			t.Errorf("rmmod succeeded with connections open")
@@ -278,6 +302,7 @@ client k2q_keyupdate cli --connect %[1]s:4443 --streams 8 --download 2M --key-up
 client k2q_migrate cli --connect %[1]s:4443 --streams 8 --download 2M --migrate %[2]s
 client q2k_v1 cli --connect %[1]s:4433 --impl quic-go --download 10M --upload 1M
 client q2k_v2 cli --connect %[1]s:4434 --impl quic-go --quic-version v2 --download 10M --upload 1M
+stop_servers
 exit 0
 `, srv, topo.Addr4(1, "cli")))
 	for _, c := range []struct {
