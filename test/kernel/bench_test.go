@@ -39,11 +39,12 @@ sync; echo 3 >/proc/sys/vm/drop_caches; sleep 1
 awk '/^Slab:/{print $2}' /proc/meminfo >$S/slab.before
 ip netns exec cli $PERF client --ca $CA --json --connect %[1]s:4433 --conns %[2]d --streams 0 \
 	--idle-timeout 5m --hold 60s >$S/idle.json 2>$S/idle.err &
+idle=$!
 i=0; until [ -s $S/idle.json ]; do i=$((i+1)); [ $i -lt 1200 ] || break; sleep 0.1; done
 sleep 2
 awk '/^Slab:/{print $2}' /proc/meminfo >$S/slab.during
 grep -E '^(Sockets|Cids) ' /proc/net/tquic_sock >$S/idle.socks
-kill %%1 2>/dev/null
+kill $idle 2>/dev/null
 exit 0
 `, srv, idleConns))
 

@@ -94,16 +94,20 @@ test/vm/load-tquic.sh $KO || { echo "load failed"; exit 1; }
 # serve NS ARGS...: a tquic-perf server in namespace NS, waiting until it listens.
 serve() {
 	ns=$1; shift
-	ip netns exec $ns $PERF server --cert $CERT --key $KEY "$@" >$S/server-$ns.log 2>&1 &
-	i=0; until grep -q '^listening' $S/server-$ns.log; do
-		i=$((i+1)); [ $i -lt 200 ] || { echo "server did not start"; cat $S/server-$ns.log; return 1; }
+	n=$(($(cat $S/server.pids 2>/dev/null | wc -l) + 1))
+	log=$S/server-$ns-$n.log
+	ip netns exec $ns $PERF server --cert $CERT --key $KEY "$@" >$log 2>&1 &
+	echo $! >>$S/server.pids
+	i=0; until grep -q '^listening' $log; do
+		i=$((i+1)); [ $i -lt 200 ] || { echo "server did not start"; cat $log; return 1; }
 		sleep 0.1
 	done
 }
 # stop_servers: SIGTERM every server; one still running after 10 s has its
 # goroutines dumped (SIGQUIT) into its log, which is printed, and fails the run.
 stop_servers() {
-	pids=$(jobs -p)
+	# The pids are written down: $(jobs -p) is empty in dash's subshell.
+	pids=$(cat $S/server.pids)
 	kill $pids 2>/dev/null
 	(
 		sleep 10
