@@ -35,6 +35,19 @@ echo "== kernel QUIC transfer: 4 streams x (16 MiB down + 4 MiB up), SHA-256 che
 ip netns exec cli bin/tquic-perf client --connect 10.0.0.2:4433 --ca $pki/ca.pem \
 	--streams 4 --download 16M --upload 4M --datagrams 100
 
+echo "== tquicctl conn list in srv, with a client connected (idle)"
+ip netns exec cli bin/tquic-perf client --connect 10.0.0.2:4433 --ca $pki/ca.pem \
+	--download 1M --hold 5s >/tmp/held.out 2>&1 &
+held=$!
+i=0
+until [ -s /tmp/held.out ]; do
+	i=$((i + 1))
+	[ $i -lt 300 ] || break
+	sleep 0.1
+done
+ip netns exec srv bin/tquicctl conn list
+wait $held || true
+
 echo "== socket-layer counters in srv (/proc/net/tquic_sock)"
 ip netns exec srv cat /proc/net/tquic_sock
 kill $server
