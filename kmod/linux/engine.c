@@ -174,7 +174,8 @@ void tquic_engine_exit(void)
 
 /* ---- addresses and configuration ---- */
 
-static void tquic_addr_set(struct tquic_addr *a, struct sock *sk, bool peer)
+/* The socket's own local (or @peer) address, in the engine's form. */
+void tquic_sock_addr(struct sock *sk, bool peer, struct tquic_addr *a)
 {
 	const struct inet_sock *inet = inet_sk(sk);
 
@@ -276,8 +277,8 @@ int tquic_engine_connect(struct sock *sk)
 	int err = 0;
 
 	tquic_engine_config(sk, &cfg);
-	tquic_addr_set(&local, sk, false);
-	tquic_addr_set(&peer, sk, true);
+	tquic_sock_addr(sk, false, &local);
+	tquic_sock_addr(sk, true, &peer);
 	qs->conn = tquic_conn_client_new(&cfg, cfg.versions[0], qs->dcid.id, qs->dcid.len,
 					 qs->scid.id, qs->scid.len, &local, &peer, tquic_now(),
 					 TQUIC_GFP_KERNEL, &err);
@@ -329,8 +330,8 @@ int tquic_engine_accept(struct sock *lsk, struct sock *sk, struct sk_buff *skb,
 	}
 	sp.cid = cid->id;
 	cfg.cid_len = cid->len;
-	tquic_addr_set(&local, sk, false);
-	tquic_addr_set(&peer, sk, true);
+	tquic_sock_addr(sk, false, &local);
+	tquic_sock_addr(sk, true, &peer);
 	qs->conn = tquic_conn_server_new(&cfg, &sp, &local, &peer, tquic_now(),
 					 TQUIC_GFP_KERNEL, &err);
 	if (!qs->conn) {
@@ -724,7 +725,7 @@ void tquic_engine_rcv(struct sock *sk, struct sk_buff *skb)
 		kfree_skb(skb);
 		return;
 	}
-	tquic_addr_set(&local, sk, false);
+	tquic_sock_addr(sk, false, &local);
 	local.port = ntohs(uh->dest);
 	memset(&peer, 0, sizeof(peer));
 	peer.port = ntohs(uh->source);
@@ -1230,7 +1231,7 @@ int tquic_engine_migrate(struct sock *sk)
 	struct tquic_addr local;
 	int err;
 
-	tquic_addr_set(&local, sk, false);
+	tquic_sock_addr(sk, false, &local);
 	err = tquic_conn_migrate(qs->conn, &local, tquic_now());
 	if (!err)
 		tquic_engine_process(sk);

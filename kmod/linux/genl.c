@@ -356,31 +356,6 @@ static int tquic_put_addr(struct sk_buff *skb, int addr_attr, int port_attr,
 	return 0;
 }
 
-/* The socket's own idea of its addresses, for sockets without an engine connection. */
-static void tquic_sock_addr(struct sock *sk, bool peer, struct tquic_addr *a)
-{
-	const struct inet_sock *inet = inet_sk(sk);
-
-	memset(a, 0, sizeof(*a));
-	a->port = ntohs(peer ? inet->inet_dport : inet->inet_sport);
-#if IS_ENABLED(CONFIG_IPV6)
-	if (sk->sk_family == AF_INET6) {
-		const struct in6_addr *ip = peer ? &sk->sk_v6_daddr : &sk->sk_v6_rcv_saddr;
-
-		if (ipv6_addr_v4mapped(ip)) {
-			a->family = TQUIC_ADDR_V4;
-			memcpy(a->addr, &ip->s6_addr32[3], 4);
-		} else {
-			a->family = TQUIC_ADDR_V6;
-			memcpy(a->addr, ip, 16);
-		}
-		return;
-	}
-#endif
-	a->family = TQUIC_ADDR_V4;
-	memcpy(a->addr, peer ? &inet->inet_daddr : &inet->inet_rcv_saddr, 4);
-}
-
 static u8 tquic_conn_status(struct sock *sk, struct tquic_conn *c, const struct tquic_conn_info *ci)
 {
 	if (sk->sk_state == TCP_LISTEN)

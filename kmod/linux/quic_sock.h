@@ -296,6 +296,8 @@ int tquic_engine_local_tparams(struct sock *sk, char __user *optval, int __user 
 			       int len);
 void tquic_engine_stats(struct sock *sk, struct tquic_conn_stats *st);
 u32 tquic_engine_version(struct sock *sk);
+struct tquic_addr;
+void tquic_sock_addr(struct sock *sk, bool peer, struct tquic_addr *a);
 int tquic_engine_can_migrate(struct sock *sk);
 int tquic_engine_migrate(struct sock *sk);
 

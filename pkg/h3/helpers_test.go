@@ -18,6 +18,7 @@ import (
 	"github.com/quic-go/quic-go"
 	"github.com/quic-go/quic-go/http3"
 
+	"github.com/tquic/tquic/internal/interop"
 	"github.com/tquic/tquic/internal/quicgoadapter"
 	"github.com/tquic/tquic/pkg/h3"
 	"github.com/tquic/tquic/pkg/transport"
@@ -104,7 +105,7 @@ func testHandler() http.Handler {
 
 // ourServer serves h on a quic-go listener through our HTTP/3 server.
 func ourServer(t testing.TB, tp tlsPair, h http.Handler, configure func(*h3.Server)) (*h3.Server, string) {
-	ln := ourListen(t, tp.server, quicConf)
+	ln := interop.Listen(t, tp.server, quicConf)
 	srv := &h3.Server{Handler: h, Config: h3.Config{EnableDatagrams: true, EnableConnectProtocol: true}}
 	if configure != nil {
 		configure(srv)
@@ -151,7 +152,7 @@ func quicGoServer(t testing.TB, tp tlsPair, h http.Handler) (*http3.Server, stri
 }
 
 func ourClient(t testing.TB, tp tlsPair) *h3.Client {
-	c := &h3.Client{Dial: ourQUICDialer(quicConf), TLSClientConfig: tp.client, Config: h3.Config{EnableDatagrams: true}}
+	c := &h3.Client{Dial: interop.Dialer(quicConf), TLSClientConfig: tp.client, Config: h3.Config{EnableDatagrams: true}}
 	t.Cleanup(func() { c.Close() })
 	return c
 }

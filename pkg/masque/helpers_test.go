@@ -10,6 +10,7 @@ import (
 	"github.com/quic-go/quic-go"
 	"github.com/quic-go/quic-go/http3"
 
+	"github.com/tquic/tquic/internal/interop"
 	"github.com/tquic/tquic/internal/quicgoadapter"
 	"github.com/tquic/tquic/pkg/h3"
 )
@@ -26,7 +27,7 @@ func startProxy(t testing.TB, handler http.Handler) (addr string, clientTLS *tls
 	if err != nil {
 		t.Fatal(err)
 	}
-	ln := ourListen(t, serverTLS, quicConf())
+	ln := interop.Listen(t, serverTLS, quicConf())
 	srv := &h3.Server{Handler: handler}
 	ConfigureH3(srv)
 	go srv.Serve(ln)
@@ -37,7 +38,7 @@ func startProxy(t testing.TB, handler http.Handler) (addr string, clientTLS *tls
 // ourClient opens an HTTP/3 connection with our client to addr.
 func ourClient(t testing.TB, ctx context.Context, addr string, clientTLS *tls.Config) *h3.ClientConn {
 	t.Helper()
-	tc, err := ourQUICDialer(quicConf())(ctx, addr, clientTLS)
+	tc, err := interop.Dialer(quicConf())(ctx, addr, clientTLS)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -11,6 +11,8 @@ import (
 	"time"
 
 	wtgo "github.com/quic-go/webtransport-go"
+
+	"github.com/tquic/tquic/internal/interop"
 )
 
 // tStream, tSession: one face for our sessions and webtransport-go's, so
@@ -393,7 +395,7 @@ func clientScript(t *testing.T, ctx context.Context, sess tSession, srv *echoSer
 	rs.Close()
 	_, err = io.ReadAll(rs)
 	if code, ok := streamResetCode(err); !ok || code != 77 {
-		if !kernelTransport || !isPeerReset(err) {
+		if !interop.Kernel || !isPeerReset(err) {
 			t.Fatalf("reset stream: err %v, want code 77", err)
 		}
 		// WebTransport codes are mapped above 2^32 (0x52e4a40fa8db +

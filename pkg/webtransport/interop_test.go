@@ -12,6 +12,7 @@ import (
 	"github.com/quic-go/quic-go/http3"
 	wtgo "github.com/quic-go/webtransport-go"
 
+	"github.com/tquic/tquic/internal/interop"
 	"github.com/tquic/tquic/internal/quicgoadapter"
 	"github.com/tquic/tquic/pkg/h3"
 )
@@ -28,7 +29,7 @@ func startOurServer(t *testing.T, wt *Server, es *echoServer) (addr string, clie
 	if err != nil {
 		t.Fatal(err)
 	}
-	ln := ourListen(t, serverTLS, quicConf())
+	ln := interop.Listen(t, serverTLS, quicConf())
 	mux := http.NewServeMux()
 	mux.HandleFunc("/wt", func(w http.ResponseWriter, r *http.Request) {
 		sess, err := wt.Upgrade(w, r)
@@ -99,7 +100,7 @@ func goClientConn(t *testing.T, ctx context.Context, addr string, clientTLS *tls
 }
 
 func ourDialer(t *testing.T, clientTLS *tls.Config) *Dialer {
-	d := &Dialer{DialQUIC: ourQUICDialer(quicConf()), TLSClientConfig: clientTLS}
+	d := &Dialer{DialQUIC: interop.Dialer(quicConf()), TLSClientConfig: clientTLS}
 	t.Cleanup(func() { d.Close() })
 	return d
 }
