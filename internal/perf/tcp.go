@@ -17,6 +17,7 @@ import (
 	"net"
 	"strings"
 	"sync"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -193,7 +194,9 @@ func TCPServe(ctx context.Context, ln net.Listener, tlsConf *tls.Config, ktls bo
 				return
 			}
 			if !ktls {
-				_ = ServeDuplex(tlsDuplex{tc})
+				if ServeDuplex(tlsDuplex{tc}) == nil {
+					drain(c, tc)
+				}
 				return
 			}
 			keys.mu.Lock()
@@ -205,9 +208,19 @@ func TCPServe(ctx context.Context, ln net.Listener, tlsConf *tls.Config, ktls bo
 			if _, err := c.Write([]byte{ready}); err != nil {
 				return
 			}
-			_ = ServeDuplex(tcpDuplex{c.(*net.TCPConn)})
+			if ServeDuplex(tcpDuplex{c.(*net.TCPConn)}) == nil {
+				drain(c, c)
+			}
 		}()
 	}
+}
+
+// drain reads r to the peer's end before the connection closes: closing
+// with unread bytes (the client's close_notify or FIN) would send a RST
+// that can destroy the response still in flight to the client.
+func drain(c net.Conn, r io.Reader) {
+	_ = c.SetReadDeadline(time.Now().Add(10 * time.Second))
+	_, _ = io.Copy(io.Discard, r)
 }
 
 // TCPRun performs one request over a new TCP connection to addr.

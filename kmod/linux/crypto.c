@@ -4,12 +4,16 @@
  * over the crypto API: gcm(aes), rfc7539(chacha20,poly1305), ecb(aes),
  * chacha20, hmac(sha256) and hmac(sha384).
  *
- * The engine runs in softirq, so every transform is synchronous (allocated
- * with CRYPTO_ALG_ASYNC in the mask) and every request is preallocated with
- * its key object: seal, open and mask never sleep and never allocate.  Key
- * objects are allocated in process context (TQUIC_GFP_KERNEL) because
- * transform allocation and GCM setkey may sleep; one context uses a key
- * object at a time (the connection lock serialises them).  The two HMAC
+ * The kernel host calls the engine in process context only (the socket's
+ * work item or a system call, socket owned), so the AEADs may be the
+ * architecture's SIMD drivers behind their async wrappers (AES-NI GCM with
+ * PCLMUL GHASH): a request that the wrapper defers to cryptd is waited for
+ * (crypto_wait_req), one that runs at once costs nothing more.  Header
+ * protection and HMAC stay synchronous.  Requests are preallocated with
+ * their key object: seal, open and mask never allocate.  Key objects are
+ * allocated with TQUIC_GFP_KERNEL because transform allocation and GCM
+ * setkey may sleep; one context uses a key object at a time (the
+ * connection lock serialises them).  The two HMAC
  * transforms are shared, keyed under a BH-safe spinlock per call.
  * Scatterlists are built over the linear heap buffers the engine passes.
  */
@@ -79,7 +83,7 @@ struct tquic_aead *tquic_aead_alloc(enum tquic_aead_alg alg, const u8 *key,
 	a = kzalloc(sizeof(*a), GFP_KERNEL);
 	if (!a)
 		return NULL;
-	a->tfm = crypto_alloc_aead(name, 0, CRYPTO_ALG_ASYNC);
+	a->tfm = crypto_alloc_aead(name, 0, 0);
 	if (IS_ERR(a->tfm)) {
 		a->tfm = NULL;
 		goto err;
@@ -91,7 +95,6 @@ struct tquic_aead *tquic_aead_alloc(enum tquic_aead_alg alg, const u8 *key,
 	a->req = aead_request_alloc(a->tfm, GFP_KERNEL);
 	if (!a->req)
 		goto err;
-	aead_request_set_callback(a->req, 0, NULL, NULL);
 	return a;
 err:
 	tquic_aead_free(a);
@@ -122,6 +125,17 @@ static struct scatterlist *tquic_sg_ad(struct scatterlist *sg, const u8 *aad,
 	return sg;
 }
 
+/* Runs @req, waiting when an async driver deferred it (process context). */
+static int tquic_aead_run(struct aead_request *req, bool enc)
+{
+	DECLARE_CRYPTO_WAIT(wait);
+
+	might_sleep();
+	aead_request_set_callback(req, CRYPTO_TFM_REQ_MAY_SLEEP | CRYPTO_TFM_REQ_MAY_BACKLOG,
+				  crypto_req_done, &wait);
+	return crypto_wait_req(enc ? crypto_aead_encrypt(req) : crypto_aead_decrypt(req), &wait);
+}
+
 static int tquic_aead_crypt(struct tquic_aead *aead, bool enc, const u8 *nonce,
 			    const u8 *aad, size_t aad_len, const u8 *src,
 			    u8 *dst, size_t src_len, size_t dst_len)
@@ -139,7 +153,7 @@ static int tquic_aead_crypt(struct tquic_aead *aead, bool enc, const u8 *nonce,
 	/* cryptlen: plaintext for encryption, ciphertext + tag for decryption */
 	aead_request_set_crypt(req, s, d, src_len, aead->iv);
 	aead_request_set_ad(req, aad_len);
-	return enc ? crypto_aead_encrypt(req) : crypto_aead_decrypt(req);
+	return tquic_aead_run(req, enc);
 }
 
 int tquic_aead_seal(struct tquic_aead *aead, const u8 *nonce,
@@ -157,7 +171,7 @@ int tquic_aead_seal(struct tquic_aead *aead, const u8 *nonce,
 		tquic_sg_ad(sg, aad, aad_len, dst, len + TQUIC_AEAD_TAG_LEN);
 		aead_request_set_crypt(req, sg, sg, len, aead->iv);
 		aead_request_set_ad(req, aad_len);
-		return crypto_aead_encrypt(req);
+		return tquic_aead_run(req, true);
 	}
 	return tquic_aead_crypt(aead, true, nonce, aad, aad_len, src, dst, len,
 				len + TQUIC_AEAD_TAG_LEN);
@@ -342,7 +356,7 @@ int tquic_crypto_driver_name(const char *alg, char *buf, size_t len)
 	int err = 0;
 
 	if (!strcmp(alg, "gcm(aes)") || !strcmp(alg, "rfc7539(chacha20,poly1305)")) {
-		struct crypto_aead *tfm = crypto_alloc_aead(alg, 0, CRYPTO_ALG_ASYNC);
+		struct crypto_aead *tfm = crypto_alloc_aead(alg, 0, 0);
 
 		if (IS_ERR(tfm))
 			return PTR_ERR(tfm);

@@ -55,6 +55,10 @@ type QlogBatch struct {
 // qlogReadBuffer is the socket buffer asked for: qlog traffic is bursty.
 const qlogReadBuffer = 16 << 20
 
+// qlogDrain is how long WatchQlog keeps reading after its context ended
+// while records still arrive.
+const qlogDrain = 500 * time.Millisecond
+
 // WatchQlog joins the qlog group (CAP_NET_ADMIN) and calls fn for every
 // batch of records until ctx ends or fn fails; joined runs once the group
 // is joined. Use a dedicated Client.
@@ -78,7 +82,9 @@ func (c *Client) WatchQlog(ctx context.Context, joined func(), fn func(QlogBatch
 	if err := c.conn.SetReadDeadline(time.Time{}); err != nil {
 		return fmt.Errorf("tquicnl: clear deadline: %w", err)
 	}
-	stop := context.AfterFunc(ctx, func() { c.conn.SetReadDeadline(time.Unix(1, 0)) })
+	// Once ctx ends, what the kernel already queued is still read: the
+	// loop stops at the first quiet qlogDrain.
+	stop := context.AfterFunc(ctx, func() { c.conn.SetReadDeadline(time.Now().Add(qlogDrain)) })
 	defer stop()
 	if joined != nil {
 		joined()
@@ -87,7 +93,7 @@ func (c *Client) WatchQlog(ctx context.Context, joined func(), fn func(QlogBatch
 	for {
 		msgs, _, err := c.conn.Receive()
 		if err != nil {
-			if ctx.Err() != nil {
+			if ctx.Err() != nil && !errors.Is(err, unix.ENOBUFS) {
 				return ctx.Err()
 			}
 			if errors.Is(err, unix.ENOBUFS) {
@@ -95,6 +101,9 @@ func (c *Client) WatchQlog(ctx context.Context, joined func(), fn func(QlogBatch
 				continue
 			}
 			return fmt.Errorf("tquicnl: receive qlog: %w", err)
+		}
+		if ctx.Err() != nil {
+			_ = c.conn.SetReadDeadline(time.Now().Add(qlogDrain))
 		}
 		for _, m := range msgs {
 			if m.Header.Command != uapi.CmdQlog {
