@@ -187,15 +187,12 @@ func Run(ctx context.Context, conn transport.Connection, o Options) (Result, err
 	}
 	echoed := make(chan int, 1)
 	if o.Datagrams > 0 {
-		go func() { echoed <- countEchoes(ctx, conn, o.Datagrams) }()
-		for i := 0; i < o.Datagrams; i++ {
-			d := make([]byte, 64)
-			binary.BigEndian.PutUint64(d, uint64(i))
-			if err := conn.SendDatagram(d); err != nil {
-				return res, fmt.Errorf("send datagram %d: %w", i, err)
-			}
-			res.DatagramsSent++
+		e := newEchoes(o.Datagrams)
+		go func() { echoed <- e.count(ctx, conn) }()
+		if err := e.send(ctx, conn); err != nil {
+			return res, err
 		}
+		res.DatagramsSent = o.Datagrams
 	}
 	sem := make(chan struct{}, parallel)
 	for i := 0; i < o.Streams; i++ {
@@ -250,20 +247,75 @@ func Run(ctx context.Context, conn transport.Connection, o Options) (Result, err
 	return res, nil
 }
 
-func countEchoes(ctx context.Context, conn transport.Connection, want int) int {
-	seen := make(map[uint64]bool, want)
-	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-	defer cancel()
-	for len(seen) < want {
-		d, err := conn.ReceiveDatagram(ctx)
-		if err != nil {
+// echoes tracks which numbered datagrams came back.
+type echoes struct {
+	want int
+	mu   sync.Mutex
+	seen map[uint64]bool
+}
+
+func newEchoes(want int) *echoes { return &echoes{want: want, seen: make(map[uint64]bool, want)} }
+
+// datagramRounds bounds how often the datagrams not yet echoed are sent
+// again: datagrams are unreliable, and the first ones may reach a peer that
+// cannot read 1-RTT packets yet.
+const datagramRounds = 5
+
+// send sends every datagram, then again those not echoed, a round every
+// 500 ms.
+func (e *echoes) send(ctx context.Context, conn transport.Connection) error {
+	for round := 0; round < datagramRounds; round++ {
+		for i := 0; i < e.want; i++ {
+			e.mu.Lock()
+			done := e.seen[uint64(i)]
+			e.mu.Unlock()
+			if done {
+				continue
+			}
+			d := make([]byte, 64)
+			binary.BigEndian.PutUint64(d, uint64(i))
+			if err := conn.SendDatagram(d); err != nil {
+				return fmt.Errorf("send datagram %d: %w", i, err)
+			}
+		}
+		select {
+		case <-time.After(500 * time.Millisecond):
+		case <-ctx.Done():
+			return nil
+		}
+		e.mu.Lock()
+		all := len(e.seen) == e.want
+		e.mu.Unlock()
+		if all {
 			break
 		}
+	}
+	return nil
+}
+
+// count receives echoes until all came back or 30 s passed; it returns how many.
+func (e *echoes) count(ctx context.Context, conn transport.Connection) int {
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	for {
+		e.mu.Lock()
+		n := len(e.seen)
+		e.mu.Unlock()
+		if n == e.want {
+			return n
+		}
+		d, err := conn.ReceiveDatagram(ctx)
+		if err != nil {
+			return n
+		}
 		if len(d) >= 8 {
-			seen[binary.BigEndian.Uint64(d)] = true
+			if id := binary.BigEndian.Uint64(d); id < uint64(e.want) {
+				e.mu.Lock()
+				e.seen[id] = true
+				e.mu.Unlock()
+			}
 		}
 	}
-	return len(seen)
 }
 
 // errDigest reports a transfer that arrived but not as it was sent.
