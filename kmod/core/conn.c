@@ -673,6 +673,18 @@ long tquic_conn_crypto_read(struct tquic_conn *c, enum tquic_level level,
 	return (long)tquic_rbuf_read(&c->cs[space].rx, dst, cap);
 }
 
+size_t tquic_conn_crypto_readable(const struct tquic_conn *c, enum tquic_level level)
+{
+	enum tquic_pn_space space;
+
+	if ((unsigned int)level >= TQUIC_LEVEL_COUNT || level == TQUIC_LEVEL_EARLY)
+		return 0;
+	space = tquic_level_space(level);
+	if (c->discarded[space])
+		return 0;
+	return (size_t)tquic_rbuf_readable(&c->cs[space].rx);
+}
+
 /* ---- transport parameters ---- */
 
 static void local_tp_fill(struct tquic_conn *c, struct tquic_transport_params *tp)

@@ -169,6 +169,8 @@ int tquic_conn_crypto_write(struct tquic_conn *c, enum tquic_level level,
 /* In-order CRYPTO bytes received at @level for TLS; returns the count. */
 long tquic_conn_crypto_read(struct tquic_conn *c, enum tquic_level level,
 			    u8 *dst, size_t cap);
+/* How many in-order CRYPTO bytes tquic_conn_crypto_read() would return. */
+size_t tquic_conn_crypto_readable(const struct tquic_conn *c, enum tquic_level level);
 /* Our transport parameters, encoded.  Returns the length or -errno. */
 long tquic_conn_local_tparams(struct tquic_conn *c, u8 *buf, size_t cap);
 /*

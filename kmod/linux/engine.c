@@ -509,13 +509,17 @@ static void tquic_queue_crypto(struct sock *sk)
 	int i;
 
 	for (i = 0; i < ARRAY_SIZE(levels); i++) {
-		for (;;) {
-			struct sk_buff *skb = alloc_skb(TQUIC_HS_CHUNK, GFP_KERNEL);
+		size_t avail;
+
+		/* Called after every datagram: allocate only for bytes that are there. */
+		while ((avail = tquic_conn_crypto_readable(c, levels[i][0]))) {
+			size_t len = min_t(size_t, avail, TQUIC_HS_CHUNK);
+			struct sk_buff *skb = alloc_skb(len, GFP_KERNEL);
 			long n;
 
 			if (!skb)
 				return;
-			n = tquic_conn_crypto_read(c, levels[i][0], skb->data, TQUIC_HS_CHUNK);
+			n = tquic_conn_crypto_read(c, levels[i][0], skb->data, len);
 			if (n <= 0) {
 				kfree_skb(skb);
 				break;
