@@ -9,7 +9,13 @@ for pkg in $(go list ./...); do
 	for fn in $(go test -list '^Fuzz' "$pkg" | grep '^Fuzz' || true); do
 		targets=$((targets + 1))
 		echo "fuzz: $pkg $fn ($fuzztime)"
-		go test -run '^$' -fuzz "^$fn\$" -fuzztime "$fuzztime" -parallel 2 "$pkg" 2>&1 | tail -n 3
+		# A finding fails the run (a pipe into tail would hide the status).
+		if ! out=$(go test -run '^$' -fuzz "^$fn\$" -fuzztime "$fuzztime" -parallel 2 "$pkg" 2>&1); then
+			echo "$out" | tail -n 40
+			echo "fuzz: $pkg $fn failed; the input is in that package's testdata/fuzz/$fn" >&2
+			exit 1
+		fi
+		echo "$out" | tail -n 3
 	done
 done
 echo "fuzz: $targets targets ran for $fuzztime each"

@@ -52,7 +52,9 @@ func AppendAddressCapsule(b []byte, typ capsule.Type, entries []AddressEntry) []
 	var v []byte
 	for _, e := range entries {
 		v = capsule.AppendVarint(v, e.RequestID)
-		v = appendAddr(v, e.Prefix.Addr().Unmap())
+		// As given: an IPv4-mapped IPv6 prefix stays IPv6 (its length
+		// counts 128 bits), so what is parsed is what was sent.
+		v = appendAddr(v, e.Prefix.Addr())
 		v = append(v, byte(e.Prefix.Bits()))
 	}
 	return capsule.Append(b, typ, v)
@@ -63,8 +65,8 @@ func AppendAddressCapsule(b []byte, typ capsule.Type, entries []AddressEntry) []
 func AppendRouteAdvertisement(b []byte, ranges []IPRange) []byte {
 	var v []byte
 	for _, r := range ranges {
-		v = appendAddr(v, r.Start.Unmap())
-		v = append(v, r.End.Unmap().AsSlice()...)
+		v = appendAddr(v, r.Start)
+		v = append(v, r.End.AsSlice()...)
 		v = append(v, r.Protocol)
 	}
 	return capsule.Append(b, CapsuleRouteAdvertisement, v)
