@@ -123,11 +123,17 @@ func udpEchoServer(t testing.TB) *net.UDPConn {
 // retransmission of requests whose answer did not come within rto.
 func fetchChunks(ctx context.Context, size int, send func([]byte) error, recv func(context.Context) ([]byte, error)) ([]byte, int, error) {
 	const window = 64
-	const rto = 80 * time.Millisecond
+	// The timeout follows the measured round trip: a fixed one below the
+	// RTT of a loaded machine re-requests every chunk and the duplicates
+	// crowd out the answers.
+	const minRTO = 80 * time.Millisecond
 	n := (size + chunkSize - 1) / chunkSize
 	out := make([]byte, size)
 	got := make([]bool, n)
 	sentAt := map[int]time.Time{}
+	resent := map[int]bool{}
+	var srtt time.Duration
+	rto := func() time.Duration { return max(minRTO, 3*srtt) }
 	next, done, retransmits := 0, 0, 0
 	req := func(seq int) error {
 		b := binary.BigEndian.AppendUint32([]byte{'R'}, uint32(seq))
@@ -141,7 +147,7 @@ func fetchChunks(ctx context.Context, size int, send func([]byte) error, recv fu
 			}
 			next++
 		}
-		rctx, cancel := context.WithTimeout(ctx, rto)
+		rctx, cancel := context.WithTimeout(ctx, rto())
 		b, err := recv(rctx)
 		cancel()
 		if err != nil {
@@ -153,14 +159,24 @@ func fetchChunks(ctx context.Context, size int, send func([]byte) error, recv fu
 			if seq < n && !got[seq] {
 				got[seq] = true
 				copy(out[seq*chunkSize:], b[5:])
+				if !resent[seq] {
+					sample := time.Since(sentAt[seq])
+					if srtt == 0 {
+						srtt = sample
+					} else {
+						srtt = (7*srtt + sample) / 8
+					}
+				}
 				delete(sentAt, seq)
+				delete(resent, seq)
 				done++
 			}
 		}
 		now := time.Now()
 		for seq, at := range sentAt {
-			if now.Sub(at) > rto {
+			if now.Sub(at) > rto() {
 				retransmits++
+				resent[seq] = true
 				if err := req(seq); err != nil {
 					return nil, retransmits, err
 				}
