@@ -194,13 +194,14 @@ static inline int tqb_stream_frame(struct tquic_streams *s, struct tquic_buf *bu
 }
 
 static inline int tqb_reset_frame(struct tquic_streams *s, u64 type, u64 id, u64 code,
-				  u64 final_size)
+				  u64 final_size, u64 reliable_size)
 {
 	struct tquic_frame_reset f = {
 		.id = id, .error_code = code, .final_size = final_size,
+		.reliable_size = reliable_size,
 	};
 
-	if (type == TQUIC_FT_RESET_STREAM)
+	if (type == TQUIC_FT_RESET_STREAM || type == TQUIC_FT_RESET_STREAM_AT)
 		return tquic_streams_on_reset(s, &f, 0, TQUIC_GFP_ATOMIC);
 	return tquic_streams_on_stop_sending(s, &f, TQUIC_GFP_ATOMIC);
 }
@@ -523,11 +524,17 @@ func stCBool(b bool) C.int {
 }
 
 func (t *streamTable) onReset(id, code, finalSize uint64) engineResult {
-	return engineResult(C.tqb_reset_frame(t.s, C.u64(ftResetStream), C.u64(id), C.u64(code), C.u64(finalSize)))
+	return engineResult(C.tqb_reset_frame(t.s, C.u64(ftResetStream), C.u64(id), C.u64(code), C.u64(finalSize), 0))
+}
+
+// onResetAt feeds a RESET_STREAM_AT frame (draft-ietf-quic-reliable-stream-reset).
+func (t *streamTable) onResetAt(id, code, finalSize, reliableSize uint64) engineResult {
+	return engineResult(C.tqb_reset_frame(t.s, C.u64(FrameResetStreamAt), C.u64(id), C.u64(code),
+		C.u64(finalSize), C.u64(reliableSize)))
 }
 
 func (t *streamTable) onStopSending(id, code uint64) engineResult {
-	return engineResult(C.tqb_reset_frame(t.s, C.u64(ftStopSending), C.u64(id), C.u64(code), 0))
+	return engineResult(C.tqb_reset_frame(t.s, C.u64(ftStopSending), C.u64(id), C.u64(code), 0, 0))
 }
 
 func (t *streamTable) onMaxData(max uint64) engineResult {

@@ -490,6 +490,61 @@ func TestStreamResetHandling(t *testing.T) {
 	}
 }
 
+// RESET_STREAM_AT: the bytes below the reliable size are still delivered,
+// in order and even when they arrive after the frame, then the reset.
+func TestStreamResetAtDeliversReliablePrefix(t *testing.T) {
+	_, s := newPair(t, bigLimits(), bigLimits())
+	const id = 0 // the client's first bidirectional stream
+	data := make([]byte, 3000)
+	for i := range data {
+		data[i] = byte(i)
+	}
+	wantOK(t, "first 1000", s.onStream(id, 0, data[:1000], false, 0))
+	wantOK(t, "RESET_STREAM_AT", s.onResetAt(id, 7, 3000, 2000))
+	wantStates(t, s, id, sendReady, recvSizeKnown)
+	// A later frame may lower the reliable size but not raise it.
+	wantOK(t, "RESET_STREAM_AT higher", s.onResetAt(id, 7, 3000, 2500))
+	wantCode(t, "final size changed", s.onResetAt(id, 7, 2999, 2000), codeFinalSize)
+	got, fin, err := s.read(id, 5000)
+	if err != nil || fin || !bytes.Equal(got, data[:1000]) {
+		t.Fatalf("read before the rest: %d bytes fin %v err %v", len(got), fin, err)
+	}
+	// The rest of the reliable part (and some beyond) arrives late.
+	wantOK(t, "late reliable bytes", s.onStream(id, 1000, data[1000:2600], false, 0))
+	got, fin, err = s.read(id, 5000)
+	if !bytes.Equal(got, data[1000:2000]) || fin {
+		t.Fatalf("reliable part: %d bytes fin %v err %v", len(got), fin, err)
+	}
+	if _, _, err := s.read(id, 10); !errors.Is(err, engineResult(errnoCONNRESET)) {
+		t.Fatalf("read past the reliable size: %v", err)
+	}
+	if code := s.rxError(id); code != 7 {
+		t.Fatalf("reset code %d", code)
+	}
+	// All of the final size is credited back to the connection.
+	if _, _, read, _ := s.connRx(); read != 3000 {
+		t.Fatalf("conn read %d after the reset, want 3000", read)
+	}
+	if mem, buffered, frags := s.rxMem(id); mem != 0 || buffered != 0 || frags != 0 {
+		t.Fatalf("reset stream holds %d bytes (%d frags, mem %d)", buffered, frags, mem)
+	}
+}
+
+// A RESET_STREAM_AT whose reliable bytes were all read acts at once.
+func TestStreamResetAtBelowReadOffset(t *testing.T) {
+	_, s := newPair(t, bigLimits(), bigLimits())
+	const id = 0
+	wantOK(t, "data", s.onStream(id, 0, make([]byte, 500), false, 0))
+	if got, _, err := s.read(id, 500); err != nil || len(got) != 500 {
+		t.Fatalf("read %d %v", len(got), err)
+	}
+	wantOK(t, "RESET_STREAM_AT", s.onResetAt(id, 9, 800, 400))
+	if _, _, err := s.read(id, 10); !errors.Is(err, engineResult(errnoCONNRESET)) {
+		t.Fatalf("read after reset: %v", err)
+	}
+	wantStates(t, s, id, sendReady, recvResetRead)
+}
+
 func TestStreamStopSendingLocal(t *testing.T) {
 	c, s := newPair(t, bigLimits(), bigLimits())
 	id, _ := c.open(false)

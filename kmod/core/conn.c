@@ -44,6 +44,7 @@ void tquic_conn_config_init(struct tquic_conn_config *cfg)
 	cfg->crypto_rx_cap = 64 << 10;
 	cfg->datagram_queue = 128;
 	cfg->new_token = true;
+	cfg->reset_stream_at = true;
 }
 
 /* ---- events ---- */
@@ -743,6 +744,8 @@ static void local_tp_fill(struct tquic_conn *c, struct tquic_transport_params *t
 		tp->max_datagram_frame_size = c->cfg.max_datagram_frame_size;
 		TQUIC_TP_SET(tp, TQUIC_TPB_MAX_DATAGRAM_FRAME_SIZE);
 	}
+	if (c->cfg.reset_stream_at)
+		TQUIC_TP_SET(tp, TQUIC_TPB_RESET_STREAM_AT);
 	tp->version_info.chosen = c->version;
 	for (i = 0; i < c->cfg.n_versions; i++)
 		tp->version_info.available[i] = c->cfg.versions[i];

@@ -89,6 +89,12 @@ struct tquic_conn_config {
 	 * address (RFC 9000 8.1.3).  Default on.
 	 */
 	bool new_token;
+	/*
+	 * Offer reset_stream_at (draft-ietf-quic-reliable-stream-reset): the
+	 * peer may reset a stream yet keep a prefix reliable, as WebTransport
+	 * does with its stream headers.  Default on.
+	 */
+	bool reset_stream_at;
 };
 
 /* Fills @cfg with defaults (v1 then v2, CUBIC, pacing, 30 s idle timeout). */

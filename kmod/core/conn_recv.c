@@ -250,6 +250,11 @@ static int on_frame(struct tquic_conn *c, struct tquic_buf *b, struct tquic_fram
 			tquic_conn_event(c, TQUIC_EV_NEW_TOKEN, 0, 0, 0, NULL, 0);
 		}
 		return 0;
+	case TQUIC_FT_RESET_STREAM_AT:
+		/* Only after we offered it. */
+		if (!c->cfg.reset_stream_at)
+			return TQUIC_ERR_PROTOCOL_VIOLATION;
+		return tquic_streams_on_reset(s, &f->u.reset, now_us, c->gfp);
 	case TQUIC_FT_RESET_STREAM:
 		return tquic_streams_on_reset(s, &f->u.reset, now_us, c->gfp);
 	case TQUIC_FT_STOP_SENDING:

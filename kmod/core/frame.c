@@ -165,6 +165,7 @@ static int decode_simple(struct tquic_cursor *c, u64 type,
 		if (!get_v(c, &r->id) || !get_v(c, &r->error_code) ||
 		    !get_v(c, &r->final_size))
 			return frame_err(why, "reset_stream: truncated", FEE);
+		r->reliable_size = 0;
 		if (type == TQUIC_FT_RESET_STREAM_AT) {
 			if (!get_v(c, &r->reliable_size))
 				return frame_err(why, "reset_stream_at: truncated", FEE);

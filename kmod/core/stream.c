@@ -1342,7 +1342,9 @@ static void stream_credit(struct tquic_streams *s, struct tquic_stream *st, u64 
 
 static void stream_check_data_recvd(struct tquic_streams *s, struct tquic_stream *st)
 {
-	if (st->recv_state == TQUIC_RECV_SIZE_KNOWN && st->rx.contig >= st->final_size)
+	/* Behind a RESET_STREAM_AT the stream ends in the reset, not in its data. */
+	if (st->recv_state == TQUIC_RECV_SIZE_KNOWN && st->rx.contig >= st->final_size &&
+	    !st->reset_at)
 		st->recv_state = TQUIC_RECV_DATA_RECVD;
 	/* Data Read needs the application to see the end, unless it opted out. */
 	if (st->discard && st->recv_state == TQUIC_RECV_DATA_RECVD &&
@@ -1417,11 +1419,30 @@ int tquic_streams_on_stream(struct tquic_streams *s, const struct tquic_frame_st
 	return err;
 }
 
+/* The peer's reset takes effect: what was not read is dropped. */
+static void stream_reset_recvd(struct tquic_streams *s, struct tquic_stream *st)
+{
+	/* Bytes that will never be read give their connection credit back. */
+	u64 unread = st->final_size - st->rx.read_off;
+
+	st->reset_at = false;
+	st->recv_state = TQUIC_RECV_RESET_RECVD;
+	tquic_rbuf_purge(&st->rx);
+	stream_ctrl_clear(st, TQUIC_SCTRL_STOP);
+	tquic_fc_rx_consume(&s->conn_rx, unread, s->now_us, s->srtt_us);
+	stream_event(s, st, TQUIC_STREAM_EV_PEER_RESET | TQUIC_STREAM_EV_READABLE);
+	/* After STOP_SENDING the application reads no more: nothing to tell it. */
+	if (st->discard) {
+		st->recv_state = TQUIC_RECV_RESET_READ;
+		stream_maybe_done(s, st);
+	}
+}
+
 int tquic_streams_on_reset(struct tquic_streams *s, const struct tquic_frame_reset *f,
 			   u64 now_us, unsigned int gfp)
 {
 	struct tquic_stream *st;
-	u64 delta, unread;
+	u64 delta, reliable;
 	int err;
 
 	s->now_us = now_us;
@@ -1442,22 +1463,22 @@ int tquic_streams_on_reset(struct tquic_streams *s, const struct tquic_frame_res
 	/* All data received already: deliver it and ignore the reset. */
 	if (st->recv_state != TQUIC_RECV_RECV && st->recv_state != TQUIC_RECV_SIZE_KNOWN)
 		return 0;
+	/* A later RESET_STREAM_AT may lower the reliable size, never raise it. */
+	reliable = f->reliable_size;
+	if (st->reset_at && reliable > st->reliable_size)
+		reliable = st->reliable_size;
 	st->final_known = true;
 	st->final_size = f->final_size;
 	st->rx_error = f->error_code;
-	st->recv_state = TQUIC_RECV_RESET_RECVD;
-	/* Bytes that will never be read give their connection credit back. */
-	unread = f->final_size - st->rx.read_off;
-	tquic_rbuf_purge(&st->rx);
 	tquic_fc_rx_stop(&st->fc_rx);
-	stream_ctrl_clear(st, TQUIC_SCTRL_MAX_STREAM_DATA | TQUIC_SCTRL_STOP);
-	tquic_fc_rx_consume(&s->conn_rx, unread, s->now_us, s->srtt_us);
-	stream_event(s, st, TQUIC_STREAM_EV_PEER_RESET | TQUIC_STREAM_EV_READABLE);
-	/* After STOP_SENDING the application reads no more: nothing to tell it. */
-	if (st->discard) {
-		st->recv_state = TQUIC_RECV_RESET_READ;
-		stream_maybe_done(s, st);
+	stream_ctrl_clear(st, TQUIC_SCTRL_MAX_STREAM_DATA);
+	if (reliable > st->rx.read_off) {
+		st->reset_at = true;
+		st->reliable_size = reliable;
+		st->recv_state = TQUIC_RECV_SIZE_KNOWN;
+		return 0;
 	}
+	stream_reset_recvd(s, st);
 	return 0;
 }
 
@@ -1646,8 +1667,12 @@ int tquic_stream_peek(struct tquic_streams *s, struct tquic_stream *st,
 	default:
 		break;
 	}
-	if (tquic_rbuf_peek(&st->rx, iov))
+	if (tquic_rbuf_peek(&st->rx, iov)) {
+		/* Nothing at or past a RESET_STREAM_AT's reliable size is delivered. */
+		if (st->reset_at && iov->len > st->reliable_size - st->rx.read_off)
+			iov->len = st->reliable_size - st->rx.read_off;
 		return 0;
+	}
 	if (st->recv_state == TQUIC_RECV_DATA_RECVD && st->rx.read_off >= st->final_size) {
 		st->recv_state = TQUIC_RECV_DATA_READ;
 		stream_maybe_done(s, st);
@@ -1666,7 +1691,10 @@ void tquic_stream_consume(struct tquic_streams *s, struct tquic_stream *st, u64 
 		return;
 	tquic_rbuf_consume(&st->rx, n);
 	stream_credit(s, st, n);
-	stream_check_data_recvd(s, st);
+	if (st->reset_at && st->rx.read_off >= st->reliable_size)
+		stream_reset_recvd(s, st);
+	else
+		stream_check_data_recvd(s, st);
 }
 
 long tquic_stream_read(struct tquic_streams *s, struct tquic_stream *st, u8 *dst,

@@ -261,6 +261,12 @@ struct tquic_stream {
 	u64 final_size;			/* valid when final_known */
 	bool final_known;
 	u64 rx_error;			/* peer's RESET_STREAM code */
+	/*
+	 * A RESET_STREAM_AT arrived (draft-ietf-quic-reliable-stream-reset):
+	 * bytes below reliable_size are still delivered, then the reset.
+	 */
+	bool reset_at;
+	u64 reliable_size;
 	u64 stop_code;			/* our STOP_SENDING code */
 
 	/* Send side. */

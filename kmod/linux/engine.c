@@ -9,10 +9,11 @@
  * transforms (which sleep) wherever the protocol asks for new keys: a new
  * server connection's Initial keys, a Retry, a peer's key update.
  *
- * After each engine input the socket runs tquic_engine_process(): it
- * drains the engine's events (routing CIDs, waking readers and writers,
- * queueing handshake bytes, datagrams and notifications for recvmsg()),
- * sends what is due and re-arms the timer.
+ * After each engine input (a socket call, or a batch of received
+ * datagrams) the socket runs tquic_engine_process(): it drains the engine's
+ * events (routing CIDs, waking readers and writers, queueing handshake
+ * bytes, datagrams and notifications for recvmsg()), sends what is due, as
+ * UDP GSO batches where datagrams line up, and re-arms the timer.
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
@@ -46,6 +47,8 @@
 #define TQUIC_TX_HEADROOM	(MAX_HEADER + sizeof(struct ipv6hdr) + sizeof(struct udphdr))
 /* Datagrams one pass sends before yielding to the next work run. */
 #define TQUIC_TX_BUDGET		64
+/* Datagrams one transmit skb carries at most (UDP GSO). */
+#define TQUIC_GSO_SEGS		16
 /* Datagrams one work run processes before re-queueing itself. */
 #define TQUIC_RX_BUDGET		256
 /* Bytes of application data copied into one engine buffer. */
@@ -113,8 +116,11 @@ static void tquic_sock_work(struct work_struct *work)
 			sock_put(redirect);
 		}
 	}
+	/* One transmit pass for the whole batch: ACKs and data go out together. */
 	if (test_and_clear_bit(TQUIC_DEFERRED_TIMER, &qs->deferred))
 		tquic_engine_timeout(sk);
+	else if (n > 1)
+		tquic_engine_process(sk);
 	if (!skb_queue_empty(&qs->rx_queue))
 		tquic_sock_kick(sk);	/* yield: the rest in the next run */
 	release_sock(sk);
@@ -133,6 +139,7 @@ void tquic_engine_sock_init(struct tquic_sock *qs)
 	qs->rs_cap = 0;
 	qs->app_secrets = 0;
 	qs->send_blocked = false;
+	qs->tx_batch = 0;
 }
 
 /*
@@ -341,6 +348,7 @@ int tquic_engine_accept(struct sock *lsk, struct sock *sk, struct sk_buff *skb,
 	}
 	tquic_qlog_conn_new(sk, lsk);
 	tquic_engine_rcv(sk, skb);
+	tquic_engine_process(sk);
 	/* Forged Initials must not leave connections behind. */
 	tquic_conn_stats(qs->conn, &st);
 	return st.pkts_recv ? 0 : -EBADMSG;
@@ -648,34 +656,106 @@ static void tquic_drain_events(struct sock *sk)
 
 /* ---- transmit ---- */
 
-static void tquic_flush(struct sock *sk)
+/* Sends @skb, @segs datagrams of @gso_size bytes (the last may be shorter). */
+static void tquic_xmit(struct sock *sk, struct sk_buff *skb, unsigned int segs,
+		       unsigned int gso_size, const struct tquic_send_info *info)
+{
+	struct tquic_sock *qs = tquic_sk(sk);
+	union tquic_sockaddr peer;
+	unsigned int len = skb->len;
+
+	if (segs > 1) {
+		skb_shinfo(skb)->gso_size = gso_size;
+		skb_shinfo(skb)->gso_segs = segs;
+		skb_shinfo(skb)->gso_type = SKB_GSO_UDP_L4;
+		/* The tunnel writes the pseudo-header sum; segmentation completes it. */
+		skb->ip_summed = CHECKSUM_PARTIAL;
+		skb->csum_start = skb_headroom(skb) - sizeof(struct udphdr);
+		skb->csum_offset = offsetof(struct udphdr, check);
+	}
+	tquic_addr_to_sockaddr(sk, info->peer, &peer);
+	if (!tquic_tunnel_xmit(sk, skb, &peer, info->ecn)) {
+		qs->opts.stats.tx_datagrams += segs;
+		qs->opts.stats.tx_bytes += len;
+	}
+}
+
+/*
+ * Builds and sends one skb: the engine's next datagram and, when it is
+ * full-sized, more of its size to the same peer with the same ECN codepoint
+ * behind it, as one UDP GSO skb the stack (or the NIC) splits.  Returns the
+ * datagrams sent, 0 when the engine had nothing to send, or -errno.
+ */
+static int tquic_xmit_batch(struct sock *sk)
 {
 	struct tquic_sock *qs = tquic_sk(sk);
 	struct tquic_conn *c = qs->conn;
-	int n;
+	unsigned int segs = 1, max_segs, gso_size;
+	struct tquic_send_info info, next;
+	struct sk_buff *skb, *batch;
+	u64 now = tquic_now();
+	long len;
 
-	for (n = 0; n < TQUIC_TX_BUDGET; n++) {
-		struct tquic_send_info info;
-		union tquic_sockaddr peer;
-		struct sk_buff *skb;
-		long len;
-
-		skb = alloc_skb(TQUIC_TX_HEADROOM + TQUIC_TX_CAP, GFP_KERNEL);
-		if (!skb)
-			return;
-		skb_reserve(skb, TQUIC_TX_HEADROOM);
-		len = tquic_conn_send(c, skb->data, TQUIC_TX_CAP, tquic_now(), &info,
+	/* Buffers are zeroed on allocation (init_on_alloc): no bigger than needed. */
+	skb = alloc_skb(TQUIC_TX_HEADROOM + TQUIC_TX_CAP, GFP_KERNEL);
+	if (!skb)
+		return -ENOMEM;
+	skb_reserve(skb, TQUIC_TX_HEADROOM);
+	len = tquic_conn_send(c, skb->data, TQUIC_TX_CAP, now, &info, TQUIC_GFP_KERNEL);
+	if (len <= 0) {
+		kfree_skb(skb);
+		return len < 0 ? (int)len : 0;
+	}
+	skb_put(skb, len);
+	gso_size = len;
+	/* Grow towards what the last batch needed; the engine needs 1200 bytes of room. */
+	max_segs = clamp_t(unsigned int, 2 * qs->tx_batch, 2, TQUIC_GSO_SEGS);
+	if (gso_size < TQUIC_MIN_INITIAL_SIZE)
+		goto out;
+	batch = alloc_skb(TQUIC_TX_HEADROOM + max_segs * gso_size,
+			  GFP_KERNEL | __GFP_NORETRY | __GFP_NOWARN);
+	if (!batch)
+		goto out;
+	skb_reserve(batch, TQUIC_TX_HEADROOM);
+	skb_put_data(batch, skb->data, skb->len);
+	kfree_skb(skb);
+	skb = batch;
+	while (segs < max_segs) {
+		len = tquic_conn_send(c, skb_tail_pointer(skb), gso_size, now, &next,
 				      TQUIC_GFP_KERNEL);
-		if (len <= 0) {
-			kfree_skb(skb);
-			return;
+		if (len <= 0)
+			break;
+		if (next.ecn != info.ecn || !tquic_addr_eq(next.peer, info.peer)) {
+			/* Another path's datagram (a probe): it goes alone. */
+			struct sk_buff *one = alloc_skb(TQUIC_TX_HEADROOM + len, GFP_KERNEL);
+
+			if (one) {
+				skb_reserve(one, TQUIC_TX_HEADROOM);
+				skb_put_data(one, skb_tail_pointer(skb), len);
+				tquic_xmit(sk, one, 1, len, &next);
+			}
+			break;
 		}
 		skb_put(skb, len);
-		tquic_addr_to_sockaddr(sk, info.peer, &peer);
-		if (!tquic_tunnel_xmit(sk, skb, &peer, info.ecn)) {
-			qs->opts.stats.tx_datagrams++;
-			qs->opts.stats.tx_bytes += len;
-		}
+		segs++;
+		if (len < gso_size)
+			break;	/* only the last segment may be shorter */
+	}
+out:
+	qs->tx_batch = segs;
+	tquic_xmit(sk, skb, segs, gso_size, &info);
+	return segs;
+}
+
+static void tquic_flush(struct sock *sk)
+{
+	int n = 0, sent;
+
+	while (n < TQUIC_TX_BUDGET) {
+		sent = tquic_xmit_batch(sk);
+		if (sent <= 0)
+			return;
+		n += sent;
 	}
 	/* More to send than one pass: continue from the work, after others ran. */
 	tquic_sock_kick(sk);
@@ -752,7 +832,6 @@ void tquic_engine_rcv(struct sock *sk, struct sk_buff *skb)
 	tquic_buf_put(b);
 	kfree_skb(skb);
 	TQUIC_INC_STATS(tn, TQUIC_MIB_RX_CONSUMED);
-	tquic_engine_process(sk);
 }
 
 void tquic_engine_timeout(struct sock *sk)
@@ -1099,6 +1178,20 @@ int tquic_engine_send_dgram(struct sock *sk, struct msghdr *msg, size_t len)
 	return len;
 }
 
+/* The peer reset stream @id with @code: tell the application, in order. */
+static void tquic_rstream_reset(struct sock *sk, u64 id, u64 code)
+{
+	struct quic_stream_update u = {
+		.id = id,
+		.state = QUIC_STREAM_RECV_STATE_RESET_RECVD,
+		/* The draft's structure has 32 bits: larger codes saturate. */
+		.errcode = (u32)min_t(u64, code, U32_MAX),
+	};
+
+	tquic_rstream_pop(tquic_sk(sk));
+	tquic_notify(sk, QUIC_EVENT_STREAM_UPDATE, &u, sizeof(u));
+}
+
 /*
  * recvmsg() of stream data: the first stream with something to read.
  * Socket owned.  Returns the bytes copied (0 with FIN at the end of a
@@ -1121,15 +1214,7 @@ int tquic_engine_recv_stream(struct sock *sk, struct msghdr *msg, size_t len, in
 		code = tquic_conn_stream_reset_code(qs->conn, id);
 		r = tquic_conn_stream_peek(qs->conn, id, &iov);
 		if (r == -ECONNRESET) {
-			struct quic_stream_update u = {
-				.id = id,
-				.state = QUIC_STREAM_RECV_STATE_RESET_RECVD,
-				/* The draft's structure has 32 bits: larger codes saturate. */
-				.errcode = (u32)min_t(u64, code, U32_MAX),
-			};
-
-			tquic_rstream_pop(qs);
-			tquic_notify(sk, QUIC_EVENT_STREAM_UPDATE, &u, sizeof(u));
+			tquic_rstream_reset(sk, id, code);
 			return -EAGAIN;	/* the notification is next in the queue */
 		}
 		if (r < 0 || (r == 0 && !iov.len)) {
@@ -1142,16 +1227,27 @@ int tquic_engine_recv_stream(struct sock *sk, struct msghdr *msg, size_t len, in
 			/* Everything read: the FIN alone. */
 			fin = true;
 		} else {
-			size_t n = min_t(size_t, len, iov.len);
+			/* As much in-order data as fits: one datagram's worth per call is slow. */
+			while (copied < len) {
+				size_t n = min_t(size_t, len - copied, iov.len);
 
-			if (copy_to_iter(iov.data, n, &msg->msg_iter) != n)
-				return -EFAULT;
-			copied = n;
-			if (!(flags & MSG_PEEK)) {
+				if (copy_to_iter(iov.data, n, &msg->msg_iter) != n)
+					return copied ? copied : -EFAULT;
+				copied += n;
+				if (flags & MSG_PEEK)
+					break;
 				tquic_conn_stream_consume(qs->conn, id, n);
-				/* The end of the stream right behind this data? */
+				/* More right behind, or the end of the stream? */
+				code = tquic_conn_stream_reset_code(qs->conn, id);
 				r = tquic_conn_stream_peek(qs->conn, id, &iov);
 				fin = r == 1;
+				if (r == -ECONNRESET) {
+					/* A RESET_STREAM_AT's reliable bytes are all read. */
+					tquic_rstream_reset(sk, id, code);
+					break;
+				}
+				if (r != 0 || !iov.len)
+					break;
 			}
 		}
 		if (fin && !(flags & MSG_PEEK)) {

@@ -196,6 +196,7 @@ struct tquic_sock {
 	u32 rs_head, rs_len, rs_cap;
 	u8 app_secrets;			/* application secrets installed */
 	bool send_blocked;		/* a send waits for room: no EPOLLOUT */
+	u8 tx_batch;			/* datagrams the last transmit skb held */
 
 	bool tp_set;			/* the application set QUIC_SOCKOPT_TRANSPORT_PARAM */
 	u32 events;			/* enabled QUIC_EVENT_* bits */

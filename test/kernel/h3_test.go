@@ -177,12 +177,11 @@ type h3Get struct {
 //   - the host interop tests of pkg/webtransport with our client and
 //     server on sockapi against webtransport-go (sessions, streams both
 //     ways, datagrams, resets and closes with application codes, 8
-//     sessions on one connection). Two kernel gaps show as KNOWN KERNEL
-//     GAP lines: webtransport-go's client refuses a server without the
-//     reset_stream_at transport parameter, which kernel sockets cannot
-//     offer (that subtest skips while it does), and stream reset codes
-//     above 2^32, as all WebTransport codes are, do not fit the kernel's
-//     32-bit UAPI errcode fields (the reset must arrive, its code may not).
+//     sessions on one connection), webtransport-go's client against our
+//     server on kernel sockets too (it needs reset_stream_at).  One kernel
+//     gap shows as a KNOWN KERNEL GAP line: stream reset codes above 2^32,
+//     as all WebTransport codes are, do not fit the kernel's 32-bit UAPI
+//     errcode fields (the reset must arrive, its code may not).
 func TestKernelHTTP3(t *testing.T) {
 	e := newEnv(t)
 	e.goBuild("tquic-h3", false, "./cmd/tquic-h3")
@@ -307,15 +306,8 @@ exit 0
 	})
 	t.Run("WebTransport_WebtransportGoClient_KernelServer", func(t *testing.T) {
 		// webtransport-go (v0.13) requires the server's reset_stream_at
-		// transport parameter (draft-ietf-quic-reliable-stream-reset),
-		// which the kernel does not offer: its client refuses the session.
-		const gap = "server didn't enable QUIC stream reset partial delivery"
-		if e.read("wt_goclient.rc") != "0" && strings.Contains(e.read("wt_goclient.out"), gap) {
-			e.checkKernelUsed(t, "wt_goclient", 1, false)
-			// Asserted as it is today, so the day it changes this test says so.
-			t.Logf("KNOWN KERNEL GAP: webtransport-go's client: %q (no reset_stream_at transport parameter on kernel sockets)", gap)
-			return
-		}
+		// transport parameter (draft-ietf-quic-reliable-stream-reset):
+		// the kernel engine offers it and delivers RESET_STREAM_AT frames.
 		e.checkInterop(t, "wt_goclient", wtWant("TestInteropWebtransportGoClient"))
 		e.checkKernelUsed(t, "wt_goclient", 1, true)
 	})
