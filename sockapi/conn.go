@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/tls"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"math"
@@ -170,7 +171,12 @@ func (cfg *Config) transportParams(tp *uapi.QuicTransportParam) error {
 // peer's close, and more stream credit.
 var connEvents = []uint8{uapi.QUIC_EVENT_STREAM_UPDATE, uapi.QUIC_EVENT_CONNECTION_CLOSE, uapi.QUIC_EVENT_STREAM_MAX_STREAM}
 
+// enableEvents turns on connEvents, with stream updates that carry whole
+// 62-bit error codes (the draft's structure has 32 bits).
 func enableEvents(ep endpoint) error {
+	if err := ep.setsockopt(uapi.TQUIC_SOCKOPT_WIDE_ERRCODES, binary.NativeEndian.AppendUint32(nil, 1)); err != nil {
+		return fmt.Errorf("sockapi: wide error codes: %w", err)
+	}
 	for _, typ := range connEvents {
 		if err := ep.setsockopt(uapi.QUIC_SOCKOPT_EVENT, encodeEventOption(typ, true)); err != nil {
 			return fmt.Errorf("sockapi: enable notification %d: %w", typ, err)

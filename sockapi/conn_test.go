@@ -779,7 +779,8 @@ func TestConnOptions(t *testing.T) {
 	if err := enableEvents(f3); err != nil {
 		t.Fatal(err)
 	}
-	want := []string{"setsockopt 0 01 01", "setsockopt 0 05 01", "setsockopt 0 03 01"} // STREAM_UPDATE, CONNECTION_CLOSE, MAX_STREAM on
+	// 62-bit codes in stream updates; STREAM_UPDATE, CONNECTION_CLOSE, MAX_STREAM on.
+	want := []string{"wide error codes 1", "setsockopt 0 01 01", "setsockopt 0 05 01", "setsockopt 0 03 01"}
 	if got := f3.calls(); strings.Join(got, "|") != strings.Join(want, "|") {
 		t.Errorf("enableEvents made %q, want %q", got, want)
 	}

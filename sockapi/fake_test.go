@@ -7,6 +7,7 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"encoding/binary"
 	"fmt"
 	"math/big"
 	"net"
@@ -196,16 +197,27 @@ func (f *fakeSock) setsockopt(opt int, val []byte) error {
 		f.mu.Unlock()
 		ci, _ := decodeClose(val)
 		f.logf("close %#x %q", ci.code, ci.phrase)
-	case uapi.QUIC_SOCKOPT_STREAM_RESET:
-		ei, _ := decodeStruct[uapi.QuicErrinfo](val)
-		f.logf("reset %d %#x", ei.Id, ei.Errcode)
-		u := uapi.QuicStreamUpdate{Id: ei.Id, State: uapi.QUIC_STREAM_RECV_STATE_RESET_RECVD, Errcode: ei.Errcode}
+	case uapi.TQUIC_SOCKOPT_WIDE_ERRCODES:
+		if len(val) != 4 || binary.NativeEndian.Uint32(val) > 1 {
+			return unix.EINVAL
+		}
+		f.logf("wide error codes %d", binary.NativeEndian.Uint32(val))
+	case uapi.TQUIC_SOCKOPT_STREAM_RESET:
+		se, ok := decodeStruct[uapi.TquicStreamError](val)
+		if !ok || len(val) != uapi.SizeofTquicStreamError || se.Errcode >= 1<<62 {
+			return unix.EINVAL
+		}
+		f.logf("reset %d %#x", se.Id, se.Errcode)
+		u := uapi.TquicStreamUpdate{Id: se.Id, State: uapi.QUIC_STREAM_RECV_STATE_RESET_RECVD, Errcode: se.Errcode}
 		f.peer.notify(uapi.QUIC_EVENT_STREAM_UPDATE, structBytes(&u))
-	case uapi.QUIC_SOCKOPT_STREAM_STOP_SENDING:
+	case uapi.TQUIC_SOCKOPT_STREAM_STOP_SENDING:
 		// The peer's kernel answers STOP_SENDING with RESET_STREAM.
-		ei, _ := decodeStruct[uapi.QuicErrinfo](val)
-		f.logf("stop sending %d %#x", ei.Id, ei.Errcode)
-		u := uapi.QuicStreamUpdate{Id: ei.Id, State: uapi.QUIC_STREAM_SEND_STATE_RESET_SENT, Errcode: ei.Errcode}
+		se, ok := decodeStruct[uapi.TquicStreamError](val)
+		if !ok || len(val) != uapi.SizeofTquicStreamError || se.Errcode >= 1<<62 {
+			return unix.EINVAL
+		}
+		f.logf("stop sending %d %#x", se.Id, se.Errcode)
+		u := uapi.TquicStreamUpdate{Id: se.Id, State: uapi.QUIC_STREAM_SEND_STATE_RESET_SENT, Errcode: se.Errcode}
 		f.peer.notify(uapi.QUIC_EVENT_STREAM_UPDATE, structBytes(&u))
 	case uapi.QUIC_SOCKOPT_KEY_UPDATE:
 		if len(val) != 0 {

@@ -119,7 +119,7 @@ func (s *Stream) deliver(data []byte, fin bool) {
 }
 
 // update applies a QUIC_EVENT_STREAM_UPDATE; c.mu is held.
-func (s *Stream) update(u uapi.QuicStreamUpdate) {
+func (s *Stream) update(u uapi.TquicStreamUpdate) {
 	code := transport.ErrorCode(u.Errcode)
 	switch u.State {
 	case uapi.QUIC_STREAM_RECV_STATE_RESET_RECVD:
@@ -332,8 +332,8 @@ func (s *Stream) Close() error {
 // CloseWrite is Close.
 func (s *Stream) CloseWrite() error { return s.Close() }
 
-// CancelWrite abandons sending: RESET_STREAM with code (32 bits in the
-// kernel; larger codes are sent as 0xffffffff).
+// CancelWrite abandons sending: RESET_STREAM with code (all 62 bits, through
+// TQUIC_SOCKOPT_STREAM_RESET).
 func (s *Stream) CancelWrite(code transport.ErrorCode) {
 	c := s.c
 	c.mu.Lock()
@@ -348,11 +348,11 @@ func (s *Stream) CancelWrite(code transport.ErrorCode) {
 	c.mu.Unlock()
 	s.sendCancel()
 	signal(s.sendCh)
-	_ = c.ep.setsockopt(uapi.QUIC_SOCKOPT_STREAM_RESET, encodeErrinfo(s.id, uint64(code)))
+	_ = c.ep.setsockopt(uapi.TQUIC_SOCKOPT_STREAM_RESET, encodeStreamError(s.id, uint64(code)))
 }
 
 // CancelRead abandons reading: unread data is dropped and the peer is
-// asked to stop (STOP_SENDING with code, 32 bits as for CancelWrite).
+// asked to stop (STOP_SENDING with code).
 func (s *Stream) CancelRead(code transport.ErrorCode) {
 	c := s.c
 	c.mu.Lock()
@@ -366,7 +366,7 @@ func (s *Stream) CancelRead(code transport.ErrorCode) {
 	s.release()
 	c.mu.Unlock()
 	signal(s.recvCh)
-	_ = c.ep.setsockopt(uapi.QUIC_SOCKOPT_STREAM_STOP_SENDING, encodeErrinfo(s.id, uint64(code)))
+	_ = c.ep.setsockopt(uapi.TQUIC_SOCKOPT_STREAM_STOP_SENDING, encodeStreamError(s.id, uint64(code)))
 }
 
 // SetReadDeadline sets the deadline for pending and future Reads.

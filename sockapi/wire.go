@@ -121,15 +121,16 @@ func encodeStreamInfo(id int64, flags uint32) []byte {
 	return structBytes(&si)
 }
 
-// encodeErrinfo builds struct quic_errinfo (STREAM_RESET, STOP_SENDING).
-func encodeErrinfo(id int64, code uint64) []byte {
-	ei := uapi.QuicErrinfo{Id: id, Errcode: kernelErrorCode(code)}
-	return structBytes(&ei)
+// encodeStreamError builds struct tquic_stream_error: a stream and a whole
+// 62-bit code for TQUIC_SOCKOPT_STREAM_RESET and _STOP_SENDING.
+func encodeStreamError(id int64, code uint64) []byte {
+	se := uapi.TquicStreamError{Id: id, Errcode: code}
+	return structBytes(&se)
 }
 
-// kernelErrorCode fits a 62-bit QUIC error code into the kernel's 32-bit
-// errcode fields. Codes that do not fit saturate, so they stay recognisable
-// instead of aliasing a small code.
+// kernelErrorCode fits a 62-bit QUIC error code into the draft's 32-bit
+// errcode field of CONNECTION_CLOSE. Codes that do not fit saturate, so
+// they stay recognisable instead of aliasing a small code.
 func kernelErrorCode(code uint64) uint32 {
 	if code > math.MaxUint32 {
 		return math.MaxUint32
@@ -335,8 +336,8 @@ func decodeClose(b []byte) (closeInfo, error) {
 // event is a notification the connection acts on.
 type event struct {
 	typ    uint8
-	update uapi.QuicStreamUpdate // QUIC_EVENT_STREAM_UPDATE
-	close  closeInfo             // QUIC_EVENT_CONNECTION_CLOSE
+	update uapi.TquicStreamUpdate // QUIC_EVENT_STREAM_UPDATE (wide error codes)
+	close  closeInfo              // QUIC_EVENT_CONNECTION_CLOSE
 }
 
 // parseEvent decodes a notification: the event type byte, then its
@@ -349,7 +350,7 @@ func parseEvent(b []byte) (event, error) {
 	body := b[1:]
 	switch ev.typ {
 	case uapi.QUIC_EVENT_STREAM_UPDATE:
-		u, ok := decodeStruct[uapi.QuicStreamUpdate](body)
+		u, ok := decodeStruct[uapi.TquicStreamUpdate](body)
 		if !ok {
 			return event{}, fmt.Errorf("sockapi: short stream update notification (%d bytes)", len(body))
 		}

@@ -206,7 +206,8 @@ func TestParseMessage(t *testing.T) {
 }
 
 func TestParseEvent(t *testing.T) {
-	u := uapi.QuicStreamUpdate{Id: 6, State: uapi.QUIC_STREAM_RECV_STATE_RESET_RECVD, Errcode: 0x10c, Finalsz: 99}
+	// A WebTransport-mapped code: above 2^32, below 2^62.
+	u := uapi.TquicStreamUpdate{Id: 6, State: uapi.QUIC_STREAM_RECV_STATE_RESET_RECVD, Errcode: 0x52e4a40fa8f9, Finalsz: 99}
 	// The structure starts right after the type byte, unaligned.
 	ev, err := parseEvent(append([]byte{uapi.QUIC_EVENT_STREAM_UPDATE}, structBytes(&u)...))
 	if err != nil {
@@ -215,17 +216,17 @@ func TestParseEvent(t *testing.T) {
 	if ev.typ != uapi.QUIC_EVENT_STREAM_UPDATE || ev.update != u {
 		t.Errorf("stream update decoded as %+v", ev)
 	}
-	// By hand: id 6 at 1, state at 9, errcode at 13, finalsz at 17.
-	raw := make([]byte, 25)
+	// By hand: id 6 at 1, state at 9, errcode at 17, finalsz at 25.
+	raw := make([]byte, 33)
 	raw[0] = uapi.QUIC_EVENT_STREAM_UPDATE
 	binary.NativeEndian.PutUint64(raw[1:], 6)
 	raw[9] = uapi.QUIC_STREAM_RECV_STATE_RESET_RECVD
-	binary.NativeEndian.PutUint32(raw[13:], 0x10c)
-	binary.NativeEndian.PutUint64(raw[17:], 99)
+	binary.NativeEndian.PutUint64(raw[17:], 0x52e4a40fa8f9)
+	binary.NativeEndian.PutUint64(raw[25:], 99)
 	if ev, err := parseEvent(raw); err != nil || ev.update != u {
 		t.Errorf("hand-built stream update: %+v, %v", ev.update, err)
 	}
-	if _, err := parseEvent(raw[:20]); err == nil {
+	if _, err := parseEvent(raw[:28]); err == nil {
 		t.Error("a short stream update parsed")
 	}
 
@@ -266,11 +267,11 @@ func TestEncodeClose(t *testing.T) {
 	}
 }
 
-func TestEncodeErrinfo(t *testing.T) {
-	b := encodeErrinfo(9, 0x33)
-	if len(b) != uapi.SizeofQuicErrinfo || binary.NativeEndian.Uint64(b) != 9 ||
-		binary.NativeEndian.Uint32(b[8:]) != 0x33 || binary.NativeEndian.Uint32(b[12:]) != 0 {
-		t.Errorf("errinfo % x", b)
+func TestEncodeStreamError(t *testing.T) {
+	b := encodeStreamError(9, 0x52e4a40fa8f9)
+	if len(b) != uapi.SizeofTquicStreamError || binary.NativeEndian.Uint64(b) != 9 ||
+		binary.NativeEndian.Uint64(b[8:]) != 0x52e4a40fa8f9 {
+		t.Errorf("stream error % x", b)
 	}
 }
 

@@ -433,6 +433,25 @@ static void tquic_wake_writers(struct sock *sk)
 	rcu_read_unlock();
 }
 
+/* QUIC_EVENT_STREAM_UPDATE for a reset (@state) of stream @id with @code. */
+static void tquic_notify_stream_reset(struct sock *sk, u64 id, u8 state, u64 code)
+{
+	if (tquic_sk(sk)->opts.wide_errcodes) {
+		struct tquic_stream_update w = { .id = id, .state = state, .errcode = code };
+
+		tquic_notify(sk, QUIC_EVENT_STREAM_UPDATE, &w, sizeof(w));
+	} else {
+		struct quic_stream_update u = {
+			.id = id,
+			.state = state,
+			/* The draft's structure has 32 bits: larger codes saturate. */
+			.errcode = (u32)min_t(u64, code, U32_MAX),
+		};
+
+		tquic_notify(sk, QUIC_EVENT_STREAM_UPDATE, &u, sizeof(u));
+	}
+}
+
 static void tquic_on_stream_event(struct sock *sk, const struct tquic_event *ev)
 {
 	struct tquic_sock *qs = tquic_sk(sk);
@@ -441,16 +460,9 @@ static void tquic_on_stream_event(struct sock *sk, const struct tquic_event *ev)
 		if (!tquic_rstream_push(qs, ev->id))
 			sk->sk_data_ready(sk);
 	}
-	if (ev->flags & TQUIC_STREAM_EV_PEER_STOP) {
-		struct quic_stream_update u = {
-			.id = ev->id,
-			.state = QUIC_STREAM_SEND_STATE_RESET_SENT,
-			.errcode = (u32)min_t(u64, tquic_conn_stream_stop_code(qs->conn, ev->id),
-					      U32_MAX),
-		};
-
-		tquic_notify(sk, QUIC_EVENT_STREAM_UPDATE, &u, sizeof(u));
-	}
+	if (ev->flags & TQUIC_STREAM_EV_PEER_STOP)
+		tquic_notify_stream_reset(sk, ev->id, QUIC_STREAM_SEND_STATE_RESET_SENT,
+					  tquic_conn_stream_stop_code(qs->conn, ev->id));
 	if (ev->flags & (TQUIC_STREAM_EV_WRITABLE | TQUIC_STREAM_EV_PEER_STOP))
 		tquic_wake_writers(sk);
 }
@@ -1181,15 +1193,8 @@ int tquic_engine_send_dgram(struct sock *sk, struct msghdr *msg, size_t len)
 /* The peer reset stream @id with @code: tell the application, in order. */
 static void tquic_rstream_reset(struct sock *sk, u64 id, u64 code)
 {
-	struct quic_stream_update u = {
-		.id = id,
-		.state = QUIC_STREAM_RECV_STATE_RESET_RECVD,
-		/* The draft's structure has 32 bits: larger codes saturate. */
-		.errcode = (u32)min_t(u64, code, U32_MAX),
-	};
-
 	tquic_rstream_pop(tquic_sk(sk));
-	tquic_notify(sk, QUIC_EVENT_STREAM_UPDATE, &u, sizeof(u));
+	tquic_notify_stream_reset(sk, id, QUIC_STREAM_RECV_STATE_RESET_RECVD, code);
 }
 
 /*

@@ -162,6 +162,7 @@ struct tquic_sock_opts {
 	struct quic_transport_param tp;	/* local transport parameters */
 	struct quic_config config;
 	char cc[TQUIC_CC_NAME_MAX];	/* "" = namespace default */
+	bool wide_errcodes;		/* TQUIC_SOCKOPT_WIDE_ERRCODES */
 	struct tquic_sock_stats stats;
 };
 

@@ -103,6 +103,7 @@ int tquic_sockopt_inherit(struct tquic_sock *child, const struct tquic_sock *par
 	child->tp_set = parent->tp_set;
 	child->opts.config = parent->opts.config;
 	memcpy(child->opts.cc, parent->opts.cc, sizeof(child->opts.cc));
+	child->opts.wide_errcodes = parent->opts.wide_errcodes;
 	child->events = parent->events;
 	if (tquic_dup(&child->alpn, &child->alpn_len, parent->alpn, parent->alpn_len, gfp))
 		return -ENOMEM;
@@ -425,8 +426,24 @@ static int tquic_setsockopt_locked(struct sock *sk, int optname, sockptr_t optva
 		memcpy(qs->opts.cc, name, sizeof(name));
 		return 0;
 	}
+	case TQUIC_SOCKOPT_STREAM_RESET:
+	case TQUIC_SOCKOPT_STREAM_STOP_SENDING: {
+		struct tquic_stream_error se;
+
+		if (optlen != sizeof(se))
+			return -EINVAL;
+		if (copy_from_sockptr(&se, optval, sizeof(se)))
+			return -EFAULT;
+		if (se.stream_id < 0 || se.errcode >= (1ULL << 62))
+			return -EINVAL;
+		if (!tquic_established(sk))
+			return -ENOTCONN;
+		return tquic_engine_stream_cancel(sk, optname == TQUIC_SOCKOPT_STREAM_RESET,
+						  se.stream_id, se.errcode);
+	}
 	case TQUIC_SOCKOPT_MULTIPATH:
 	case TQUIC_SOCKOPT_OFFLOAD:
+	case TQUIC_SOCKOPT_WIDE_ERRCODES:
 	case TQUIC_SOCKOPT_QLOG: {
 		int v;
 
@@ -438,6 +455,10 @@ static int tquic_setsockopt_locked(struct sock *sk, int optname, sockptr_t optva
 			return -EINVAL;
 		if (optname == TQUIC_SOCKOPT_QLOG)
 			return tquic_qlog_set(sk, v);
+		if (optname == TQUIC_SOCKOPT_WIDE_ERRCODES) {
+			qs->opts.wide_errcodes = v;
+			return 0;
+		}
 		/* Multipath negotiation and the offload ops: not yet. */
 		return -EOPNOTSUPP;
 	}
@@ -614,12 +635,13 @@ static int tquic_getsockopt_locked(struct sock *sk, int optname, char __user *op
 		if (len != TQUIC_CC_NAME_MAX)
 			return -EINVAL;
 		return copy_to_user(optval, qs->opts.cc, sizeof(qs->opts.cc)) ? -EFAULT : 0;
-	case TQUIC_SOCKOPT_QLOG: {
+	case TQUIC_SOCKOPT_QLOG:
+	case TQUIC_SOCKOPT_WIDE_ERRCODES: {
 		int v;
 
 		if (len != sizeof(v))
 			return -EINVAL;
-		v = tquic_qlog_get(sk);
+		v = optname == TQUIC_SOCKOPT_QLOG ? tquic_qlog_get(sk) : qs->opts.wide_errcodes;
 		return copy_to_user(optval, &v, sizeof(v)) ? -EFAULT : 0;
 	}
 	case TQUIC_SOCKOPT_MULTIPATH:

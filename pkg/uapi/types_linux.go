@@ -400,6 +400,10 @@ const (
 	TQUIC_SOCKOPT_QLOG       = C.TQUIC_SOCKOPT_QLOG
 	TQUIC_SOCKOPT_STATS      = C.TQUIC_SOCKOPT_STATS
 
+	TQUIC_SOCKOPT_STREAM_RESET        = C.TQUIC_SOCKOPT_STREAM_RESET
+	TQUIC_SOCKOPT_STREAM_STOP_SENDING = C.TQUIC_SOCKOPT_STREAM_STOP_SENDING
+	TQUIC_SOCKOPT_WIDE_ERRCODES       = C.TQUIC_SOCKOPT_WIDE_ERRCODES
+
 	TQUIC_CC_NAME_MAX = C.TQUIC_CC_NAME_MAX
 
 	TQUIC_OFFLOAD_OFF  = C.TQUIC_OFFLOAD_OFF
@@ -421,6 +425,8 @@ type (
 	QuicConnectionClose  C.struct_quic_connection_close
 	TquicLBConfig        C.struct_tquic_lb_config
 	TquicSockStats       C.struct_tquic_sock_stats
+	TquicStreamError     C.struct_tquic_stream_error
+	TquicStreamUpdate    C.struct_tquic_stream_update
 )
 
 // The C sizes of those structures, for checks against the Go layouts.
@@ -438,4 +444,6 @@ const (
 	SizeofQuicConnectionClose  = C.sizeof_struct_quic_connection_close
 	SizeofTquicLBConfig        = C.sizeof_struct_tquic_lb_config
 	SizeofTquicSockStats       = C.sizeof_struct_tquic_sock_stats
+	SizeofTquicStreamError     = C.sizeof_struct_tquic_stream_error
+	SizeofTquicStreamUpdate    = C.sizeof_struct_tquic_stream_update
 )

@@ -361,6 +361,10 @@ const (
 	TQUIC_SOCKOPT_QLOG       = 0x1004
 	TQUIC_SOCKOPT_STATS      = 0x1005
 
+	TQUIC_SOCKOPT_STREAM_RESET        = 0x1006
+	TQUIC_SOCKOPT_STREAM_STOP_SENDING = 0x1007
+	TQUIC_SOCKOPT_WIDE_ERRCODES       = 0x1008
+
 	TQUIC_CC_NAME_MAX = 0x10
 
 	TQUIC_OFFLOAD_OFF  = 0x0
@@ -471,6 +475,17 @@ type (
 		Crypto_queued   uint32
 		Reserved        uint32
 	}
+	TquicStreamError struct {
+		Id      int64
+		Errcode uint64
+	}
+	TquicStreamUpdate struct {
+		Id       int64
+		State    uint8
+		Reserved [7]uint8
+		Errcode  uint64
+		Finalsz  uint64
+	}
 )
 
 const (
@@ -487,4 +502,6 @@ const (
 	SizeofQuicConnectionClose  = 0x8
 	SizeofTquicLBConfig        = 0x28
 	SizeofTquicSockStats       = 0x50
+	SizeofTquicStreamError     = 0x10
+	SizeofTquicStreamUpdate    = 0x20
 )

@@ -178,10 +178,9 @@ type h3Get struct {
 //     server on sockapi against webtransport-go (sessions, streams both
 //     ways, datagrams, resets and closes with application codes, 8
 //     sessions on one connection), webtransport-go's client against our
-//     server on kernel sockets too (it needs reset_stream_at).  One kernel
-//     gap shows as a KNOWN KERNEL GAP line: stream reset codes above 2^32,
-//     as all WebTransport codes are, do not fit the kernel's 32-bit UAPI
-//     errcode fields (the reset must arrive, its code may not).
+//     server on kernel sockets too (it needs reset_stream_at); stream
+//     reset codes above 2^32, as all WebTransport codes are, cross the
+//     kernel whole (TQUIC's 62-bit stream error options).
 func TestKernelHTTP3(t *testing.T) {
 	e := newEnv(t)
 	e.goBuild("tquic-h3", false, "./cmd/tquic-h3")

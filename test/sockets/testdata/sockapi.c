@@ -144,6 +144,10 @@ static void check_sockopt_lengths(int fd, const char *ctx)
 		{ TQUIC_SOCKOPT_QLOG, "TQUIC_QLOG", sizeof(int), 1, 1 },
 		{ TQUIC_SOCKOPT_STATS, "TQUIC_STATS", sizeof(struct tquic_sock_stats), 0, 1 },
 		{ TQUIC_SOCKOPT_CONGESTION, "TQUIC_CONGESTION", TQUIC_CC_NAME_MAX, 0, 1 },
+		{ TQUIC_SOCKOPT_STREAM_RESET, "TQUIC_STREAM_RESET", sizeof(struct tquic_stream_error), 1, 0 },
+		{ TQUIC_SOCKOPT_STREAM_STOP_SENDING, "TQUIC_STOP_SENDING",
+		  sizeof(struct tquic_stream_error), 1, 0 },
+		{ TQUIC_SOCKOPT_WIDE_ERRCODES, "TQUIC_WIDE_ERRCODES", sizeof(int), 1, 1 },
 	};
 	unsigned char buf[8192];
 	socklen_t len;
@@ -321,6 +325,32 @@ static void check_sockopt_values(int fd, const char *ctx)
 		   "%s CRYPTO_SECRET at the Initial level", ctx);
 	EXPECT_ERR(setsockopt(fd, SOL_QUIC, QUIC_SOCKOPT_KEY_UPDATE, NULL, 0), ENOTCONN,
 		   "%s KEY_UPDATE unconnected", ctx);
+
+	/* 62-bit stream error codes: below 2^62, a stream, a connection. */
+	{
+		struct tquic_stream_error se = { .stream_id = 0, .errcode = 1ULL << 62 };
+		int w = 2;
+
+		EXPECT_ERR(setsockopt(fd, SOL_QUIC, TQUIC_SOCKOPT_STREAM_RESET, &se, sizeof(se)),
+			   EINVAL, "%s TQUIC_STREAM_RESET code 2^62", ctx);
+		se.errcode = (1ULL << 62) - 1;
+		se.stream_id = -1;
+		EXPECT_ERR(setsockopt(fd, SOL_QUIC, TQUIC_SOCKOPT_STREAM_STOP_SENDING, &se, sizeof(se)),
+			   EINVAL, "%s TQUIC_STOP_SENDING stream -1", ctx);
+		se.stream_id = 4;
+		EXPECT_ERR(setsockopt(fd, SOL_QUIC, TQUIC_SOCKOPT_STREAM_RESET, &se, sizeof(se)),
+			   ENOTCONN, "%s TQUIC_STREAM_RESET unconnected", ctx);
+		EXPECT_ERR(setsockopt(fd, SOL_QUIC, TQUIC_SOCKOPT_WIDE_ERRCODES, &w, sizeof(w)),
+			   EINVAL, "%s TQUIC_WIDE_ERRCODES 2", ctx);
+		w = 1;
+		EXPECT_OK(setsockopt(fd, SOL_QUIC, TQUIC_SOCKOPT_WIDE_ERRCODES, &w, sizeof(w)),
+			  "%s set TQUIC_WIDE_ERRCODES", ctx);
+		w = 0;
+		len = sizeof(w);
+		EXPECT_OK(getsockopt(fd, SOL_QUIC, TQUIC_SOCKOPT_WIDE_ERRCODES, &w, &len),
+			  "%s get TQUIC_WIDE_ERRCODES", ctx);
+		check(w == 1, "%s TQUIC_WIDE_ERRCODES sticks (%d)", ctx, w);
+	}
 }
 
 /* ---- cmsgs ---- */

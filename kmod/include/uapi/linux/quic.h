@@ -276,6 +276,15 @@ enum {
 #define TQUIC_SOCKOPT_OFFLOAD		0x1003	/* set, get: int (enum tquic_offload_mode) */
 #define TQUIC_SOCKOPT_QLOG		0x1004	/* set, get: int (0 or 1) */
 #define TQUIC_SOCKOPT_STATS		0x1005	/* get: struct tquic_sock_stats */
+/*
+ * QUIC error codes have 62 bits; the draft's structures carry 32.  These
+ * take and give whole codes: reset and stop-sending with struct
+ * tquic_stream_error, and, once WIDE_ERRCODES is 1, QUIC_EVENT_STREAM_UPDATE
+ * notifications carry struct tquic_stream_update instead of the draft's.
+ */
+#define TQUIC_SOCKOPT_STREAM_RESET	0x1006	/* set: struct tquic_stream_error */
+#define TQUIC_SOCKOPT_STREAM_STOP_SENDING 0x1007	/* set: struct tquic_stream_error */
+#define TQUIC_SOCKOPT_WIDE_ERRCODES	0x1008	/* set, get: int (0 or 1) */
 
 /* Congestion controller names ("newreno", "cubic", ...), with the NUL. */
 #define TQUIC_CC_NAME_MAX		16
@@ -294,6 +303,20 @@ struct tquic_lb_config {
 enum tquic_offload_mode {
 	TQUIC_OFFLOAD_OFF,		/* software crypto only */
 	TQUIC_OFFLOAD_AUTO,		/* the device's when it offers it */
+};
+
+struct tquic_stream_error {
+	__s64	stream_id;
+	__u64	errcode;		/* below 2^62 */
+};
+
+/* QUIC_EVENT_STREAM_UPDATE with TQUIC_SOCKOPT_WIDE_ERRCODES. */
+struct tquic_stream_update {
+	__s64	id;
+	__u8	state;
+	__u8	reserved[7];
+	__u64	errcode;		/* RESET_SENT / RESET_RECVD */
+	__u64	finalsz;		/* SIZE_KNOWN / RECVD / RESET_RECVD */
 };
 
 /* Per-socket counters of the socket layer. */
