@@ -49,15 +49,35 @@ void tquic_conn_config_init(struct tquic_conn_config *cfg)
 
 /* ---- events ---- */
 
+/* Doubles the event ring (up to its cap), keeping the queued events in order. */
+static bool conn_events_grow(struct tquic_conn *c)
+{
+	u32 cap = c->ev_cap ? 2 * c->ev_cap : TQUIC_CONN_EVENTS_MIN, i;
+	struct tquic_event *ev;
+
+	if (cap > TQUIC_CONN_EVENTS_MAX)
+		return false;
+	ev = tquic_mem_alloc(cap * sizeof(*ev), c->gfp);
+	if (!ev)
+		return false;
+	for (i = 0; i < c->ev_len; i++)
+		ev[i] = c->ev[(c->ev_head + i) % c->ev_cap];
+	tquic_mem_free(c->ev);
+	c->ev = ev;
+	c->ev_cap = cap;
+	c->ev_head = 0;
+	return true;
+}
+
 void tquic_conn_event(struct tquic_conn *c, u32 type, u32 flags, u64 id, u64 code,
 		      const u8 *data, u8 len)
 {
 	struct tquic_event *ev;
 
 	tquic_conn_qlog_event(c, type, flags, id, code);
-	if (c->ev_len == TQUIC_CONN_EVENTS)
+	if (c->ev_len == c->ev_cap && !conn_events_grow(c))
 		return;
-	ev = &c->ev[(c->ev_head + c->ev_len) % TQUIC_CONN_EVENTS];
+	ev = &c->ev[(c->ev_head + c->ev_len) % c->ev_cap];
 	c->ev_len++;
 	memset(ev, 0, sizeof(*ev));
 	ev->type = type;
@@ -77,7 +97,7 @@ bool tquic_conn_next_event(struct tquic_conn *c, struct tquic_event *ev)
 
 	if (c->ev_len) {
 		*ev = c->ev[c->ev_head];
-		c->ev_head = (c->ev_head + 1) % TQUIC_CONN_EVENTS;
+		c->ev_head = (c->ev_head + 1) % c->ev_cap;
 		c->ev_len--;
 		return true;
 	}
@@ -553,6 +573,8 @@ void tquic_conn_free(struct tquic_conn *c)
 	dgram_list_free(&c->dgram_rx);
 	dgram_list_free(&c->dgram_tx);
 	tquic_conn_release_pending(c);
+	tquic_mem_free(c->ev);
+	tquic_mem_free(c->scratch);
 	tquic_memzero_explicit(c, sizeof(*c));
 	tquic_mem_free(c);
 }

@@ -28,7 +28,8 @@
 #include "conn.h"
 
 #define TQUIC_CONN_MAX_CIDS		8
-#define TQUIC_CONN_EVENTS		64
+#define TQUIC_CONN_EVENTS_MIN		8	/* the event ring's first size */
+#define TQUIC_CONN_EVENTS_MAX		1024	/* its cap: events past it are dropped */
 #define TQUIC_CONN_PENDING_PKTS		8	/* undecryptable packets kept */
 #define TQUIC_CONN_SCRATCH		96	/* frame records per datagram */
 #define TQUIC_CONN_MAX_PKTS		4	/* packets coalesced per datagram */
@@ -261,14 +262,15 @@ struct tquic_conn {
 	struct tquic_pending_pkt pending[TQUIC_CONN_PENDING_PKTS];
 	u32 n_pending;
 
-	/* Events. */
-	struct tquic_event ev[TQUIC_CONN_EVENTS];
+	/* Events: a ring allocated and grown as they come (most need a few slots). */
+	struct tquic_event *ev;
+	u32 ev_cap;
 	u32 ev_head;
 	u32 ev_len;
 	u64 streams_limit_seen[2];
 
-	/* Send scratch. */
-	struct tquic_sent_entry scratch[TQUIC_CONN_SCRATCH];
+	/* Send scratch, allocated while sending, released when nothing is left. */
+	struct tquic_sent_entry *scratch;
 	u32 n_scratch;
 	struct tquic_pkt_build pkts[TQUIC_CONN_MAX_PKTS];
 	struct tquic_frame fscratch;	/* frame being encoded or decoded */

@@ -673,18 +673,11 @@ long tquic_conn_build_alt_probe(struct tquic_conn *c, u8 *buf, size_t cap)
 	return (long)used;
 }
 
-long tquic_conn_send(struct tquic_conn *c, u8 *buf, size_t cap, u64 now,
-		     struct tquic_send_info *info, unsigned int gfp)
+/* The next datagram of the active path, or a probe of the one being validated. */
+static long conn_send(struct tquic_conn *c, u8 *buf, size_t cap, struct tquic_send_info *info)
 {
 	long n;
 
-	if (now > c->now)
-		c->now = now;
-	c->gfp = gfp;
-	if (c->state == TQUIC_CONN_DRAINED || c->state == TQUIC_CONN_DRAINING)
-		return 0;
-	if (cap < TQUIC_MIN_INITIAL_SIZE)
-		return -ENOBUFS;
 	tquic_streams_set_now(&c->streams, tquic_ns_to_us(c->now));
 	tquic_streams_reap(&c->streams);
 	if (c->cfg.key_update_packets && c->pkts_in_phase >= c->cfg.key_update_packets)
@@ -709,6 +702,32 @@ long tquic_conn_send(struct tquic_conn *c, u8 *buf, size_t cap, u64 now,
 		info->send_time = c->now;
 		info->peer = &c->path.peer;
 		info->local = &c->path.local;
+	}
+	return n;
+}
+
+long tquic_conn_send(struct tquic_conn *c, u8 *buf, size_t cap, u64 now,
+		     struct tquic_send_info *info, unsigned int gfp)
+{
+	long n;
+
+	if (now > c->now)
+		c->now = now;
+	c->gfp = gfp;
+	if (c->state == TQUIC_CONN_DRAINED || c->state == TQUIC_CONN_DRAINING)
+		return 0;
+	if (cap < TQUIC_MIN_INITIAL_SIZE)
+		return -ENOBUFS;
+	if (!c->scratch) {
+		c->scratch = tquic_mem_alloc(TQUIC_CONN_SCRATCH * sizeof(*c->scratch), gfp);
+		if (!c->scratch)
+			return -ENOMEM;
+	}
+	n = conn_send(c, buf, cap, info);
+	if (n <= 0) {
+		/* Nothing more for now: an idle connection does not keep it. */
+		tquic_mem_free(c->scratch);
+		c->scratch = NULL;
 	}
 	return n;
 }
