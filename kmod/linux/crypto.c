@@ -13,14 +13,16 @@
  * their key object: seal, open and mask never allocate.  Key objects are
  * allocated with TQUIC_GFP_KERNEL because transform allocation and GCM
  * setkey may sleep; one context uses a key object at a time (the
- * connection lock serialises them).  The two HMAC
- * transforms are shared, keyed under a BH-safe spinlock per call.
+ * connection lock serialises them); transforms of freed keys are pooled
+ * for the next ones.  The two HMAC transforms are shared, keyed under a
+ * BH-safe spinlock per call.
  * Scatterlists are built over the linear heap buffers the engine passes.
  */
 #define pr_fmt(fmt) "tquic: " fmt
 
 #include <linux/module.h>
 #include <linux/scatterlist.h>
+#include <linux/shrinker.h>
 #include <linux/slab.h>
 #include <linux/spinlock.h>
 #include <linux/string.h>
@@ -32,9 +34,46 @@
 #include "selftest.h"
 #include "tquic_crypto.h"
 
+/*
+ * Transforms of freed keys wait here for the next key of their algorithm:
+ * allocating one (gcm(aes) is a SIMD wrapper over cryptd over the AES-NI
+ * driver) costs far more than setting a key, and a handshake needs about a
+ * dozen per end.  Pooled transforms hold a zero key.  Bounded, given back
+ * under memory pressure (a shrinker, which drop_caches runs too) and at
+ * module exit.
+ */
+#define TQUIC_TFM_POOL_MAX	256
+
+struct tquic_tfm_pool {
+	const char *name;
+	spinlock_t lock;
+	struct list_head free;
+	unsigned int n;
+};
+
+enum {
+	TQUIC_POOL_GCM,
+	TQUIC_POOL_CHACHAPOLY,
+	TQUIC_POOL_ECB_AES,
+	TQUIC_POOL_CHACHA20,
+	TQUIC_POOL_COUNT,
+};
+
+static struct tquic_tfm_pool tquic_pools[TQUIC_POOL_COUNT] = {
+	[TQUIC_POOL_GCM] = { .name = "gcm(aes)" },
+	[TQUIC_POOL_CHACHAPOLY] = { .name = "rfc7539(chacha20,poly1305)" },
+	[TQUIC_POOL_ECB_AES] = { .name = "ecb(aes)" },
+	[TQUIC_POOL_CHACHA20] = { .name = "chacha20" },
+};
+
+static const u8 tquic_zero_key[32];
+
 struct tquic_aead {
 	struct crypto_aead *tfm;
 	struct aead_request *req;
+	struct list_head pool_node;
+	u8 pool;			/* TQUIC_POOL_* */
+	u8 key_len;
 	u8 iv[TQUIC_AEAD_NONCE_LEN];
 };
 
@@ -42,9 +81,58 @@ struct tquic_hp {
 	enum tquic_hp_alg alg;
 	struct crypto_skcipher *tfm;
 	struct skcipher_request *req;
+	struct list_head pool_node;
+	u8 pool;			/* TQUIC_POOL_* */
+	u8 key_len;
 	u8 iv[TQUIC_HP_SAMPLE_LEN];
 	u8 block[TQUIC_HP_SAMPLE_LEN];	/* heap buffer for the scatterlist */
 };
+
+static void tquic_aead_destroy(struct tquic_aead *aead)
+{
+	aead_request_free(aead->req);
+	crypto_free_aead(aead->tfm);
+	kfree_sensitive(aead);
+}
+
+static void tquic_hp_destroy(struct tquic_hp *hp)
+{
+	skcipher_request_free(hp->req);
+	crypto_free_skcipher(hp->tfm);
+	kfree_sensitive(hp);
+}
+
+/* A pooled object's list node, or NULL. */
+static struct list_head *tquic_pool_get(unsigned int pool)
+{
+	struct tquic_tfm_pool *p = &tquic_pools[pool];
+	struct list_head *node = NULL;
+
+	spin_lock_bh(&p->lock);
+	if (!list_empty(&p->free)) {
+		node = p->free.next;
+		list_del(node);
+		p->n--;
+	}
+	spin_unlock_bh(&p->lock);
+	return node;
+}
+
+/* Keeps @node for reuse; false when the pool is full. */
+static bool tquic_pool_put(unsigned int pool, struct list_head *node)
+{
+	struct tquic_tfm_pool *p = &tquic_pools[pool];
+	bool kept = false;
+
+	spin_lock_bh(&p->lock);
+	if (p->n < TQUIC_TFM_POOL_MAX) {
+		list_add(node, &p->free);
+		p->n++;
+		kept = true;
+	}
+	spin_unlock_bh(&p->lock);
+	return kept;
+}
 
 struct tquic_hmac_tfm {
 	const char *name;
@@ -57,33 +145,47 @@ static struct tquic_hmac_tfm tquic_hmacs[] = {
 	{ .name = "hmac(sha384)" },
 };
 
-static const char *tquic_aead_name(enum tquic_aead_alg alg, size_t key_len)
+/* The pool of @alg with a @key_len key, or -1 for a mismatch. */
+static int tquic_aead_pool(enum tquic_aead_alg alg, size_t key_len)
 {
 	switch (alg) {
 	case TQUIC_AEAD_AES_128_GCM:
-		return key_len == 16 ? "gcm(aes)" : NULL;
+		return key_len == 16 ? TQUIC_POOL_GCM : -1;
 	case TQUIC_AEAD_AES_256_GCM:
-		return key_len == 32 ? "gcm(aes)" : NULL;
+		return key_len == 32 ? TQUIC_POOL_GCM : -1;
 	case TQUIC_AEAD_CHACHA20_POLY1305:
-		return key_len == 32 ? "rfc7539(chacha20,poly1305)" : NULL;
+		return key_len == 32 ? TQUIC_POOL_CHACHAPOLY : -1;
 	}
-	return NULL;
+	return -1;
 }
 
 struct tquic_aead *tquic_aead_alloc(enum tquic_aead_alg alg, const u8 *key,
 				    size_t key_len, unsigned int gfp)
 {
-	const char *name = tquic_aead_name(alg, key_len);
+	int pool = tquic_aead_pool(alg, key_len);
+	struct list_head *node;
 	struct tquic_aead *a;
 
 	/* Transform allocation and setkey may sleep. */
-	if (!name || !(gfp & TQUIC_GFP_KERNEL))
+	if (pool < 0 || !(gfp & TQUIC_GFP_KERNEL))
 		return NULL;
 	might_sleep();
+	node = tquic_pool_get(pool);
+	if (node) {
+		a = list_entry(node, struct tquic_aead, pool_node);
+		a->key_len = key_len;
+		if (!crypto_aead_setkey(a->tfm, key, key_len))
+			return a;
+		tquic_aead_destroy(a);
+		return NULL;
+	}
 	a = kzalloc(sizeof(*a), GFP_KERNEL);
 	if (!a)
 		return NULL;
-	a->tfm = crypto_alloc_aead(name, 0, 0);
+	a->pool = pool;
+	a->key_len = key_len;
+	INIT_LIST_HEAD(&a->pool_node);
+	a->tfm = crypto_alloc_aead(tquic_pools[pool].name, 0, 0);
 	if (IS_ERR(a->tfm)) {
 		a->tfm = NULL;
 		goto err;
@@ -105,9 +207,13 @@ void tquic_aead_free(struct tquic_aead *aead)
 {
 	if (!aead)
 		return;
-	aead_request_free(aead->req);
-	crypto_free_aead(aead->tfm);
-	kfree_sensitive(aead);
+	/* A complete object whose key can be wiped goes back to the pool. */
+	if (aead->req && !crypto_aead_setkey(aead->tfm, tquic_zero_key, aead->key_len)) {
+		memzero_explicit(aead->iv, sizeof(aead->iv));
+		if (tquic_pool_put(aead->pool, &aead->pool_node))
+			return;
+	}
+	tquic_aead_destroy(aead);
 }
 
 /* AAD || data scatterlist over linear buffers; @sg has two entries. */
@@ -190,30 +296,44 @@ int tquic_aead_open(struct tquic_aead *aead, const u8 *nonce,
 struct tquic_hp *tquic_hp_alloc(enum tquic_hp_alg alg, const u8 *key,
 				size_t key_len, unsigned int gfp)
 {
-	const char *name;
+	struct list_head *node;
 	struct tquic_hp *hp;
+	int pool;
 
 	switch (alg) {
 	case TQUIC_HP_AES_128:
-		name = key_len == 16 ? "ecb(aes)" : NULL;
+		pool = key_len == 16 ? TQUIC_POOL_ECB_AES : -1;
 		break;
 	case TQUIC_HP_AES_256:
-		name = key_len == 32 ? "ecb(aes)" : NULL;
+		pool = key_len == 32 ? TQUIC_POOL_ECB_AES : -1;
 		break;
 	case TQUIC_HP_CHACHA20:
-		name = key_len == 32 ? "chacha20" : NULL;
+		pool = key_len == 32 ? TQUIC_POOL_CHACHA20 : -1;
 		break;
 	default:
-		name = NULL;
+		pool = -1;
 	}
-	if (!name || !(gfp & TQUIC_GFP_KERNEL))
+	if (pool < 0 || !(gfp & TQUIC_GFP_KERNEL))
 		return NULL;
 	might_sleep();
+	node = tquic_pool_get(pool);
+	if (node) {
+		hp = list_entry(node, struct tquic_hp, pool_node);
+		hp->alg = alg;
+		hp->key_len = key_len;
+		if (!crypto_skcipher_setkey(hp->tfm, key, key_len))
+			return hp;
+		tquic_hp_destroy(hp);
+		return NULL;
+	}
 	hp = kzalloc(sizeof(*hp), GFP_KERNEL);
 	if (!hp)
 		return NULL;
 	hp->alg = alg;
-	hp->tfm = crypto_alloc_skcipher(name, 0, CRYPTO_ALG_ASYNC);
+	hp->pool = pool;
+	hp->key_len = key_len;
+	INIT_LIST_HEAD(&hp->pool_node);
+	hp->tfm = crypto_alloc_skcipher(tquic_pools[pool].name, 0, CRYPTO_ALG_ASYNC);
 	if (IS_ERR(hp->tfm)) {
 		hp->tfm = NULL;
 		goto err;
@@ -234,9 +354,14 @@ void tquic_hp_free(struct tquic_hp *hp)
 {
 	if (!hp)
 		return;
-	skcipher_request_free(hp->req);
-	crypto_free_skcipher(hp->tfm);
-	kfree_sensitive(hp);
+	/* A complete object whose key can be wiped goes back to the pool. */
+	if (hp->req && !crypto_skcipher_setkey(hp->tfm, tquic_zero_key, hp->key_len)) {
+		memzero_explicit(hp->iv, sizeof(hp->iv));
+		memzero_explicit(hp->block, sizeof(hp->block));
+		if (tquic_pool_put(hp->pool, &hp->pool_node))
+			return;
+	}
+	tquic_hp_destroy(hp);
 }
 
 int tquic_hp_mask(struct tquic_hp *hp, const u8 *sample, u8 *mask)
@@ -302,10 +427,60 @@ int tquic_hmac(enum tquic_hash_alg alg, const u8 *key, size_t key_len,
 	return err;
 }
 
+/* Frees one pooled object of @pool; false when the pool is empty. */
+static bool tquic_pool_release_one(unsigned int pool)
+{
+	struct list_head *node = tquic_pool_get(pool);
+
+	if (!node)
+		return false;
+	if (pool == TQUIC_POOL_GCM || pool == TQUIC_POOL_CHACHAPOLY)
+		tquic_aead_destroy(list_entry(node, struct tquic_aead, pool_node));
+	else
+		tquic_hp_destroy(list_entry(node, struct tquic_hp, pool_node));
+	return true;
+}
+
+static unsigned long tquic_pool_count(struct shrinker *s, struct shrink_control *sc)
+{
+	unsigned long n = 0;
+	size_t i;
+
+	for (i = 0; i < ARRAY_SIZE(tquic_pools); i++)
+		n += READ_ONCE(tquic_pools[i].n);
+	return n ?: SHRINK_EMPTY;
+}
+
+static unsigned long tquic_pool_scan(struct shrinker *s, struct shrink_control *sc)
+{
+	unsigned long freed = 0;
+	size_t i;
+
+	for (i = 0; i < ARRAY_SIZE(tquic_pools) && freed < sc->nr_to_scan; i++)
+		while (freed < sc->nr_to_scan && tquic_pool_release_one(i))
+			freed++;
+	return freed ?: SHRINK_STOP;
+}
+
+static struct shrinker tquic_pool_shrinker = {
+	.count_objects = tquic_pool_count,
+	.scan_objects = tquic_pool_scan,
+	.seeks = DEFAULT_SEEKS,
+};
+static bool tquic_pool_shrinker_on;
+
 int tquic_crypto_init(void)
 {
 	size_t i;
 
+	for (i = 0; i < ARRAY_SIZE(tquic_pools); i++) {
+		spin_lock_init(&tquic_pools[i].lock);
+		INIT_LIST_HEAD(&tquic_pools[i].free);
+		tquic_pools[i].n = 0;
+	}
+	if (register_shrinker(&tquic_pool_shrinker, "tquic-tfm-pool"))
+		return -ENOMEM;
+	tquic_pool_shrinker_on = true;
 	for (i = 0; i < ARRAY_SIZE(tquic_hmacs); i++) {
 		struct crypto_shash *tfm;
 
@@ -326,6 +501,12 @@ void tquic_crypto_exit(void)
 {
 	size_t i;
 
+	if (tquic_pool_shrinker_on)
+		unregister_shrinker(&tquic_pool_shrinker);
+	tquic_pool_shrinker_on = false;
+	for (i = 0; i < ARRAY_SIZE(tquic_pools); i++)
+		while (tquic_pool_release_one(i))
+			;
 	for (i = 0; i < ARRAY_SIZE(tquic_hmacs); i++) {
 		crypto_free_shash(tquic_hmacs[i].tfm);
 		tquic_hmacs[i].tfm = NULL;
