@@ -202,22 +202,18 @@ func (f *fakeSock) setsockopt(opt int, val []byte) error {
 			return unix.EINVAL
 		}
 		f.logf("wide error codes %d", binary.NativeEndian.Uint32(val))
-	case uapi.TQUIC_SOCKOPT_STREAM_RESET:
+	case uapi.TQUIC_SOCKOPT_STREAM_RESET, uapi.TQUIC_SOCKOPT_STREAM_STOP_SENDING:
 		se, ok := decodeStruct[uapi.TquicStreamError](val)
 		if !ok || len(val) != uapi.SizeofTquicStreamError || se.Errcode >= 1<<62 {
 			return unix.EINVAL
 		}
-		f.logf("reset %d %#x", se.Id, se.Errcode)
-		u := uapi.TquicStreamUpdate{Id: se.Id, State: uapi.QUIC_STREAM_RECV_STATE_RESET_RECVD, Errcode: se.Errcode}
-		f.peer.notify(uapi.QUIC_EVENT_STREAM_UPDATE, structBytes(&u))
-	case uapi.TQUIC_SOCKOPT_STREAM_STOP_SENDING:
 		// The peer's kernel answers STOP_SENDING with RESET_STREAM.
-		se, ok := decodeStruct[uapi.TquicStreamError](val)
-		if !ok || len(val) != uapi.SizeofTquicStreamError || se.Errcode >= 1<<62 {
-			return unix.EINVAL
+		u := uapi.TquicStreamUpdate{Id: se.Id, State: uapi.QUIC_STREAM_RECV_STATE_RESET_RECVD, Errcode: se.Errcode}
+		what := "reset"
+		if opt == uapi.TQUIC_SOCKOPT_STREAM_STOP_SENDING {
+			u.State, what = uapi.QUIC_STREAM_SEND_STATE_RESET_SENT, "stop sending"
 		}
-		f.logf("stop sending %d %#x", se.Id, se.Errcode)
-		u := uapi.TquicStreamUpdate{Id: se.Id, State: uapi.QUIC_STREAM_SEND_STATE_RESET_SENT, Errcode: se.Errcode}
+		f.logf("%s %d %#x", what, se.Id, se.Errcode)
 		f.peer.notify(uapi.QUIC_EVENT_STREAM_UPDATE, structBytes(&u))
 	case uapi.QUIC_SOCKOPT_KEY_UPDATE:
 		if len(val) != 0 {

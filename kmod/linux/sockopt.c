@@ -95,6 +95,35 @@ static int tquic_dup(u8 **dst, u16 *dst_len, const u8 *src, u16 len, gfp_t gfp)
 }
 
 /* What a listener's new connection takes from it.  Listener locked. */
+/*
+ * The stream and code of a reset or stop-sending option: the draft's struct
+ * quic_errinfo (32-bit code) or TQUIC's struct tquic_stream_error (62 bits).
+ */
+static int tquic_stream_error_from_user(int optname, sockptr_t optval, unsigned int optlen,
+					struct tquic_stream_error *se)
+{
+	if (optname == QUIC_SOCKOPT_STREAM_RESET || optname == QUIC_SOCKOPT_STREAM_STOP_SENDING) {
+		struct quic_errinfo ei;
+
+		if (optlen != sizeof(ei))
+			return -EINVAL;
+		if (copy_from_sockptr(&ei, optval, sizeof(ei)))
+			return -EFAULT;
+		if (ei.reserved)
+			return -EINVAL;
+		se->stream_id = ei.stream_id;
+		se->errcode = ei.errcode;
+	} else {
+		if (optlen != sizeof(*se))
+			return -EINVAL;
+		if (copy_from_sockptr(se, optval, sizeof(*se)))
+			return -EFAULT;
+		if (se->errcode >= (1ULL << 62))
+			return -EINVAL;
+	}
+	return se->stream_id < 0 ? -EINVAL : 0;
+}
+
 int tquic_sockopt_inherit(struct tquic_sock *child, const struct tquic_sock *parent, gfp_t gfp)
 {
 	u16 len;
@@ -250,19 +279,20 @@ static int tquic_setsockopt_locked(struct sock *sk, int optname, sockptr_t optva
 		return 0;
 	}
 	case QUIC_SOCKOPT_STREAM_RESET:
-	case QUIC_SOCKOPT_STREAM_STOP_SENDING: {
-		struct quic_errinfo ei;
+	case QUIC_SOCKOPT_STREAM_STOP_SENDING:
+	case TQUIC_SOCKOPT_STREAM_RESET:
+	case TQUIC_SOCKOPT_STREAM_STOP_SENDING: {
+		struct tquic_stream_error se;
+		int err;
 
-		if (optlen != sizeof(ei))
-			return -EINVAL;
-		if (copy_from_sockptr(&ei, optval, sizeof(ei)))
-			return -EFAULT;
-		if (ei.reserved || ei.stream_id < 0)
-			return -EINVAL;
+		err = tquic_stream_error_from_user(optname, optval, optlen, &se);
+		if (err)
+			return err;
 		if (!tquic_established(sk))
 			return -ENOTCONN;
-		return tquic_engine_stream_cancel(sk, optname == QUIC_SOCKOPT_STREAM_RESET,
-						  ei.stream_id, ei.errcode);
+		return tquic_engine_stream_cancel(sk, optname == QUIC_SOCKOPT_STREAM_RESET ||
+						  optname == TQUIC_SOCKOPT_STREAM_RESET,
+						  se.stream_id, se.errcode);
 	}
 	case QUIC_SOCKOPT_CONNECTION_ID: {
 		struct quic_connection_id_info ci;
@@ -425,21 +455,6 @@ static int tquic_setsockopt_locked(struct sock *sk, int optname, sockptr_t optva
 		/* The connection's controller, taken at connect()/accept. */
 		memcpy(qs->opts.cc, name, sizeof(name));
 		return 0;
-	}
-	case TQUIC_SOCKOPT_STREAM_RESET:
-	case TQUIC_SOCKOPT_STREAM_STOP_SENDING: {
-		struct tquic_stream_error se;
-
-		if (optlen != sizeof(se))
-			return -EINVAL;
-		if (copy_from_sockptr(&se, optval, sizeof(se)))
-			return -EFAULT;
-		if (se.stream_id < 0 || se.errcode >= (1ULL << 62))
-			return -EINVAL;
-		if (!tquic_established(sk))
-			return -ENOTCONN;
-		return tquic_engine_stream_cancel(sk, optname == TQUIC_SOCKOPT_STREAM_RESET,
-						  se.stream_id, se.errcode);
 	}
 	case TQUIC_SOCKOPT_MULTIPATH:
 	case TQUIC_SOCKOPT_OFFLOAD:
