@@ -180,6 +180,7 @@ func TestKernelToKernel(t *testing.T) {
 		},
 	}
 	srv, lossy, moved := topo.Addr4(0, "srv"), topo.Addr4(1, "srv"), topo.Addr4(2, "cli")
+	srv6 := topo.Addr6(0, "srv")
 	e.run(topo, 15*time.Minute, fmt.Sprintf(`
 $S/quic_hello server 5555 >$S/hello-server.out 2>&1 &
 sleep 0.5
@@ -188,6 +189,7 @@ wait
 serve srv --listen %[1]s:4433 --idle-timeout 5m
 serve srv --listen %[1]s:4434 --quic-version v2
 serve srv --listen %[2]s:4433
+serve srv --listen [%[4]s]:4435
 client v1 cli --connect %[1]s:4433 --download 100M
 client v2 cli --connect %[1]s:4434 --quic-version v2 --download 10M --upload 10M
 client compat cli --connect %[1]s:4434 --quic-version v1 --download 1M
@@ -196,6 +198,7 @@ client datagrams cli --connect %[1]s:4433 --datagrams 200 --streams 0
 client keyupdate cli --connect %[1]s:4433 --streams 8 --download 4M --key-update
 client migrate cli --connect %[1]s:4433 --streams 8 --download 4M --migrate %[3]s
 client lossy cli --connect %[2]s:4433 --streams 2 --download 1M --upload 256K --timeout 3m
+client ipv6 cli --connect [%[4]s]:4435 --streams 2 --download 8M --upload 2M
 # Opening 1000 takes longer than the default idle timeout: the first ones must not expire.
 client conns1000 cli --connect %[1]s:4433 --conns 1000 --streams 1 --download 1K --timeout 5m --idle-timeout 5m
 # rmmod while connections are open: refused, nothing breaks.
@@ -209,7 +212,7 @@ stop_servers
 i=0; until grep -q '^Sockets 0$' /proc/net/tquic_sock; do i=$((i+1)); [ $i -lt 100 ] || break; sleep 0.1; done
 rmmod tquic 2>$S/rmmod.err; echo $? >$S/rmmod.rc
 exit 0
-`, srv, lossy, moved))
+`, srv, lossy, moved, srv6))
 
 	t.Run("CExample", func(t *testing.T) {
 		out := e.read("hello-client.out")
@@ -222,6 +225,14 @@ exit 0
 	t.Run("V1_100MB", func(t *testing.T) {
 		r := e.result(t, "v1")
 		if r.Version != "v1" || !r.VerifiedSHA256 || r.BytesDown != 100*mib {
+			t.Fatalf("report %+v", r)
+		}
+	})
+	t.Run("IPv6", func(t *testing.T) {
+		// Full-sized datagrams go out as UDP GSO batches: over IPv6 too.
+		r := e.result(t, "ipv6")
+		if !r.VerifiedSHA256 || r.BytesDown != 2*8*mib || r.BytesUp != 2*2*mib ||
+			!strings.HasPrefix(r.LocalAddr, "[fd00:") {
 			t.Fatalf("report %+v", r)
 		}
 	})
