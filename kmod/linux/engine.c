@@ -846,6 +846,64 @@ void tquic_engine_rcv(struct sock *sk, struct sk_buff *skb)
 	TQUIC_INC_STATS(tn, TQUIC_MIB_RX_CONSUMED);
 }
 
+/* Room for a Version Negotiation packet: two 255-byte CIDs and our versions. */
+#define TQUIC_VN_MAX		(7 + 2 * 255 + 4 * TQUIC_CONN_MAX_VERSIONS)
+
+/*
+ * Version Negotiation (RFC 9000 6.1) for @skb, a full-sized datagram of a
+ * version we do not speak that reached listener @lsk (owned): the versions
+ * the listener offers, from the address the client sent to.  @skb is
+ * consumed and counted.
+ */
+void tquic_engine_vn_reply(struct sock *lsk, struct sk_buff *skb)
+{
+	struct tquic_sock_net *tn = tquic_sock_net(sock_net(lsk));
+	union tquic_sockaddr local = {}, peer = {};
+	struct tquic_conn_config cfg;
+	struct sk_buff *reply;
+	long len = -ENOMEM;
+
+	tquic_engine_config(lsk, &cfg);
+	reply = alloc_skb(TQUIC_TX_HEADROOM + TQUIC_VN_MAX, GFP_KERNEL);
+	if (reply && !skb_linearize(skb)) {
+		skb_reserve(reply, TQUIC_TX_HEADROOM);
+		len = tquic_vn_reply(&cfg, skb->data + sizeof(struct udphdr),
+				     skb->len - sizeof(struct udphdr), reply->data, TQUIC_VN_MAX);
+	}
+	if (len <= 0) {
+		kfree_skb(reply);
+		tquic_sk(lsk)->opts.stats.rx_dropped++;
+		TQUIC_INC_STATS(tn, TQUIC_MIB_DROP_VERSION);
+		kfree_skb(skb);
+		return;
+	}
+	skb_put(reply, len);
+	if (skb->protocol == htons(ETH_P_IP)) {
+		local.v4.sin_family = AF_INET;
+		local.v4.sin_addr.s_addr = ip_hdr(skb)->daddr;
+		peer.v4.sin_family = AF_INET;
+		peer.v4.sin_addr.s_addr = ip_hdr(skb)->saddr;
+		peer.v4.sin_port = udp_hdr(skb)->source;
+	}
+#if IS_ENABLED(CONFIG_IPV6)
+	else {
+		local.v6.sin6_family = AF_INET6;
+		local.v6.sin6_addr = ipv6_hdr(skb)->daddr;
+		peer.v6.sin6_family = AF_INET6;
+		peer.v6.sin6_addr = ipv6_hdr(skb)->saddr;
+		peer.v6.sin6_port = udp_hdr(skb)->source;
+		if (ipv6_addr_type(&peer.v6.sin6_addr) & IPV6_ADDR_LINKLOCAL)
+			peer.v6.sin6_scope_id = inet6_iif(skb);
+	}
+#endif
+	if (!tquic_tunnel_xmit_from(lsk, reply, &local, &peer, 0)) {
+		tquic_sk(lsk)->opts.stats.tx_datagrams++;
+		tquic_sk(lsk)->opts.stats.tx_bytes += len;
+	}
+	TQUIC_INC_STATS(tn, TQUIC_MIB_VERSION_NEGOTIATION);
+	kfree_skb(skb);
+}
+
 void tquic_engine_timeout(struct sock *sk)
 {
 	struct tquic_sock *qs = tquic_sk(sk);

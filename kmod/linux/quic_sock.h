@@ -89,6 +89,7 @@ enum tquic_mib {
 	TQUIC_MIB_DROP_NO_ENGINE,	/* matched, but no connection engine yet */
 	TQUIC_MIB_DROP_ACCEPT_OVERFLOW,	/* listener's accept queue full */
 	TQUIC_MIB_DROP_CHILD_FAILED,	/* no memory for a new connection */
+	TQUIC_MIB_VERSION_NEGOTIATION,	/* a listener answered with Version Negotiation */
 	TQUIC_MIB_MAX
 };
 
@@ -252,6 +253,9 @@ extern const struct tquic_cid_ops tquic_sock_cid_ops;
 struct sock *tquic_demux_initial_owner(struct sock *listener, struct sk_buff *skb);
 int tquic_tunnel_xmit(struct sock *sk, struct sk_buff *skb, const union tquic_sockaddr *peer,
 		      u8 ecn);
+int tquic_tunnel_xmit_from(struct sock *sk, struct sk_buff *skb, const union tquic_sockaddr *local,
+			   const union tquic_sockaddr *peer, u8 ecn);
+bool tquic_version_known(u32 version);
 
 /* socket.c */
 int tquic_init_sock(struct sock *sk);
@@ -279,6 +283,7 @@ int tquic_engine_connect(struct sock *sk);
 int tquic_engine_accept(struct sock *lsk, struct sock *sk, struct sk_buff *skb,
 			const struct tquic_cid_key *cid);
 void tquic_engine_rcv(struct sock *sk, struct sk_buff *skb);
+void tquic_engine_vn_reply(struct sock *lsk, struct sk_buff *skb);
 void tquic_engine_timeout(struct sock *sk);
 void tquic_engine_process(struct sock *sk);
 void tquic_engine_close(struct sock *sk);

@@ -21,6 +21,7 @@
 #include <linux/uio.h>
 #include <linux/udp.h>
 #include <linux/ip.h>
+#include <asm/unaligned.h>
 #include <net/sock.h>
 #include <net/inet_common.h>
 #include <net/tcp_states.h>
@@ -890,6 +891,11 @@ static struct sock *tquic_listen_rcv(struct sock *lsk, struct sk_buff *skb)
 	struct sock *sk;
 	int mib, err;
 
+	/* A version we do not speak (the tunnel checked the size). */
+	if ((p[0] & 0x80) && !tquic_version_known(get_unaligned_be32(p + 1))) {
+		tquic_engine_vn_reply(lsk, skb);
+		return NULL;
+	}
 	/* An earlier Initial of this client may have created it meanwhile. */
 	sk = tquic_demux_initial_owner(lsk, skb);
 	if (sk)

@@ -364,7 +364,7 @@ struct sock *tquic_demux_initial_owner(struct sock *listener, struct sk_buff *sk
 	return sk;
 }
 
-static bool tquic_version_known(u32 version)
+bool tquic_version_known(u32 version)
 {
 	return version == TQUIC_VERSION_1 || version == TQUIC_VERSION_2;
 }
@@ -407,11 +407,23 @@ static int tquic_encap_rcv(struct sock *usk, struct sk_buff *skb)
 			goto drop;
 		version = get_unaligned_be32(p + 1);
 		dcil = p[5];
-		if (dcil > TQUIC_CID_MAX) {
-			/* ENGINE: tquic_vn_reply() for versions with long CIDs. */
+		if (version && !tquic_version_known(version)) {
+			/*
+			 * A version we do not speak (its CIDs may be longer):
+			 * a listener answers a full-sized datagram with
+			 * Version Negotiation (RFC 9000 6.1).
+			 */
 			mib = TQUIC_MIB_DROP_VERSION;
-			goto drop;
+			if (len < TQUIC_MIN_INITIAL)
+				goto drop;
+			sk = tquic_tunnel_listener(t);
+			if (!sk)
+				goto drop;
+			TQUIC_INC_STATS(tn, TQUIC_MIB_RX_LISTEN);
+			goto deliver;
 		}
+		if (dcil > TQUIC_CID_MAX)
+			goto drop;
 		if (len < 7U + dcil)
 			goto drop;
 		scil = p[6 + dcil];
@@ -423,16 +435,10 @@ static int tquic_encap_rcv(struct sock *usk, struct sk_buff *skb)
 			TQUIC_INC_STATS(tn, TQUIC_MIB_RX_CONN);
 			goto deliver;
 		}
-		if (!version || !tquic_version_known(version)) {
-			/*
-			 * ENGINE: Version Negotiation (tquic_vn_reply) when a
-			 * listener is bound here; VN packets (version 0) for
-			 * unknown connections are dropped.
-			 */
-			mib = version ? TQUIC_MIB_DROP_VERSION : TQUIC_MIB_DROP_NO_CONN;
-			goto drop;
-		}
+		/* Version Negotiation packets for unknown connections. */
 		mib = TQUIC_MIB_DROP_NO_CONN;
+		if (!version)
+			goto drop;
 		if (!tquic_is_initial(p[0], version) || len < TQUIC_MIN_INITIAL ||
 		    dcil < TQUIC_CID_MIN_ODCID)
 			goto drop;
@@ -479,6 +485,13 @@ drop:
 int tquic_tunnel_xmit(struct sock *sk, struct sk_buff *skb, const union tquic_sockaddr *peer,
 		      u8 ecn)
 {
+	return tquic_tunnel_xmit_from(sk, skb, NULL, peer, ecn);
+}
+
+/* As tquic_tunnel_xmit(), from @local's address (NULL: the socket's). */
+int tquic_tunnel_xmit_from(struct sock *sk, struct sk_buff *skb, const union tquic_sockaddr *local,
+			   const union tquic_sockaddr *peer, u8 ecn)
+{
 	struct tquic_tunnel *t = tquic_sk(sk)->tunnel;
 	struct net *net = sock_net(sk);
 	struct sock *usk;
@@ -493,7 +506,7 @@ int tquic_tunnel_xmit(struct sock *sk, struct sk_buff *skb, const union tquic_so
 	if (peer->sa.sa_family == AF_INET) {
 		struct flowi4 fl4 = {
 			.daddr = peer->v4.sin_addr.s_addr,
-			.saddr = inet_sk(sk)->inet_saddr,
+			.saddr = local ? local->v4.sin_addr.s_addr : inet_sk(sk)->inet_saddr,
 			.flowi4_oif = sk->sk_bound_dev_if,
 			.flowi4_mark = skb->mark,
 			.flowi4_proto = IPPROTO_UDP,
@@ -515,7 +528,7 @@ int tquic_tunnel_xmit(struct sock *sk, struct sk_buff *skb, const union tquic_so
 	{
 		struct flowi6 fl6 = {
 			.daddr = peer->v6.sin6_addr,
-			.saddr = inet6_sk(sk)->saddr,
+			.saddr = local ? local->v6.sin6_addr : inet6_sk(sk)->saddr,
 			.flowi6_oif = sk->sk_bound_dev_if ?: peer->v6.sin6_scope_id,
 			.flowi6_mark = skb->mark,
 			.flowi6_proto = IPPROTO_UDP,

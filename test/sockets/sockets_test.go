@@ -169,6 +169,12 @@ func TestSocketLayer(t *testing.T) {
 		if rc := read("flood.rc"); rc != "0" {
 			t.Fatalf("flood exited %s: %s", rc, read("flood.out"))
 		}
+		// Before the flood: Version Negotiation from the listener, both families.
+		for _, fam := range []string{"ipv4", "ipv6"} {
+			if !strings.Contains(read("flood.out"), "vn ok "+fam) {
+				t.Errorf("no Version Negotiation answer over %s: %s", fam, read("flood.out"))
+			}
+		}
 		sent := 0
 		for _, line := range strings.Split(read("flood.out"), "\n") {
 			if v, ok := strings.CutPrefix(line, "sent "); ok {
@@ -186,7 +192,8 @@ func TestSocketLayer(t *testing.T) {
 		}
 		var terminal uint64
 		for _, k := range []string{"RxConsumed", "DropMalformed", "DropNoConn", "DropVersion",
-			"DropBacklog", "DropClosed", "DropNoEngine", "DropAcceptOverflow", "DropChildFailed"} {
+			"DropBacklog", "DropClosed", "DropNoEngine", "DropAcceptOverflow", "DropChildFailed",
+			"VersionNegotiation"} {
 			terminal += st[k]
 		}
 		if terminal != rx {
@@ -194,7 +201,9 @@ func TestSocketLayer(t *testing.T) {
 		}
 		// Initials to the listener reach the engine (RxConsumed), which
 		// cannot open them: garbage never creates a connection.
-		for _, k := range []string{"DropMalformed", "DropNoConn", "DropVersion", "RxConsumed"} {
+		// Full-sized ones of unknown versions get Version Negotiation.
+		for _, k := range []string{"DropMalformed", "DropNoConn", "DropVersion", "RxConsumed",
+			"VersionNegotiation"} {
 			if st[k] == 0 {
 				t.Errorf("%s is 0: that kind of garbage was not seen", k)
 			}

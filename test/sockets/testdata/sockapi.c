@@ -776,6 +776,60 @@ static size_t garbage(unsigned char *b, int kind)
 	}
 }
 
+/*
+ * A full-sized first datagram of an unknown version to the listener on
+ * @port (from plain UDP socket @u of @family) must be answered with Version
+ * Negotiation (RFC 9000 6.1, RFC 8999 6): the CIDs swapped, versions 1 and 2
+ * offered.  Returns 0 when it was.
+ */
+static int check_vn(int u, int family, uint16_t port)
+{
+	static const unsigned char dcid[9] = { 1, 2, 3, 4, 5, 6, 7, 8, 9 };
+	static const unsigned char scid[5] = { 0xa, 0xb, 0xc, 0xd, 0xe };
+	unsigned char b[1200], r[1500];
+	struct pollfd pfd = { .fd = u, .events = POLLIN };
+	int v1 = 0, v2 = 0;
+	union addr to;
+	ssize_t n, i;
+
+	memset(b, 0, sizeof(b));
+	b[0] = 0xc0;
+	b[1] = 0x1a; b[2] = 0x2a; b[3] = 0x3a; b[4] = 0x4a;	/* a reserved version */
+	b[5] = sizeof(dcid);
+	memcpy(b + 6, dcid, sizeof(dcid));
+	b[6 + sizeof(dcid)] = sizeof(scid);
+	memcpy(b + 7 + sizeof(dcid), scid, sizeof(scid));
+	loopback(&to, family, port);
+	if (sendto(u, b, sizeof(b), 0, &to.sa, addr_len(&to)) != (ssize_t)sizeof(b)) {
+		perror("vn: sendto");
+		return 1;
+	}
+	if (poll(&pfd, 1, 5000) != 1) {
+		fprintf(stderr, "vn: no answer within 5 s\n");
+		return 1;
+	}
+	n = recv(u, r, sizeof(r), 0);
+	if (n < 7 + (ssize_t)sizeof(dcid) + (ssize_t)sizeof(scid) + 8 || !(r[0] & 0x80) ||
+	    r[1] || r[2] || r[3] || r[4] || r[5] != sizeof(scid) ||
+	    memcmp(r + 6, scid, sizeof(scid)) || r[6 + sizeof(scid)] != sizeof(dcid) ||
+	    memcmp(r + 7 + sizeof(scid), dcid, sizeof(dcid))) {
+		fprintf(stderr, "vn: malformed answer (%zd bytes)\n", n);
+		return 1;
+	}
+	for (i = 7 + sizeof(scid) + sizeof(dcid); i + 4 <= n; i += 4) {
+		uint32_t v = (uint32_t)r[i] << 24 | r[i + 1] << 16 | r[i + 2] << 8 | r[i + 3];
+
+		v1 |= v == 1;
+		v2 |= v == 0x6b3343cf;
+	}
+	if (!v1 || !v2) {
+		fprintf(stderr, "vn: versions offered lack v1 (%d) or v2 (%d)\n", v1, v2);
+		return 1;
+	}
+	printf("vn ok %s\n", family == AF_INET ? "ipv4" : "ipv6");
+	return 0;
+}
+
 static int do_flood(long count)
 {
 	union addr la, pa, ca;
@@ -802,6 +856,9 @@ static int do_flood(long count)
 	}
 	u = socket(AF_INET, SOCK_DGRAM, 0);
 	u6 = socket(AF_INET6, SOCK_DGRAM, 0);
+	if (check_vn(u, AF_INET, port_of(&la)) || check_vn(u6, AF_INET6, port_of(&la)))
+		return 1;
+	sent = 2;	/* the module counts those two as well */
 	for (i = 0; i < count; i++) {
 		size_t n = garbage(b, (i / 2) % 4);
 		union addr to;
