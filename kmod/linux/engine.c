@@ -303,11 +303,93 @@ int tquic_engine_connect(struct sock *sk)
 	return 0;
 }
 
+/* How long address validation tokens are good for (RFC 9000 8.1.3). */
+#define TQUIC_RETRY_TOKEN_LIFETIME	(10 * NSEC_PER_SEC)
+#define TQUIC_NEW_TOKEN_LIFETIME	(24ULL * 3600 * NSEC_PER_SEC)
+/* Room for a Retry: header, two CIDs, a token, the integrity tag. */
+#define TQUIC_RETRY_MAX			(64 + TQUIC_TOKEN_MAX)
+
+/*
+ * Checks the token of the Initial in @sp from @peer: a Retry token (its
+ * original DCID goes into @sp, kept in @odcid) or a NEW_TOKEN token proves
+ * the address.  Anything else is ignored, as RFC 9000 8.1.3 allows.
+ */
+static void tquic_check_token(const struct tquic_conn_config *cfg, struct tquic_server_params *sp,
+			      const struct tquic_addr *peer, const u8 *token, size_t token_len,
+			      u64 now, u8 *odcid)
+{
+	u8 odcid_len;
+	int r;
+
+	if (!token_len)
+		return;
+	r = tquic_token_check(cfg->reset_key, peer, token, token_len, now,
+			      TQUIC_RETRY_TOKEN_LIFETIME, odcid, &odcid_len);
+	if (r == 0) {
+		sp->retried = true;
+		sp->validated = true;
+		sp->odcid = odcid;
+		sp->odcid_len = odcid_len;
+	} else if (tquic_token_check(cfg->reset_key, peer, token, token_len, now,
+				     TQUIC_NEW_TOKEN_LIFETIME, odcid, &odcid_len) == 1) {
+		/* A NEW_TOKEN token lives longer than a Retry token. */
+		sp->validated = true;
+	}
+}
+
+/* Answers the Initial in @sp with a Retry (from child @sk's addresses). */
+static void tquic_send_retry(struct sock *sk, const struct tquic_server_params *sp,
+			     const struct tquic_conn_config *cfg, const struct tquic_addr *peer,
+			     u64 now)
+{
+	u8 scid[TQUIC_CID_MAX], *token;
+	union tquic_sockaddr to;
+	struct sk_buff *skb;
+	long tl, len = -ENOMEM;
+
+	token = kmalloc(TQUIC_TOKEN_MAX, GFP_KERNEL);
+	skb = alloc_skb(TQUIC_TX_HEADROOM + TQUIC_RETRY_MAX, GFP_KERNEL);
+	if (token && skb) {
+		skb_reserve(skb, TQUIC_TX_HEADROOM);
+		get_random_bytes(scid, cfg->cid_len);
+		tl = tquic_token_make(cfg->reset_key, true, peer, sp->dcid, sp->dcid_len, now,
+				      token, TQUIC_TOKEN_MAX);
+		if (tl > 0)
+			len = tquic_retry_reply(sp, scid, cfg->cid_len, token, tl, skb->data,
+						TQUIC_RETRY_MAX, TQUIC_GFP_KERNEL);
+	}
+	kfree(token);
+	if (len <= 0) {
+		kfree_skb(skb);
+		return;
+	}
+	skb_put(skb, len);
+	tquic_addr_to_sockaddr(sk, peer, &to);
+	if (!tquic_tunnel_xmit(sk, skb, &to, 0)) {
+		tquic_sk(sk)->opts.stats.tx_datagrams++;
+		tquic_sk(sk)->opts.stats.tx_bytes += len;
+	}
+}
+
+/* Whether the namespace's Retry policy asks to validate new clients now. */
+static bool tquic_retry_wanted(struct sock *lsk)
+{
+	struct tquic_config ns;
+
+	tquic_config_get(sock_net(lsk), &ns);
+	if (ns.retry == TQUIC_RETRY_ALWAYS)
+		return true;
+	/* Under load: once half of the accept queue waits. */
+	return ns.retry == TQUIC_RETRY_UNDER_LOAD &&
+	       READ_ONCE(lsk->sk_ack_backlog) > READ_ONCE(lsk->sk_max_ack_backlog) / 2;
+}
+
 /*
  * The server connection of child @sk for the client Initial @skb; @cid is
  * the CID already routed to @sk.  Child owned.  Returns 0 when the Initial
- * authenticated (the ClientHello is then queued for recvmsg()), else an
- * error.  @skb is consumed and counted either way.
+ * authenticated (the ClientHello is then queued for recvmsg()), -EAGAIN
+ * when it was answered with a Retry instead, else an error.  @skb is
+ * consumed and counted either way.
  */
 int tquic_engine_accept(struct sock *lsk, struct sock *sk, struct sk_buff *skb,
 			const struct tquic_cid_key *cid)
@@ -318,6 +400,8 @@ int tquic_engine_accept(struct sock *lsk, struct sock *sk, struct sk_buff *skb,
 	struct tquic_conn_config cfg;
 	struct tquic_conn_stats st;
 	struct tquic_addr local, peer;
+	u8 odcid[TQUIC_CID_MAX];
+	u64 now = tquic_now();
 	const u8 *token;
 	size_t token_len;
 	int err = 0;
@@ -339,7 +423,14 @@ int tquic_engine_accept(struct sock *lsk, struct sock *sk, struct sk_buff *skb,
 	cfg.cid_len = cid->len;
 	tquic_sock_addr(sk, false, &local);
 	tquic_sock_addr(sk, true, &peer);
-	qs->conn = tquic_conn_server_new(&cfg, &sp, &local, &peer, tquic_now(),
+	tquic_check_token(&cfg, &sp, &peer, token, token_len, now, odcid);
+	if (!sp.validated && tquic_retry_wanted(lsk)) {
+		tquic_send_retry(sk, &sp, &cfg, &peer, now);
+		TQUIC_INC_STATS(tn, TQUIC_MIB_RETRY);
+		kfree_skb(skb);
+		return -EAGAIN;
+	}
+	qs->conn = tquic_conn_server_new(&cfg, &sp, &local, &peer, now,
 					 TQUIC_GFP_KERNEL, &err);
 	if (!qs->conn) {
 		TQUIC_INC_STATS(tn, TQUIC_MIB_DROP_CHILD_FAILED);

@@ -134,6 +134,7 @@ static const char *const tquic_mib_names[TQUIC_MIB_MAX] = {
 	[TQUIC_MIB_DROP_ACCEPT_OVERFLOW] = "DropAcceptOverflow",
 	[TQUIC_MIB_DROP_CHILD_FAILED]	= "DropChildFailed",
 	[TQUIC_MIB_VERSION_NEGOTIATION]	= "VersionNegotiation",
+	[TQUIC_MIB_RETRY]		= "Retry",
 };
 
 static int tquic_sock_proc_show(struct seq_file *seq, void *v)

@@ -90,6 +90,7 @@ enum tquic_mib {
 	TQUIC_MIB_DROP_ACCEPT_OVERFLOW,	/* listener's accept queue full */
 	TQUIC_MIB_DROP_CHILD_FAILED,	/* no memory for a new connection */
 	TQUIC_MIB_VERSION_NEGOTIATION,	/* a listener answered with Version Negotiation */
+	TQUIC_MIB_RETRY,		/* a listener answered with Retry (its policy) */
 	TQUIC_MIB_MAX
 };
 

@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -305,6 +306,7 @@ exit 0
 // both roles.
 func TestKernelQUICGo(t *testing.T) {
 	e := newEnv(t)
+	e.goBuild("tquicctl", false, "./cmd/tquicctl")
 	topo := &vm.Topology{Hosts: []string{"cli", "srv"}, Links: []vm.Link{{A: "cli", B: "srv"}, {A: "cli", B: "srv"}}}
 	srv := topo.Addr4(0, "srv")
 	e.run(topo, 10*time.Minute, fmt.Sprintf(`
@@ -317,6 +319,12 @@ client k2q_keyupdate cli --connect %[1]s:4443 --streams 8 --download 2M --key-up
 client k2q_migrate cli --connect %[1]s:4443 --streams 8 --download 2M --migrate %[2]s
 client q2k_v1 cli --connect %[1]s:4433 --impl quic-go --download 10M --upload 1M
 client q2k_v2 cli --connect %[1]s:4434 --impl quic-go --quic-version v2 --download 10M --upload 1M
+# The namespace's Retry policy: every new client proves its address first.
+ip netns exec srv $S/tquicctl set retry always
+client q2k_retry cli --connect %[1]s:4433 --impl quic-go --download 1M
+client k2k_retry cli --connect %[1]s:4433 --download 1M
+ip netns exec srv awk '$1=="Retry"{print $2}' /proc/net/tquic_sock >$S/retry.count
+ip netns exec srv $S/tquicctl set retry never
 stop_servers
 exit 0
 `, srv, topo.Addr4(1, "cli")))
@@ -330,6 +338,8 @@ exit 0
 		{"k2q_migrate", "v1", 16 * mib, 0},
 		{"q2k_v1", "v1", 10 * mib, mib},
 		{"q2k_v2", "v2", 10 * mib, mib},
+		{"q2k_retry", "v1", mib, 0},
+		{"k2k_retry", "v1", mib, 0},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			r := e.result(t, c.name)
@@ -341,4 +351,13 @@ exit 0
 			}
 		})
 	}
+	t.Run("RetryPolicy", func(t *testing.T) {
+		// Both clients above connected through a Retry: the server's
+		// counter saw at least one per connection (a ClientHello in two
+		// datagrams may draw two).
+		n, err := strconv.Atoi(e.read("retry.count"))
+		if err != nil || n < 2 {
+			t.Fatalf("Retry counter %q after two clients under 'retry always'", e.read("retry.count"))
+		}
+	})
 }

@@ -193,7 +193,7 @@ func TestSocketLayer(t *testing.T) {
 		var terminal uint64
 		for _, k := range []string{"RxConsumed", "DropMalformed", "DropNoConn", "DropVersion",
 			"DropBacklog", "DropClosed", "DropNoEngine", "DropAcceptOverflow", "DropChildFailed",
-			"VersionNegotiation"} {
+			"VersionNegotiation", "Retry"} {
 			terminal += st[k]
 		}
 		if terminal != rx {
