@@ -468,14 +468,15 @@ func (e engine) RejectedEarlyData() { C.tquic_conn_early_data_rejected(e.c.c, C.
 // ---- the event loop pieces, all under c.mu ----
 
 // handleDatagram feeds one datagram and runs everything it triggers.
-func (c *Conn) handleDatagram(b []byte, from netip.AddrPort) {
+// @ecn is the datagram's IP ECN codepoint.
+func (c *Conn) handleDatagram(b []byte, from netip.AddrPort, ecn uint8) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.c == nil || len(b) == 0 {
 		return
 	}
 	peer := connAddr(from)
-	C.tqb_conn_recv(c.c, (*C.u8)(unsafe.Pointer(&b[0])), C.size_t(len(b)), &peer, 0, C.u64(c.now()))
+	C.tqb_conn_recv(c.c, (*C.u8)(unsafe.Pointer(&b[0])), C.size_t(len(b)), &peer, C.u8(ecn), C.u64(c.now()))
 	c.afterInput()
 }
 
@@ -545,7 +546,7 @@ func (c *Conn) flush() {
 			}
 		}
 		// Send errors are losses as far as QUIC is concerned.
-		_, _ = c.pc.WriteToUDPAddrPort(c.sendBuf[:n], to)
+		_ = writeECN(c.pc, c.sendBuf[:n], uint8(ecn), to)
 	}
 }
 
@@ -973,6 +974,11 @@ type Stats struct {
 	// server, our own address on a client); PathReverts the migrated
 	// addresses that failed validation.
 	PeerMigrations, PathReverts uint64
+	// ECNCapable says the active path passed ECN validation (RFC 9000
+	// 13.4.2); ECNMarked counts the packets we sent ECT(0), PeerECT0 and
+	// PeerCE the peer's ACK_ECN counts of ours.
+	ECNCapable                  bool
+	ECNMarked, PeerECT0, PeerCE uint64
 }
 
 // Stats returns the connection's engine counters.
@@ -980,12 +986,16 @@ func (c *Conn) Stats() Stats {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	var mem uint64
+	var pi C.struct_tquic_path_info
 	if c.c != nil {
 		C.tquic_conn_stats(c.c, &c.stats)
 		mem = uint64(C.tquic_conn_mem(c.c))
+		C.tquic_conn_path_info(c.c, 0, &pi)
 	}
 	s := c.stats
 	return Stats{
+		ECNCapable: uint8(pi.ecn_state) == ecnStateCapable,
+		ECNMarked:  uint64(pi.ecn_sent_ect0), PeerECT0: uint64(pi.ecn_ect0), PeerCE: uint64(pi.ecn_ce),
 		PacketsSent: uint64(s.pkts_sent), PacketsReceived: uint64(s.pkts_recv),
 		PacketsLost: uint64(s.pkts_lost), PacketsDropped: uint64(s.pkts_dropped),
 		BytesSent: uint64(s.bytes_sent), BytesReceived: uint64(s.bytes_recv),
@@ -1299,8 +1309,11 @@ func (c *Conn) shutdown() {
 // one that Migrate replaced, until it is closed).
 func (c *Conn) readLoop(udp *net.UDPConn) {
 	buf := make([]byte, 65536)
+	oob := make([]byte, ecnOOBSpace)
+	// Without the marks the engine's ECN validation fails and turns ECN off.
+	_ = enableECNReceive(udp)
 	for {
-		n, from, err := udp.ReadFromUDPAddrPort(buf)
+		n, oobn, _, from, err := udp.ReadMsgUDPAddrPort(buf, oob)
 		if err != nil {
 			c.mu.Lock()
 			if c.c != nil && c.closeErr == nil && udp == c.udp {
@@ -1311,7 +1324,7 @@ func (c *Conn) readLoop(udp *net.UDPConn) {
 			c.mu.Unlock()
 			return
 		}
-		c.handleDatagram(buf[:n], netip.AddrPortFrom(from.Addr().Unmap(), from.Port()))
+		c.handleDatagram(buf[:n], netip.AddrPortFrom(from.Addr().Unmap(), from.Port()), ecnFromOOB(oob[:oobn]))
 	}
 }
 

@@ -251,9 +251,12 @@ func (l *Listener) remove(c *Conn) {
 
 func (l *Listener) readLoop() {
 	buf := make([]byte, 65536)
+	oob := make([]byte, ecnOOBSpace)
+	// Without the marks the engine's ECN validation fails and turns ECN off.
+	_ = enableECNReceive(l.udp)
 	cidLen := int(l.ec.cid_len)
 	for {
-		n, from, err := l.udp.ReadFromUDPAddrPort(buf)
+		n, oobn, _, from, err := l.udp.ReadMsgUDPAddrPort(buf, oob)
 		if err != nil {
 			if errors.Is(err, net.ErrClosed) {
 				return
@@ -277,17 +280,18 @@ func (l *Listener) readLoop() {
 		l.mu.Lock()
 		c := l.conns[string(dcid)]
 		l.mu.Unlock()
+		ecn := ecnFromOOB(oob[:oobn])
 		if c != nil {
-			c.handleDatagram(b, from)
+			c.handleDatagram(b, from, ecn)
 			continue
 		}
-		l.unknown(b, from)
+		l.unknown(b, from, ecn)
 	}
 }
 
 // unknown handles a datagram for no known connection: a new connection,
 // Version Negotiation, Retry or a stateless reset.
-func (l *Listener) unknown(b []byte, from netip.AddrPort) {
+func (l *Listener) unknown(b []byte, from netip.AddrPort, ecn uint8) {
 	// The engine keeps pointers into the datagram in its parameters: C memory.
 	n := len(b)
 	mem := C.malloc(C.size_t(n + 2*int(C.TQUIC_MAX_CID_LEN) + 512))
@@ -390,7 +394,7 @@ func (l *Listener) unknown(b []byte, from netip.AddrPort) {
 		return
 	}
 	c.mu.Unlock()
-	c.handleDatagram(b, from)
+	c.handleDatagram(b, from, ecn)
 	// A datagram that passed classification but not authentication must
 	// not leave state behind: forged Initials would otherwise pin
 	// connections until their handshake timeout.

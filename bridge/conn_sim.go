@@ -501,7 +501,7 @@ func connSimRun(seed int64, o connSimOptions, stls, ctls *tls.Config) (res connS
 		for len(s.q) > 0 && s.q[0].at <= s.now {
 			p := heap.Pop(&s.q).(connSimPkt)
 			if !p.toServer {
-				cli.handleDatagram(p.data, saddr)
+				cli.handleDatagram(p.data, saddr, 0)
 				continue
 			}
 			if srv == nil {
@@ -510,7 +510,7 @@ func connSimRun(seed int64, o connSimOptions, stls, ctls *tls.Config) (res connS
 					continue
 				}
 			}
-			srv.handleDatagram(p.data, caddr)
+			srv.handleDatagram(p.data, caddr, 0)
 		}
 		for _, c := range []*Conn{cli, srv} {
 			if c == nil {
@@ -626,7 +626,7 @@ func (p *connSimPair) step() bool {
 	for len(s.q) > 0 && s.q[0].at <= s.now {
 		pkt := heap.Pop(&s.q).(connSimPkt)
 		if !pkt.toServer {
-			p.cli.handleDatagram(pkt.data, p.saddr)
+			p.cli.handleDatagram(pkt.data, p.saddr, 0)
 			continue
 		}
 		if p.srv == nil {
@@ -636,7 +636,7 @@ func (p *connSimPair) step() bool {
 				continue
 			}
 		}
-		p.srv.handleDatagram(pkt.data, p.caddr)
+		p.srv.handleDatagram(pkt.data, p.caddr, 0)
 	}
 	for _, c := range []*Conn{p.cli, p.srv} {
 		if c == nil {
@@ -679,7 +679,7 @@ func (p *connSimPair) forge(payload []byte) ([]byte, error) {
 }
 
 // toServer delivers a datagram to the server right away.
-func (p *connSimPair) toServer(b []byte) { p.srv.handleDatagram(b, p.caddr) }
+func (p *connSimPair) toServer(b []byte) { p.srv.handleDatagram(b, p.caddr, 0) }
 
 // serverErr is the server's close error (nil while open).
 func (p *connSimPair) serverErr() error {
