@@ -327,6 +327,7 @@ type Conn struct {
 	timer    *time.Timer
 	deadline uint64
 	sendBuf  []byte
+	sendOOB  []byte // ECN control message scratch (flush, under mu)
 	cryptBuf []byte
 
 	streams    map[int64]*Stream
@@ -370,6 +371,7 @@ func newConn(ctx context.Context, isServer bool) *Conn {
 	c := &Conn{
 		isServer: isServer,
 		sendBuf:  make([]byte, 65536),
+		sendOOB:  make([]byte, ecnOOBSpace),
 		cryptBuf: make([]byte, 16384),
 		streams:  make(map[int64]*Stream),
 		acceptCh: make(chan struct{}, 1),
@@ -546,7 +548,7 @@ func (c *Conn) flush() {
 			}
 		}
 		// Send errors are losses as far as QUIC is concerned.
-		_ = writeECN(c.pc, c.sendBuf[:n], uint8(ecn), to)
+		_ = writeECN(c.pc, c.sendBuf[:n], c.sendOOB, uint8(ecn), to)
 	}
 }
 

@@ -46,25 +46,29 @@ func enableECNReceive(udp *net.UDPConn) error {
 
 // ecnFromOOB is the ECN codepoint of a received datagram's control
 // messages, 0 (Not-ECT) when they carry none.
+// It runs per datagram: one message at a time, without allocating.
 func ecnFromOOB(oob []byte) uint8 {
-	msgs, err := unix.ParseSocketControlMessage(oob)
-	if err != nil {
-		return 0
-	}
-	for _, m := range msgs {
-		switch {
-		case m.Header.Level == unix.IPPROTO_IP && m.Header.Type == unix.IP_TOS && len(m.Data) >= 1:
-			return m.Data[0] & 0x3
-		case m.Header.Level == unix.IPPROTO_IPV6 && m.Header.Type == unix.IPV6_TCLASS && len(m.Data) >= 4:
-			return uint8(binary.NativeEndian.Uint32(m.Data)) & 0x3
+	for len(oob) > 0 {
+		h, data, rest, err := unix.ParseOneSocketControlMessage(oob)
+		if err != nil {
+			return 0
 		}
+		switch {
+		case h.Level == unix.IPPROTO_IP && h.Type == unix.IP_TOS && len(data) >= 1:
+			return data[0] & 0x3
+		case h.Level == unix.IPPROTO_IPV6 && h.Type == unix.IPV6_TCLASS && len(data) >= 4:
+			return uint8(binary.NativeEndian.Uint32(data)) & 0x3
+		}
+		oob = rest
 	}
 	return 0
 }
 
-// ecnOOB is the control message that marks a datagram to @to with @ecn.
-func ecnOOB(ecn uint8, to netip.AddrPort) []byte {
-	b := make([]byte, unix.CmsgSpace(4))
+// ecnOOB writes into @b (ecnOOBSpace bytes, reused by the caller) the
+// control message that marks a datagram to @to with @ecn.
+func ecnOOB(b []byte, ecn uint8, to netip.AddrPort) []byte {
+	b = b[:ecnOOBSpace]
+	clear(b)
 	h := (*unix.Cmsghdr)(unsafe.Pointer(&b[0]))
 	if to.Addr().Unmap().Is4() {
 		h.Level, h.Type = unix.IPPROTO_IP, unix.IP_TOS
@@ -76,10 +80,11 @@ func ecnOOB(ecn uint8, to netip.AddrPort) []byte {
 	return b
 }
 
-// writeECN sends @b to @to through @pc, marked with @ecn where it can be.
-func writeECN(pc packetWriter, b []byte, ecn uint8, to netip.AddrPort) error {
+// writeECN sends @b to @to through @pc, marked with @ecn where it can be;
+// @oob is scratch room for the control message.
+func writeECN(pc packetWriter, b, oob []byte, ecn uint8, to netip.AddrPort) error {
 	if mw, ok := pc.(msgWriter); ok && ecn != 0 {
-		_, _, err := mw.WriteMsgUDPAddrPort(b, ecnOOB(ecn, to), to)
+		_, _, err := mw.WriteMsgUDPAddrPort(b, ecnOOB(oob, ecn, to), to)
 		return err
 	}
 	_, err := pc.WriteToUDPAddrPort(b, to)

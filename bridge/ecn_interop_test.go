@@ -11,7 +11,7 @@ import (
 func TestECNControlMessages(t *testing.T) {
 	for _, to := range []string{"127.0.0.1:4433", "[::1]:4433", "[::ffff:127.0.0.1]:4433"} {
 		for _, ecn := range []uint8{1, 2, 3} {
-			if got := ecnFromOOB(ecnOOB(ecn, netip.MustParseAddrPort(to))); got != ecn {
+			if got := ecnFromOOB(ecnOOB(make([]byte, ecnOOBSpace), ecn, netip.MustParseAddrPort(to))); got != ecn {
 				t.Errorf("to %s: ECN %d read back as %d", to, ecn, got)
 			}
 		}
