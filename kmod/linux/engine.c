@@ -44,7 +44,6 @@
 
 /* Room the engine builds one datagram in, and the headers in front of it. */
 #define TQUIC_TX_CAP		1500
-#define TQUIC_TX_HEADROOM	(MAX_HEADER + sizeof(struct ipv6hdr) + sizeof(struct udphdr))
 /* Datagrams one pass sends before yielding to the next work run. */
 #define TQUIC_TX_BUDGET		64
 /* Datagrams one transmit skb carries at most (UDP GSO). */
@@ -949,7 +948,6 @@ void tquic_engine_rcv(struct sock *sk, struct sk_buff *skb)
 void tquic_engine_vn_reply(struct sock *lsk, struct sk_buff *skb)
 {
 	struct tquic_sock_net *tn = tquic_sock_net(sock_net(lsk));
-	union tquic_sockaddr local = {}, peer = {};
 	struct tquic_conn_config cfg;
 	struct sk_buff *reply;
 	long len = -ENOMEM;
@@ -969,25 +967,8 @@ void tquic_engine_vn_reply(struct sock *lsk, struct sk_buff *skb)
 		return;
 	}
 	skb_put(reply, len);
-	if (skb->protocol == htons(ETH_P_IP)) {
-		local.v4.sin_family = AF_INET;
-		local.v4.sin_addr.s_addr = ip_hdr(skb)->daddr;
-		peer.v4.sin_family = AF_INET;
-		peer.v4.sin_addr.s_addr = ip_hdr(skb)->saddr;
-		peer.v4.sin_port = udp_hdr(skb)->source;
-	}
-#if IS_ENABLED(CONFIG_IPV6)
-	else {
-		local.v6.sin6_family = AF_INET6;
-		local.v6.sin6_addr = ipv6_hdr(skb)->daddr;
-		peer.v6.sin6_family = AF_INET6;
-		peer.v6.sin6_addr = ipv6_hdr(skb)->saddr;
-		peer.v6.sin6_port = udp_hdr(skb)->source;
-		if (ipv6_addr_type(&peer.v6.sin6_addr) & IPV6_ADDR_LINKLOCAL)
-			peer.v6.sin6_scope_id = inet6_iif(skb);
-	}
-#endif
-	if (!tquic_tunnel_xmit_from(lsk, reply, &local, &peer, 0)) {
+	reply->mark = READ_ONCE(lsk->sk_mark);
+	if (!tquic_tunnel_reply(tquic_sk(lsk)->tunnel, skb, reply)) {
 		tquic_sk(lsk)->opts.stats.tx_datagrams++;
 		tquic_sk(lsk)->opts.stats.tx_bytes += len;
 	}

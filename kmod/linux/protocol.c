@@ -135,6 +135,7 @@ static const char *const tquic_mib_names[TQUIC_MIB_MAX] = {
 	[TQUIC_MIB_DROP_CHILD_FAILED]	= "DropChildFailed",
 	[TQUIC_MIB_VERSION_NEGOTIATION]	= "VersionNegotiation",
 	[TQUIC_MIB_RETRY]		= "Retry",
+	[TQUIC_MIB_STATELESS_RESET]	= "StatelessReset",
 };
 
 static int tquic_sock_proc_show(struct seq_file *seq, void *v)
@@ -170,6 +171,7 @@ static int __net_init tquic_sock_net_init(struct net *net)
 	atomic_set(&tn->nr_tunnels, 0);
 	atomic_set(&tn->nr_cids, 0);
 	get_random_bytes(tn->reset_key, sizeof(tn->reset_key));
+	spin_lock_init(&tn->reset_lock);
 	spin_lock_init(&tn->socks_lock);
 	INIT_LIST_HEAD(&tn->socks);
 	tn->next_sock_id = 1;

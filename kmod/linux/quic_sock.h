@@ -91,6 +91,7 @@ enum tquic_mib {
 	TQUIC_MIB_DROP_CHILD_FAILED,	/* no memory for a new connection */
 	TQUIC_MIB_VERSION_NEGOTIATION,	/* a listener answered with Version Negotiation */
 	TQUIC_MIB_RETRY,		/* a listener answered with Retry (its policy) */
+	TQUIC_MIB_STATELESS_RESET,	/* no connection: answered with a stateless reset */
 	TQUIC_MIB_MAX
 };
 
@@ -108,6 +109,9 @@ struct tquic_sock_net {
 	atomic_t nr_tunnels;
 	atomic_t nr_cids;
 	u8 reset_key[32];			/* stateless reset tokens of this namespace */
+	spinlock_t reset_lock;			/* the stateless reset budget */
+	unsigned long reset_stamp;		/* jiffies the budget was refilled */
+	unsigned int reset_budget;		/* resets left until a second after it */
 	spinlock_t socks_lock;			/* socks */
 	struct list_head socks;			/* every QUIC socket, oldest first */
 	u64 next_sock_id;			/* under socks_lock */
@@ -254,8 +258,9 @@ extern const struct tquic_cid_ops tquic_sock_cid_ops;
 struct sock *tquic_demux_initial_owner(struct sock *listener, struct sk_buff *skb);
 int tquic_tunnel_xmit(struct sock *sk, struct sk_buff *skb, const union tquic_sockaddr *peer,
 		      u8 ecn);
-int tquic_tunnel_xmit_from(struct sock *sk, struct sk_buff *skb, const union tquic_sockaddr *local,
-			   const union tquic_sockaddr *peer, u8 ecn);
+/* Headers in front of a datagram the engine builds. */
+#define TQUIC_TX_HEADROOM	(MAX_HEADER + sizeof(struct ipv6hdr) + sizeof(struct udphdr))
+int tquic_tunnel_reply(struct tquic_tunnel *t, const struct sk_buff *in, struct sk_buff *reply);
 bool tquic_version_known(u32 version);
 
 /* socket.c */

@@ -34,7 +34,9 @@
 #endif
 
 #include "quic_sock.h"
+#include "tquic.h"
 #include "cid.h"
+#include "conn.h"
 
 #define TQUIC_VERSION_1		0x00000001U
 #define TQUIC_VERSION_2		0x6b3343cfU
@@ -348,6 +350,67 @@ static struct sock *tquic_tunnel_listener(struct tquic_tunnel *t)
 
 /* ---- receive ---- */
 
+/* Stateless resets a namespace sends per second, at most. */
+#define TQUIC_RESET_RATE	1000
+/* The longest stateless reset sent (RFC 9000 10.3: as long as a short packet). */
+#define TQUIC_RESET_MAX		43
+
+static bool tquic_reset_budget_take(struct tquic_sock_net *tn)
+{
+	unsigned long now = jiffies;
+	bool ok;
+
+	spin_lock(&tn->reset_lock);
+	if (!tn->reset_stamp || time_after_eq(now, tn->reset_stamp + HZ)) {
+		tn->reset_stamp = now;
+		tn->reset_budget = TQUIC_RESET_RATE;
+	}
+	ok = tn->reset_budget > 0;
+	if (ok)
+		tn->reset_budget--;
+	spin_unlock(&tn->reset_lock);
+	return ok;
+}
+
+/*
+ * @skb, a short-header datagram of @len bytes, matched no connection: its
+ * endpoint lost the state (a restarted server, a closed socket).  Answer
+ * with a stateless reset (RFC 9000 10.3) carrying the token the CID was
+ * issued with: the namespace's key over the CID, read with the
+ * namespace's CID length.  The reset is shorter than its trigger, so two
+ * endpoints cannot loop, and a budget per second bounds the work.  True
+ * when one was sent (@skb is left to the caller).
+ */
+static bool tquic_tunnel_stateless_reset(struct tquic_tunnel *t, struct tquic_sock_net *tn,
+					 struct sk_buff *skb, unsigned int len)
+{
+	const u8 *cid = skb->data + sizeof(struct udphdr) + 1;
+	struct tquic_config ns;
+	struct sk_buff *reply;
+	long n;
+	u8 cid_len;
+
+	tquic_config_get(t->net, &ns);
+	cid_len = ns.cid_len ? min_t(u8, ns.cid_len, TQUIC_CID_MAX) : TQUIC_DEFAULT_CID_LEN;
+	/* The demux pulled min(len, TQUIC_DEMUX_PULL) > 1 + cid_len bytes. */
+	if (len <= 1U + cid_len || !tquic_reset_budget_take(tn))
+		return false;
+	reply = alloc_skb(TQUIC_TX_HEADROOM + TQUIC_RESET_MAX, GFP_ATOMIC);
+	if (!reply)
+		return false;
+	skb_reserve(reply, TQUIC_TX_HEADROOM);
+	/* 0 when the trigger is too short to answer with a shorter reset. */
+	n = tquic_stateless_reset_build(tn->reset_key, cid, cid_len, len, reply->data,
+					TQUIC_RESET_MAX);
+	if (n <= 0) {
+		kfree_skb(reply);
+		return false;
+	}
+	skb_put(reply, n);
+	tquic_tunnel_reply(t, skb, reply);
+	return true;
+}
+
 /*
  * For a listener: the socket that already owns this Initial's DCID (an
  * earlier Initial of the same client created it), with a reference.
@@ -461,8 +524,11 @@ static int tquic_encap_rcv(struct sock *usk, struct sk_buff *skb)
 				break;
 		}
 		mib = TQUIC_MIB_DROP_NO_CONN;
-		if (!sk)
+		if (!sk) {
+			if (tquic_tunnel_stateless_reset(t, tn, skb, len))
+				mib = TQUIC_MIB_STATELESS_RESET;
 			goto drop;
+		}
 		TQUIC_INC_STATS(tn, TQUIC_MIB_RX_CONN);
 	}
 deliver:
@@ -478,42 +544,28 @@ drop:
 /* ---- transmit ---- */
 
 /*
- * Sends one datagram the engine built (@skb holds the QUIC payload, with
- * headroom for UDP/IP) from @sk's tunnel to @peer.  Process or softirq
- * context; @skb is consumed.  @ecn is the IP ECN codepoint to set.
+ * Sends @skb (the QUIC payload, with headroom for UDP/IP) through tunnel
+ * @t from @local to @peer.  Process or softirq context; @skb is consumed.
+ * The caller sets skb->mark and skb->priority.
  */
-int tquic_tunnel_xmit(struct sock *sk, struct sk_buff *skb, const union tquic_sockaddr *peer,
-		      u8 ecn)
+static int tquic_tunnel_send(struct tquic_tunnel *t, struct sk_buff *skb,
+			     const union tquic_sockaddr *local, const union tquic_sockaddr *peer,
+			     u8 ecn, int oif)
 {
-	return tquic_tunnel_xmit_from(sk, skb, NULL, peer, ecn);
-}
+	struct sock *usk = t->sock->sk;
+	__be16 sport = t->local.v4.sin_port;
 
-/* As tquic_tunnel_xmit(), from @local's address (NULL: the socket's). */
-int tquic_tunnel_xmit_from(struct sock *sk, struct sk_buff *skb, const union tquic_sockaddr *local,
-			   const union tquic_sockaddr *peer, u8 ecn)
-{
-	struct tquic_tunnel *t = tquic_sk(sk)->tunnel;
-	struct net *net = sock_net(sk);
-	struct sock *usk;
-
-	if (!t) {
-		kfree_skb(skb);
-		return -ENOTCONN;
-	}
-	usk = t->sock->sk;
-	skb->mark = READ_ONCE(sk->sk_mark);
-	skb->priority = READ_ONCE(sk->sk_priority);
 	if (peer->sa.sa_family == AF_INET) {
 		struct flowi4 fl4 = {
 			.daddr = peer->v4.sin_addr.s_addr,
-			.saddr = local ? local->v4.sin_addr.s_addr : inet_sk(sk)->inet_saddr,
-			.flowi4_oif = sk->sk_bound_dev_if,
+			.saddr = local->v4.sin_addr.s_addr,
+			.flowi4_oif = oif,
 			.flowi4_mark = skb->mark,
 			.flowi4_proto = IPPROTO_UDP,
 			.fl4_dport = peer->v4.sin_port,
-			.fl4_sport = inet_sk(sk)->inet_sport,
+			.fl4_sport = sport,
 		};
-		struct rtable *rt = ip_route_output_key(net, &fl4);
+		struct rtable *rt = ip_route_output_key(t->net, &fl4);
 
 		if (IS_ERR(rt)) {
 			kfree_skb(skb);
@@ -528,16 +580,16 @@ int tquic_tunnel_xmit_from(struct sock *sk, struct sk_buff *skb, const union tqu
 	{
 		struct flowi6 fl6 = {
 			.daddr = peer->v6.sin6_addr,
-			.saddr = local ? local->v6.sin6_addr : inet6_sk(sk)->saddr,
-			.flowi6_oif = sk->sk_bound_dev_if ?: peer->v6.sin6_scope_id,
+			.saddr = local->v6.sin6_addr,
+			.flowi6_oif = oif ?: peer->v6.sin6_scope_id,
 			.flowi6_mark = skb->mark,
 			.flowi6_proto = IPPROTO_UDP,
 			.fl6_dport = peer->v6.sin6_port,
-			.fl6_sport = inet_sk(sk)->inet_sport,
+			.fl6_sport = sport,
 		};
 		struct dst_entry *dst;
 
-		dst = ipv6_stub->ipv6_dst_lookup_flow(net, usk, &fl6, NULL);
+		dst = ipv6_stub->ipv6_dst_lookup_flow(t->net, usk, &fl6, NULL);
 		if (IS_ERR(dst)) {
 			kfree_skb(skb);
 			return PTR_ERR(dst);
@@ -550,4 +602,65 @@ int tquic_tunnel_xmit_from(struct sock *sk, struct sk_buff *skb, const union tqu
 	kfree_skb(skb);
 	return -EAFNOSUPPORT;
 #endif
+}
+
+/*
+ * Sends one datagram the engine built (@skb holds the QUIC payload, with
+ * headroom for UDP/IP) from @sk's tunnel to @peer.  Process or softirq
+ * context; @skb is consumed.  @ecn is the IP ECN codepoint to set.
+ */
+int tquic_tunnel_xmit(struct sock *sk, struct sk_buff *skb, const union tquic_sockaddr *peer,
+		      u8 ecn)
+{
+	union tquic_sockaddr local = {};
+	struct tquic_tunnel *t = tquic_sk(sk)->tunnel;
+
+	if (!t) {
+		kfree_skb(skb);
+		return -ENOTCONN;
+	}
+	skb->mark = READ_ONCE(sk->sk_mark);
+	skb->priority = READ_ONCE(sk->sk_priority);
+	if (peer->sa.sa_family == AF_INET)
+		local.v4.sin_addr.s_addr = inet_sk(sk)->inet_saddr;
+#if IS_ENABLED(CONFIG_IPV6)
+	else
+		local.v6.sin6_addr = inet6_sk(sk)->saddr;
+#endif
+	return tquic_tunnel_send(t, skb, &local, peer, ecn, sk->sk_bound_dev_if);
+}
+
+/*
+ * Answers @in, a datagram tunnel @t received, with @reply: from the
+ * address @in was sent to (the tunnel may be bound to a wildcard) back to
+ * its source.  Process or softirq context; @reply is consumed.
+ */
+int tquic_tunnel_reply(struct tquic_tunnel *t, const struct sk_buff *in, struct sk_buff *reply)
+{
+	union tquic_sockaddr local = {}, peer = {};
+
+	if (!t) {
+		kfree_skb(reply);
+		return -ENOTCONN;
+	}
+
+	if (in->protocol == htons(ETH_P_IP)) {
+		local.v4.sin_family = AF_INET;
+		local.v4.sin_addr.s_addr = ip_hdr(in)->daddr;
+		peer.v4.sin_family = AF_INET;
+		peer.v4.sin_addr.s_addr = ip_hdr(in)->saddr;
+		peer.v4.sin_port = udp_hdr(in)->source;
+	}
+#if IS_ENABLED(CONFIG_IPV6)
+	else {
+		local.v6.sin6_family = AF_INET6;
+		local.v6.sin6_addr = ipv6_hdr(in)->daddr;
+		peer.v6.sin6_family = AF_INET6;
+		peer.v6.sin6_addr = ipv6_hdr(in)->saddr;
+		peer.v6.sin6_port = udp_hdr(in)->source;
+		if (ipv6_addr_type(&peer.v6.sin6_addr) & IPV6_ADDR_LINKLOCAL)
+			peer.v6.sin6_scope_id = inet6_iif(in);
+	}
+#endif
+	return tquic_tunnel_send(t, reply, &local, &peer, 0, t->ifindex);
 }

@@ -307,6 +307,7 @@ exit 0
 func TestKernelQUICGo(t *testing.T) {
 	e := newEnv(t)
 	e.goBuild("tquicctl", false, "./cmd/tquicctl")
+	e.goBuild("resetpeer", false, "./test/kernel/resetpeer")
 	topo := &vm.Topology{Hosts: []string{"cli", "srv"}, Links: []vm.Link{{A: "cli", B: "srv"}, {A: "cli", B: "srv"}}}
 	srv := topo.Addr4(0, "srv")
 	e.run(topo, 10*time.Minute, fmt.Sprintf(`
@@ -325,6 +326,21 @@ client q2k_retry cli --connect %[1]s:4433 --impl quic-go --download 1M
 client k2k_retry cli --connect %[1]s:4433 --download 1M
 ip netns exec srv awk '$1=="Retry"{print $2}' /proc/net/tquic_sock >$S/retry.count
 ip netns exec srv $S/tquicctl set retry never
+# A server that restarts forgets its connections: its CONNECTION_CLOSE is
+# lost (netem drops everything it sends), and the next packet of the
+# quic-go client draws a stateless reset from the new server's port.
+serve srv --listen %[1]s:4436
+ip netns exec cli $S/resetpeer --connect %[1]s:4436 --ca $CA --ready $S/rp.ready --go $S/rp.go >$S/reset.out 2>&1 &
+rp=$!
+i=0; until [ -s $S/rp.ready ] || [ $i -ge 300 ]; do i=$((i+1)); sleep 0.1; done
+ip netns exec srv tc qdisc add dev v0srv root netem loss 100%%
+victim=$(tail -1 $S/server.pids)
+kill $victim; wait $victim
+ip netns exec srv tc qdisc del dev v0srv root
+serve srv --listen %[1]s:4436
+touch $S/rp.go
+wait $rp; echo $? >$S/reset.rc
+ip netns exec srv awk '$1=="StatelessReset"{print $2}' /proc/net/tquic_sock >$S/reset.count
 stop_servers
 exit 0
 `, srv, topo.Addr4(1, "cli")))
@@ -351,6 +367,15 @@ exit 0
 			}
 		})
 	}
+	t.Run("StatelessReset", func(t *testing.T) {
+		if rc := e.read("reset.rc"); rc != "0" {
+			t.Fatalf("quic-go client after the server restarted: exit %s: %s", rc, e.read("reset.out"))
+		}
+		t.Log(e.read("reset.out"))
+		if n, err := strconv.Atoi(e.read("reset.count")); err != nil || n < 1 {
+			t.Fatalf("StatelessReset counter %q after a reset was received", e.read("reset.count"))
+		}
+	})
 	t.Run("RetryPolicy", func(t *testing.T) {
 		// Both clients above connected through a Retry: the server's
 		// counter saw at least one per connection (a ClientHello in two

@@ -169,10 +169,14 @@ func TestSocketLayer(t *testing.T) {
 		if rc := read("flood.rc"); rc != "0" {
 			t.Fatalf("flood exited %s: %s", rc, read("flood.out"))
 		}
-		// Before the flood: Version Negotiation from the listener, both families.
+		// Before the flood: Version Negotiation from the listener and
+		// stateless resets for unknown CIDs, both families.
 		for _, fam := range []string{"ipv4", "ipv6"} {
 			if !strings.Contains(read("flood.out"), "vn ok "+fam) {
 				t.Errorf("no Version Negotiation answer over %s: %s", fam, read("flood.out"))
+			}
+			if !strings.Contains(read("flood.out"), "reset ok "+fam) {
+				t.Errorf("no stateless reset answer over %s: %s", fam, read("flood.out"))
 			}
 		}
 		sent := 0
@@ -193,7 +197,7 @@ func TestSocketLayer(t *testing.T) {
 		var terminal uint64
 		for _, k := range []string{"RxConsumed", "DropMalformed", "DropNoConn", "DropVersion",
 			"DropBacklog", "DropClosed", "DropNoEngine", "DropAcceptOverflow", "DropChildFailed",
-			"VersionNegotiation", "Retry"} {
+			"VersionNegotiation", "Retry", "StatelessReset"} {
 			terminal += st[k]
 		}
 		if terminal != rx {
@@ -201,9 +205,10 @@ func TestSocketLayer(t *testing.T) {
 		}
 		// Initials to the listener reach the engine (RxConsumed), which
 		// cannot open them: garbage never creates a connection.
-		// Full-sized ones of unknown versions get Version Negotiation.
+		// Full-sized ones of unknown versions get Version Negotiation,
+		// short headers of unknown CIDs stateless resets (within a budget).
 		for _, k := range []string{"DropMalformed", "DropNoConn", "DropVersion", "RxConsumed",
-			"VersionNegotiation"} {
+			"VersionNegotiation", "StatelessReset"} {
 			if st[k] == 0 {
 				t.Errorf("%s is 0: that kind of garbage was not seen", k)
 			}

@@ -830,6 +830,46 @@ static int check_vn(int u, int family, uint16_t port)
 	return 0;
 }
 
+/*
+ * A short-header datagram to a CID no connection owns, on the listener's
+ * @port, must draw a stateless reset (RFC 9000 10.3): a short header, at
+ * least 21 bytes, shorter than its trigger (one byte shorter for a short
+ * trigger).  Returns 0 when both triggers were answered so.
+ */
+static int check_reset(int u, int family, uint16_t port)
+{
+	static const size_t triggers[2] = { 200, 30 };
+	unsigned char b[200], r[1500];
+	struct pollfd pfd = { .fd = u, .events = POLLIN };
+	union addr to;
+	ssize_t n;
+	size_t i, k;
+
+	loopback(&to, family, port);
+	for (k = 0; k < 2; k++) {
+		for (i = 0; i < triggers[k]; i++)
+			b[i] = rand();
+		b[0] = 0x40 | (b[0] & 0x3f);
+		if (sendto(u, b, triggers[k], 0, &to.sa, addr_len(&to)) != (ssize_t)triggers[k]) {
+			perror("reset: sendto");
+			return 1;
+		}
+		if (poll(&pfd, 1, 5000) != 1) {
+			fprintf(stderr, "reset: no answer to %zu bytes within 5 s\n", triggers[k]);
+			return 1;
+		}
+		n = recv(u, r, sizeof(r), 0);
+		if (n < 21 || n >= (ssize_t)triggers[k] || (triggers[k] <= 44 && n != (ssize_t)triggers[k] - 1) ||
+		    (r[0] & 0xc0) != 0x40) {
+			fprintf(stderr, "reset: answer of %zd bytes (first 0x%02x) to %zu bytes\n",
+				n, n > 0 ? r[0] : 0, triggers[k]);
+			return 1;
+		}
+	}
+	printf("reset ok %s\n", family == AF_INET ? "ipv4" : "ipv6");
+	return 0;
+}
+
 static int do_flood(long count)
 {
 	union addr la, pa, ca;
@@ -856,9 +896,10 @@ static int do_flood(long count)
 	}
 	u = socket(AF_INET, SOCK_DGRAM, 0);
 	u6 = socket(AF_INET6, SOCK_DGRAM, 0);
-	if (check_vn(u, AF_INET, port_of(&la)) || check_vn(u6, AF_INET6, port_of(&la)))
+	if (check_vn(u, AF_INET, port_of(&la)) || check_vn(u6, AF_INET6, port_of(&la)) ||
+	    check_reset(u, AF_INET, port_of(&la)) || check_reset(u6, AF_INET6, port_of(&la)))
 		return 1;
-	sent = 2;	/* the module counts those two as well */
+	sent = 6;	/* the module counts those as well */
 	for (i = 0; i < count; i++) {
 		size_t n = garbage(b, (i / 2) % 4);
 		union addr to;
