@@ -36,8 +36,11 @@ func drainCIDFrames(t *testing.T, c *cidTable) []*Frame {
 	return nil
 }
 
+// tokenOf is the stateless reset token of cid: what a server that lost
+// the connection derives from the CID alone.
 func tokenOf(key, cid []byte) []byte {
 	m := hmac.New(sha256.New, key)
+	m.Write([]byte("tquic reset"))
 	m.Write(cid)
 	return m.Sum(nil)[:16]
 }

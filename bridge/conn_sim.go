@@ -10,7 +10,7 @@ package bridge
 static long tqb_sim_forge_1rtt(struct tquic_conn *c, const u8 *payload, size_t len,
 			       u8 *out, size_t cap)
 {
-	const struct tquic_conn_cid *dcid = &c->peer_cids[c->peer_cid_cur];
+	const struct tquic_cid *dcid = &c->path->dcid;
 	struct tquic_hdr_out o;
 	size_t hl;
 	u64 pn;
@@ -18,7 +18,7 @@ static long tqb_sim_forge_1rtt(struct tquic_conn *c, const u8 *payload, size_t l
 
 	if (!(c->has_tx & (1U << TQUIC_LEVEL_APP)))
 		return -EAGAIN;
-	pn = c->path.next_pn[TQUIC_PN_SPACE_APP]++;
+	pn = c->path->x->next_pn[TQUIC_PN_SPACE_APP]++;
 	memset(&o, 0, sizeof(o));
 	o.type = TQUIC_PKT_1RTT;
 	o.dcid = dcid->id;

@@ -78,6 +78,23 @@ void tquic_cids_destroy(struct tquic_cids *c)
 	tquic_memzero_explicit(c->reset_key, sizeof(c->reset_key));
 }
 
+size_t tquic_cids_mem(const struct tquic_cids *c)
+{
+	const struct tquic_cid_pool *p;
+	const struct tquic_lcid *l;
+	const struct tquic_retire *t;
+	size_t m = 0;
+
+	tquic_list_for_each_entry(p, &c->pools, node) {
+		m += sizeof(*p) + p->peer_count * sizeof(struct tquic_rcid);
+		tquic_list_for_each_entry(l, &p->local, node)
+			m += sizeof(*l);
+		tquic_list_for_each_entry(t, &p->retire, node)
+			m += sizeof(*t);
+	}
+	return m;
+}
+
 void tquic_cids_set_peer_limit(struct tquic_cids *c, u64 limit)
 {
 	if (limit < 2)
@@ -149,22 +166,33 @@ struct tquic_lcid *tquic_cids_local_lookup(struct tquic_cids *c, const u8 *cid, 
 	return local_find_cid(c, cid, len, path_id);
 }
 
-/* Stateless reset token: HMAC-SHA256(key, CID) truncated, else random. */
-static int derive_token(struct tquic_cids *c, const struct tquic_cid *cid, u8 *token)
+int tquic_cid_reset_token(const u8 *key, size_t key_len, const u8 *cid, size_t cid_len,
+			  u8 *token)
 {
+	static const u8 label[] = "tquic reset";
+	struct tquic_iov iov[2];
 	u8 mac[TQUIC_HASH_MAX_LEN];
-	struct tquic_iov iov = { .base = cid->id, .len = cid->len };
 	int err;
 
-	if (!c->reset_key_len) {
-		tquic_random_bytes(token, TQUIC_RESET_TOKEN_LEN);
-		return 0;
-	}
-	err = tquic_hmac(TQUIC_HASH_SHA256, c->reset_key, c->reset_key_len, &iov, 1, mac);
+	iov[0].base = label;
+	iov[0].len = sizeof(label) - 1;
+	iov[1].base = cid;
+	iov[1].len = cid_len;
+	err = tquic_hmac(TQUIC_HASH_SHA256, key, key_len, iov, 2, mac);
 	if (!err)
 		memcpy(token, mac, TQUIC_RESET_TOKEN_LEN);
 	tquic_memzero_explicit(mac, sizeof(mac));
 	return err;
+}
+
+/* Stateless reset token under the key (what a stateless server derives too), else random. */
+static int derive_token(struct tquic_cids *c, const struct tquic_cid *cid, u8 *token)
+{
+	if (!c->reset_key_len) {
+		tquic_random_bytes(token, TQUIC_RESET_TOKEN_LEN);
+		return 0;
+	}
+	return tquic_cid_reset_token(c->reset_key, c->reset_key_len, cid->id, cid->len, token);
 }
 
 static void local_insert(struct tquic_cid_pool *p, struct tquic_lcid *l)
@@ -230,15 +258,18 @@ fail:
 	return -EIO;
 }
 
-/* Creates one new local CID on @p, registered and queued for advertising. */
-static int local_new(struct tquic_cids *c, struct tquic_cid_pool *p, unsigned int gfp)
+/* Creates one new local CID on @p, registered and, when @advertise, queued for NEW_CONNECTION_ID. */
+static struct tquic_lcid *local_new(struct tquic_cids *c, struct tquic_cid_pool *p,
+				    bool advertise, unsigned int gfp, int *err)
 {
 	struct tquic_lcid *l;
 	int tries, r = -EIO;
 
 	l = tquic_mem_alloc(sizeof(*l), gfp);
-	if (!l)
-		return -ENOMEM;
+	if (!l) {
+		*err = -ENOMEM;
+		return NULL;
+	}
 	l->seq = p->local_next_seq;
 	for (tries = 0; tries < TQUIC_CID_GEN_TRIES; tries++) {
 		if (c->ops && c->ops->generate) {
@@ -273,13 +304,15 @@ static int local_new(struct tquic_cids *c, struct tquic_cid_pool *p, unsigned in
 	}
 	if (r < 0) {
 		tquic_mem_free(l);
-		return r;
+		*err = r;
+		return NULL;
 	}
-	l->pending = true;
+	l->pending = advertise;
 	local_insert(p, l);
 	p->local_next_seq++;
 	p->local_active++;
-	return 0;
+	*err = 0;
+	return l;
 }
 
 int tquic_cids_local_issue(struct tquic_cids *c, u32 path_id, unsigned int gfp)
@@ -291,12 +324,34 @@ int tquic_cids_local_issue(struct tquic_cids *c, u32 path_id, unsigned int gfp)
 	if (!p)
 		return -ENOMEM;
 	while (p->local_active < target) {
-		err = local_new(c, p, gfp);
-		if (err)
+		if (!local_new(c, p, true, gfp, &err))
 			return n ? n : err;
 		n++;
 	}
 	return n;
+}
+
+struct tquic_lcid *tquic_cids_local_reserve(struct tquic_cids *c, u32 path_id, unsigned int gfp)
+{
+	struct tquic_cid_pool *p = tquic_cids_pool(c, path_id, true, gfp);
+	int err;
+
+	if (!p)
+		return NULL;
+	return local_new(c, p, false, gfp, &err);
+}
+
+struct tquic_lcid *tquic_cids_local_find(struct tquic_cids *c, u32 path_id, u64 seq)
+{
+	struct tquic_cid_pool *p = tquic_cids_pool(c, path_id, false, 0);
+	struct tquic_lcid *l;
+
+	if (!p)
+		return NULL;
+	tquic_list_for_each_entry(l, &p->local, node)
+		if (l->seq == seq)
+			return l;
+	return NULL;
 }
 
 int tquic_cids_local_rotate(struct tquic_cids *c, u32 path_id, unsigned int gfp)

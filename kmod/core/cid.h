@@ -137,9 +137,19 @@ struct tquic_cids {
 	struct tquic_list pools;
 };
 
+/*
+ * Stateless reset token of @cid: HMAC-SHA256(@key, "tquic reset" || CID)
+ * truncated to 16 bytes (RFC 9000 10.3.2), so that a server which lost its
+ * state derives the same token from the CID alone.
+ */
+int tquic_cid_reset_token(const u8 *key, size_t key_len, const u8 *cid, size_t cid_len,
+			  u8 *token);
+
 int tquic_cids_init(struct tquic_cids *c, const struct tquic_cids_config *cfg);
 /* Removes every local CID from the demux table and frees everything. */
 void tquic_cids_destroy(struct tquic_cids *c);
+/* Bytes allocated for the CIDs. */
+size_t tquic_cids_mem(const struct tquic_cids *c);
 /* The peer's active_connection_id_limit (transport parameter). */
 void tquic_cids_set_peer_limit(struct tquic_cids *c, u64 limit);
 /* Multipath negotiated / the highest path ID either side allowed. */
@@ -164,6 +174,14 @@ int tquic_cids_local_add(struct tquic_cids *c, u32 path_id, u64 seq,
  * NEW_CONNECTION_ID frames.  Returns how many were issued or -errno.
  */
 int tquic_cids_local_issue(struct tquic_cids *c, u32 path_id, unsigned int gfp);
+/*
+ * A new CID on @path_id issued outside NEW_CONNECTION_ID (a server's
+ * preferred_address, sequence 1 when called right after the handshake CID
+ * was added), generated and registered like the others.  NULL on failure.
+ */
+struct tquic_lcid *tquic_cids_local_reserve(struct tquic_cids *c, u32 path_id, unsigned int gfp);
+/* The local CID @seq of @path_id, or NULL. */
+struct tquic_lcid *tquic_cids_local_find(struct tquic_cids *c, u32 path_id, u64 seq);
 /* Asks the peer to retire every CID issued so far on @path_id and issues fresh ones. */
 int tquic_cids_local_rotate(struct tquic_cids *c, u32 path_id, unsigned int gfp);
 /* The local CID @cid (the Destination CID of a received packet), or NULL. */

@@ -128,31 +128,11 @@ static void sent_ctrl_frame(const struct tquic_sent_entry *e, struct tquic_frame
 	}
 }
 
-static struct tquic_conn_cid *local_cid_by_seq(struct tquic_conn *c, u64 seq)
-{
-	u32 i;
-
-	for (i = 0; i < TQUIC_CONN_MAX_CIDS; i++)
-		if (c->local_cids[i].in_use && c->local_cids[i].seq == seq)
-			return &c->local_cids[i];
-	return NULL;
-}
-
-static struct tquic_conn_cid *peer_cid_by_seq(struct tquic_conn *c, u64 seq)
-{
-	u32 i;
-
-	for (i = 0; i < TQUIC_CONN_MAX_CIDS; i++)
-		if (c->peer_cids[i].in_use && c->peer_cids[i].seq == seq)
-			return &c->peer_cids[i];
-	return NULL;
-}
-
 void tquic_conn_sent_entries(struct tquic_conn *c, const struct tquic_sent_entry *ents, u32 n,
 			     bool acked)
 {
+	struct tquic_frame *f = &c->ctrl_scratch;
 	struct tquic_stream_sent rec;
-	struct tquic_conn_cid *cid;
 	u32 i;
 
 	for (i = 0; i < n; i++) {
@@ -192,23 +172,30 @@ void tquic_conn_sent_entries(struct tquic_conn *c, const struct tquic_sent_entry
 			if (!acked)
 				c->handshake_done_pending = true;
 			break;
-		case TQUIC_SK_NEW_CID:
-			cid = local_cid_by_seq(c, e->a);
-			if (cid && !acked)
-				cid->pending = true;
-			break;
-		case TQUIC_SK_RETIRE_CID:
-			cid = peer_cid_by_seq(c, e->a);
-			if (!cid)
-				break;
+		case TQUIC_SK_CID:
+			memset(f, 0, sizeof(*f));
+			f->type = e->type;
+			if (e->type == TQUIC_FT_NEW_CONNECTION_ID ||
+			    e->type == TQUIC_FT_PATH_NEW_CONNECTION_ID) {
+				f->u.new_cid.seq = e->a;
+				f->u.new_cid.path_id = e->b;
+			} else {
+				f->u.path_seq.seq = e->a;
+				f->u.path_seq.path_id = e->b;
+			}
 			if (acked)
-				memset(cid, 0, sizeof(*cid));
+				tquic_cids_frame_acked(&c->cids, f);
 			else
-				cid->pending = true;
+				tquic_cids_frame_lost(&c->cids, f);
 			break;
 		case TQUIC_SK_NEW_TOKEN:
-			if (!acked)
-				c->new_token_pending = true;
+			if (!acked) {
+				c->new_token_pending = !!c->new_token;
+			} else {
+				/* Delivered: the server needs it no more. */
+				c->new_token_pending = false;
+				tquic_conn_token_set(c, &c->new_token, &c->new_token_len, NULL, 0);
+			}
 			break;
 		default:
 			break;
@@ -231,7 +218,7 @@ static void rec_on_acked(void *ctx, enum tquic_pn_space space, struct tquic_sent
 
 	tquic_conn_qlog_pkt(c, TQUIC_QL_PACKET_ACKED, 0, space, pkt->pn, pkt->size, 0);
 	if (pkt->flags & TQUIC_SENT_HAS_ACK)
-		tquic_ackmgr_on_ack_acked(&c->path.ack, space, pkt->ack_largest);
+		tquic_ackmgr_on_ack_acked(&c->path->x->ack, space, pkt->ack_largest);
 	if (space == TQUIC_PN_SPACE_APP && pkt->pn >= c->tx_phase_first_pn &&
 	    c->has_tx & (1U << TQUIC_LEVEL_APP))
 		c->tx_phase_acked = true;
@@ -286,6 +273,330 @@ bool tquic_conn_version_spoken(const struct tquic_conn_config *cfg, u32 v)
 	return false;
 }
 
+/* ---- paths ---- */
+
+static const struct tquic_addr addr_none;
+
+static int xmit_init(struct tquic_conn *c, struct tquic_path *p)
+{
+	struct tquic_path_xmit *x = p->x;
+	const struct tquic_cc_ops *ops = NULL;
+	int err;
+
+	tquic_rtt_init(&x->rtt, c->cfg.initial_rtt);
+	if (c->cfg.cc_name[0]) {
+		ops = tquic_cc_find(c->cfg.cc_name);
+		if (!ops)
+			return -ENOENT;
+	}
+	err = tquic_cc_init(&x->cc, ops, &x->rtt, p->mtu, p->id, c->now);
+	if (err)
+		return err;
+	tquic_pacer_init(&x->pacer, p->mtu, 0, c->now);
+	err = tquic_recovery_init(&x->rec, &tquic_conn_rec_ops, c, &x->rtt, &x->cc,
+				  p->id, c->is_server);
+	if (err) {
+		tquic_cc_release(&x->cc);
+		return err;
+	}
+	tquic_recovery_set_ecn(&x->rec, c->cfg.ecn);
+	tquic_ackmgr_init(&x->ack, p->id, c->cfg.max_ack_delay * TQUIC_NSEC_PER_MSEC,
+			  c->cfg.ack_delay_exponent);
+	return 0;
+}
+
+static void xmit_release(struct tquic_path_xmit *x)
+{
+	tquic_recovery_release(&x->rec);
+	tquic_ackmgr_release(&x->ack);
+	tquic_cc_release(&x->cc);
+}
+
+/* Path 0, the active path, with its machinery. */
+static int path0_new(struct tquic_conn *c, const struct tquic_addr *local,
+		     const struct tquic_addr *peer, bool validated)
+{
+	struct tquic_conn_path0 *p0 = tquic_mem_alloc(sizeof(*p0), c->gfp);
+	int err;
+
+	if (!p0)
+		return -ENOMEM;
+	tquic_path_init(&p0->p, 0, local ? local : &addr_none, peer ? peer : &addr_none,
+			validated, c->cfg.max_datagram_size);
+	p0->p.amp_factor = (u8)min_u64(c->cfg.amp_factor, 255);
+	p0->p.state = TQUIC_PATH_ACTIVE;
+	memset(&p0->x, 0, sizeof(p0->x));
+	p0->p.x = &p0->x;
+	err = xmit_init(c, &p0->p);
+	if (err) {
+		tquic_mem_free(p0);
+		return err;
+	}
+	tquic_list_add(&p0->p.node, &c->paths);
+	c->path = &p0->p;
+	c->n_paths = 1;
+	c->next_path_id = 1;
+	c->mem += sizeof(*p0);
+	return 0;
+}
+
+/* A path being probed: no machinery of its own (it borrows the active path's). */
+struct tquic_path *tquic_conn_path_new(struct tquic_conn *c, const struct tquic_addr *local,
+				       const struct tquic_addr *peer, bool validated)
+{
+	struct tquic_path *p;
+
+	if (c->n_paths >= TQUIC_CONN_MAX_PATHS)
+		return NULL;
+	p = tquic_path_alloc(c->next_path_id, local ? local : &addr_none, peer, validated,
+			     c->cfg.max_datagram_size, c->gfp);
+	if (!p)
+		return NULL;
+	/* Without multipath the ID only names the path to the host; 0 is the active one. */
+	if (!++c->next_path_id)
+		c->next_path_id = 1;
+	p->amp_factor = c->path->amp_factor;
+	tquic_path_set_mtu(p, c->path->mtu);
+	tquic_list_add_tail(&p->node, &c->paths);
+	c->n_paths++;
+	c->mem += sizeof(*p);
+	return p;
+}
+
+/* Whether a path other than @p sends with peer CID @seq. */
+static bool dcid_shared(const struct tquic_conn *c, const struct tquic_path *p, u64 seq)
+{
+	const struct tquic_path *q;
+
+	tquic_list_for_each_entry(q, &c->paths, node)
+		if (q != p && q->has_dcid && q->dcid_seq == seq)
+			return true;
+	return false;
+}
+
+/* Frees a probed path; the peer CID it used is retired (never reused on another path). */
+void tquic_conn_path_free(struct tquic_conn *c, struct tquic_path *p)
+{
+	if (p == c->path)
+		return;
+	if (p->has_dcid && !dcid_shared(c, p, p->dcid_seq))
+		tquic_cids_peer_retire(&c->cids, 0, p->dcid_seq, c->gfp);
+	if (p == c->pref_path) {
+		c->pref_path = NULL;
+		c->pref_state = TQUIC_PREF_NONE;
+	}
+	if (c->rx_path == p)
+		c->rx_path = c->path;
+	c->n_paths--;
+	c->mem -= min_u64(c->mem, sizeof(*p));
+	tquic_path_free(p);
+}
+
+/*
+ * @p sends with an unused peer CID from now on; the one it used is retired
+ * unless another path shares it.  False when no unused CID is left.
+ */
+bool tquic_conn_path_new_dcid(struct tquic_conn *c, struct tquic_path *p)
+{
+	struct tquic_rcid *r = tquic_cids_peer_pick(&c->cids, 0, p->id);
+	bool had = p->has_dcid;
+	u64 old = p->dcid_seq;
+
+	if (!r)
+		return false;
+	tquic_path_set_dcid(p, r);
+	if (had && !dcid_shared(c, p, old))
+		tquic_cids_peer_retire(&c->cids, 0, old, c->gfp);
+	return true;
+}
+
+/* Starts validating @p: RFC 9000 8.2.4, three times the larger of the PTO and the initial one. */
+void tquic_conn_path_validate(struct tquic_conn *c, struct tquic_path *p)
+{
+	u64 pto = max_u64(tquic_conn_pto(c), 2 * c->path->x->rtt.initial_rtt);
+
+	tquic_path_start_validation(p, tquic_ns_to_us(c->now), tquic_ns_to_us(pto));
+}
+
+/*
+ * The active path's peer address changed (@ch): congestion control and RTT
+ * start over unless only the port changed (RFC 9000 9.4), and the MTU
+ * follows what path.c chose for the new address.
+ */
+void tquic_conn_path_moved(struct tquic_conn *c, enum tquic_addr_change ch)
+{
+	struct tquic_path_xmit *x = c->path->x;
+
+	if (!tquic_addr_change_resets_cc(ch))
+		return;
+	tquic_cc_set_mss(&x->cc, c->path->mtu);
+	tquic_pacer_set_mss(&x->pacer, c->path->mtu);
+	tquic_recovery_reset_cc(&x->rec, c->now);
+}
+
+/* The active path takes the peer CID @from used, which stays in use. */
+static void path_take_dcid(struct tquic_conn *c, struct tquic_path *from)
+{
+	struct tquic_path *p = c->path;
+	struct tquic_rcid *r;
+	u64 old = p->dcid_seq;
+
+	if (!from->has_dcid || (p->has_dcid && from->dcid_seq == old))
+		return;
+	r = tquic_cids_peer_find(&c->cids, 0, from->dcid_seq);
+	if (!r)
+		return;
+	r->used_by = p->id;
+	tquic_path_set_dcid(p, r);
+	from->has_dcid = false;
+	tquic_cids_peer_retire(&c->cids, 0, old, c->gfp);
+}
+
+/*
+ * The active path moves to the address of @np, which is then freed: the
+ * peer's address (and ours), the peer CID @np used and its queued
+ * PATH_RESPONSEs.  Returns how the peer's address changed.
+ */
+enum tquic_addr_change tquic_conn_path_adopt(struct tquic_conn *c, struct tquic_path *np)
+{
+	u64 pto = max_u64(tquic_conn_pto(c), 2 * c->path->x->rtt.initial_rtt);
+	struct tquic_path *p = c->path;
+	enum tquic_addr_change ch;
+	u32 i;
+
+	p->local = np->local;
+	ch = tquic_path_peer_moved(p, &np->peer, tquic_ns_to_us(c->now), tquic_ns_to_us(pto));
+	if (ch != TQUIC_ADDR_SAME) {
+		if (np->addr_validated) {
+			/* Proven on @np already. */
+			tquic_path_cancel_validation(p);
+			tquic_path_set_validated(p);
+		} else {
+			/* Unproven: 3x what this address sent us until it answers. */
+			p->bytes_recv = np->bytes_recv;
+			p->bytes_sent = np->bytes_sent;
+		}
+		tquic_conn_path_moved(c, ch);
+	}
+	path_take_dcid(c, np);
+	for (i = 0; i < np->nresponses; i++)
+		tquic_path_on_challenge(p, np->responses[i]);
+	tquic_conn_path_free(c, np);
+	c->stats.peer_migrations++;
+	return ch;
+}
+
+/* A PATH_RESPONSE proved @p (RFC 9000 8.2.3). */
+void tquic_conn_path_validated(struct tquic_conn *c, struct tquic_path *p)
+{
+	if (p == c->path)
+		tquic_recovery_set_amp_blocked(&p->x->rec, false, c->now);
+	tquic_conn_event(c, TQUIC_EV_PATH_VALIDATED, 0, p->id, 0, NULL, 0);
+	if (p != c->pref_path)
+		return;
+	/* Client: the preferred address answered; the connection moves there (9.6.1). */
+	tquic_conn_path_adopt(c, p);
+	tquic_conn_event(c, TQUIC_EV_PREFERRED_ADDRESS, 0, 0, 0, (const u8 *)&c->path->peer,
+			 sizeof(c->path->peer));
+}
+
+/* Client: the preferred_address offered, after the handshake is confirmed (RFC 9000 9.6.1). */
+static void pref_start(struct tquic_conn *c)
+{
+	const struct tquic_tp_preferred_address *pa = c->peer_pref;
+	struct tquic_addr to;
+	struct tquic_rcid *r;
+	struct tquic_path *p;
+
+	c->pref_state = TQUIC_PREF_NONE;
+	if (!pa)
+		return;
+	memset(&to, 0, sizeof(to));
+	/* The family the client already speaks: one socket reaches that one. */
+	if (c->path->peer.family == TQUIC_ADDR_V6) {
+		to.family = TQUIC_ADDR_V6;
+		memcpy(to.addr, pa->ipv6, sizeof(pa->ipv6));
+		to.port = pa->ipv6_port;
+	} else {
+		to.family = TQUIC_ADDR_V4;
+		memcpy(to.addr, pa->ipv4, sizeof(pa->ipv4));
+		to.port = pa->ipv4_port;
+	}
+	tquic_mem_free(c->peer_pref);
+	c->peer_pref = NULL;
+	if (!to.port || tquic_addr_eq(&to, &c->path->peer))
+		return;
+	r = tquic_cids_peer_find(&c->cids, 0, 1);
+	if (!r || r->in_use)
+		return;
+	p = tquic_conn_path_new(c, &c->path->local, &to, true);
+	if (!p)
+		return;
+	r->in_use = true;
+	r->used_by = p->id;
+	tquic_path_set_dcid(p, r);
+	c->pref_path = p;
+	c->pref_state = TQUIC_PREF_PROBING;
+	tquic_conn_path_validate(c, p);
+}
+
+/* ---- connection IDs ---- */
+
+/* The host routes the handshake CID itself (it chose it); the others through events. */
+static int conn_cid_add(void *ctx, u32 path_id, u64 seq, const struct tquic_cid *cid)
+{
+	struct tquic_conn *c = ctx;
+
+	if (path_id || seq)
+		tquic_conn_event(c, TQUIC_EV_CID_NEW, 0, seq, 0, cid->id, cid->len);
+	return 0;
+}
+
+static void conn_cid_remove(void *ctx, u32 path_id, u64 seq, const struct tquic_cid *cid)
+{
+	struct tquic_conn *c = ctx;
+
+	(void)path_id;
+	tquic_conn_event(c, TQUIC_EV_CID_RETIRED, 0, seq, 0, cid->id, cid->len);
+}
+
+static const struct tquic_cid_ops conn_cid_ops = {
+	.add = conn_cid_add,
+	.remove = conn_cid_remove,
+};
+
+/*
+ * After peer CIDs changed: a path whose CID the peer retired (Retire Prior
+ * To) takes an unused one; a probed path without one is given up.  Returns
+ * 0 or a transport error code.
+ */
+int tquic_conn_cid_events(struct tquic_conn *c)
+{
+	u32 ev = tquic_cids_take_events(&c->cids);
+	struct tquic_path *p, *n;
+
+	if (!(ev & TQUIC_CID_EV_DCID_RETIRED))
+		return 0;
+	tquic_list_for_each_entry_safe(p, n, &c->paths, node) {
+		if (!p->has_dcid || tquic_cids_peer_find(&c->cids, 0, p->dcid_seq))
+			continue;
+		p->has_dcid = false;	/* retired by the CID layer already */
+		if (tquic_conn_path_new_dcid(c, p))
+			continue;
+		if (p == c->path)
+			return TQUIC_ERR_PROTOCOL_VIOLATION;
+		tquic_conn_path_free(c, p);
+	}
+	return 0;
+}
+
+/* ---- setup ---- */
+
+static bool config_pref_ok(const struct tquic_addr *a, u8 family)
+{
+	return a->family == TQUIC_ADDR_NONE || (a->family == family && a->port);
+}
+
 static int config_check(const struct tquic_conn_config *cfg)
 {
 	u32 i;
@@ -300,79 +611,25 @@ static int config_check(const struct tquic_conn_config *cfg)
 	    cfg->max_datagram_size > 65527 ||
 	    cfg->active_cid_limit < 2 || cfg->amp_factor < 1 ||
 	    cfg->ack_delay_exponent > TQUIC_TP_MAX_ACK_DELAY_EXPONENT ||
-	    cfg->max_ack_delay >= TQUIC_TP_MAX_ACK_DELAY_LIMIT)
+	    cfg->max_ack_delay >= TQUIC_TP_MAX_ACK_DELAY_LIMIT ||
+	    !config_pref_ok(&cfg->preferred_v4, TQUIC_ADDR_V4) ||
+	    !config_pref_ok(&cfg->preferred_v6, TQUIC_ADDR_V6))
 		return -EINVAL;
 	return 0;
 }
 
-static int path_init(struct tquic_conn *c, struct tquic_conn_path *p, u32 id,
-		     const struct tquic_addr *local, const struct tquic_addr *peer)
+static bool config_offers_pref(const struct tquic_conn_config *cfg)
 {
-	const struct tquic_cc_ops *ops = NULL;
-	int err;
-
-	p->id = id;
-	if (local)
-		p->local = *local;
-	if (peer)
-		p->peer = *peer;
-	p->mtu = TQUIC_MIN_INITIAL_SIZE;
-	tquic_rtt_init(&p->rtt, c->cfg.initial_rtt);
-	if (c->cfg.cc_name[0]) {
-		ops = tquic_cc_find(c->cfg.cc_name);
-		if (!ops)
-			return -ENOENT;
-	}
-	err = tquic_cc_init(&p->cc, ops, &p->rtt, p->mtu, id, c->now);
-	if (err)
-		return err;
-	tquic_pacer_init(&p->pacer, p->mtu, 0, c->now);
-	err = tquic_recovery_init(&p->rec, &tquic_conn_rec_ops, c, &p->rtt, &p->cc,
-				  id, c->is_server);
-	if (err) {
-		tquic_cc_release(&p->cc);
-		return err;
-	}
-	tquic_recovery_set_ecn(&p->rec, c->cfg.ecn);
-	tquic_ackmgr_init(&p->ack, id, c->cfg.max_ack_delay * TQUIC_NSEC_PER_MSEC,
-			  c->cfg.ack_delay_exponent);
-	return 0;
-}
-
-static void path_release(struct tquic_conn_path *p)
-{
-	tquic_recovery_release(&p->rec);
-	tquic_ackmgr_release(&p->ack);
-	tquic_cc_release(&p->cc);
-}
-
-static void set_local_cid(struct tquic_conn *c, struct tquic_conn_cid *cid, u64 seq,
-			  const u8 *id, u8 len)
-{
-	memset(cid, 0, sizeof(*cid));
-	cid->seq = seq;
-	cid->len = len;
-	memcpy(cid->id, id, len);
-	cid->in_use = true;
-	cid->has_token = true;
-	tquic_reset_token(c->cfg.reset_key, id, len, cid->token);
-}
-
-static void set_peer_cid(struct tquic_conn_cid *cid, u64 seq, const u8 *id, u8 len)
-{
-	memset(cid, 0, sizeof(*cid));
-	cid->seq = seq;
-	cid->len = len;
-	memcpy(cid->id, id, len);
-	cid->in_use = true;
+	return cfg->preferred_v4.family || cfg->preferred_v6.family;
 }
 
 static struct tquic_conn *conn_alloc(const struct tquic_conn_config *cfg, bool is_server,
-				     const struct tquic_addr *local,
-				     const struct tquic_addr *peer,
+				     u8 cid_len, const struct tquic_addr *local,
+				     const struct tquic_addr *peer, bool validated,
 				     u64 now, unsigned int gfp, int *err)
 {
 	struct tquic_streams_config scfg;
+	struct tquic_cids_config ccfg;
 	struct tquic_conn *c;
 	u32 i;
 
@@ -387,6 +644,7 @@ static struct tquic_conn *conn_alloc(const struct tquic_conn_config *cfg, bool i
 	c->mem = sizeof(*c);
 	c->cfg = *cfg;
 	c->cfg.cc_name[TQUIC_CC_NAME_MAX - 1] = 0;
+	c->cfg.cid_len = cid_len;
 	if (c->cfg.active_cid_limit > TQUIC_CONN_MAX_CIDS)
 		c->cfg.active_cid_limit = TQUIC_CONN_MAX_CIDS;
 	if (c->cfg.datagram_queue > TQUIC_CONN_DGRAM_MAX_QUEUE)
@@ -396,16 +654,27 @@ static struct tquic_conn *conn_alloc(const struct tquic_conn_config *cfg, bool i
 	c->now = now;
 	c->idle_start = now;
 	c->idle_timeout = cfg->idle_timeout * TQUIC_NSEC_PER_MSEC;
-	c->peer_cid_limit = TQUIC_TP_DEFAULT_ACTIVE_CID_LIMIT;
 	c->rx_prev_expiry = TQUIC_TIME_NONE;
 	c->close_deadline = TQUIC_TIME_NONE;
 	c->pacer_wait = TQUIC_TIME_NONE;
-	c->path_deadline = TQUIC_TIME_NONE;
-	c->path_retry = TQUIC_TIME_NONE;
+	c->rx_dcid_seq = ~0ULL;
+	tquic_list_init(&c->paths);
 	tquic_list_init(&c->dgram_rx);
 	tquic_list_init(&c->dgram_tx);
 	for (i = 0; i < TQUIC_PN_SPACE_COUNT; i++)
 		tquic_crypto_stream_init(&c->cs[i], cfg->crypto_rx_cap, 256 << 10);
+	memset(&ccfg, 0, sizeof(ccfg));
+	ccfg.ops = &conn_cid_ops;
+	ccfg.ctx = c;
+	ccfg.cid_len = cid_len;
+	ccfg.reset_key = c->cfg.reset_key;
+	ccfg.reset_key_len = sizeof(c->cfg.reset_key);
+	/* Tables sized by the limits: as many CIDs as either side keeps active. */
+	ccfg.active_cid_limit = c->cfg.active_cid_limit;
+	ccfg.issue_cap = c->cfg.active_cid_limit;
+	*err = tquic_cids_init(&c->cids, &ccfg);
+	if (*err)
+		goto fail_streams;
 	memset(&scfg, 0, sizeof(scfg));
 	scfg.is_server = is_server;
 	scfg.local = cfg->limits;
@@ -416,7 +685,7 @@ static struct tquic_conn *conn_alloc(const struct tquic_conn_config *cfg, bool i
 	*err = tquic_streams_init(&c->streams, &scfg, gfp);
 	if (*err)
 		goto fail_streams;
-	*err = path_init(c, &c->path, 0, local, peer);
+	*err = path0_new(c, local, peer, validated);
 	if (*err)
 		goto fail_path;
 	return c;
@@ -426,8 +695,35 @@ fail_path:
 fail_streams:
 	for (i = 0; i < TQUIC_PN_SPACE_COUNT; i++)
 		tquic_crypto_stream_destroy(&c->cs[i]);
+	tquic_cids_destroy(&c->cids);
 	tquic_mem_free(c);
 	return NULL;
+}
+
+/* The peer's handshake CID (seq 0) is path 0's, now or again (Retry, the server's choice). */
+int tquic_conn_set_peer_initial(struct tquic_conn *c, const u8 *id, u8 len)
+{
+	struct tquic_cid cid;
+	int err;
+
+	cid.len = len;
+	memcpy(cid.id, id, len);
+	err = tquic_cids_peer_set_initial(&c->cids, &cid, c->gfp);
+	if (!err)
+		tquic_path_set_dcid(c->path, tquic_cids_peer_find(&c->cids, 0, 0));
+	return err;
+}
+
+/* Our handshake CID (seq 0). */
+static int conn_set_scid(struct tquic_conn *c, const u8 *id, u8 len)
+{
+	struct tquic_cid cid;
+
+	cid.len = len;
+	memcpy(cid.id, id, len);
+	c->scid_len = len;
+	memcpy(c->scid, id, len);
+	return tquic_cids_local_add(&c->cids, 0, 0, &cid, NULL, c->gfp);
 }
 
 int tquic_conn_initial_keys(struct tquic_conn *c, u32 version)
@@ -463,21 +759,21 @@ struct tquic_conn *tquic_conn_client_new(const struct tquic_conn_config *cfg,
 		*err = -EINVAL;
 		return NULL;
 	}
-	c = conn_alloc(cfg, false, local, peer, now, gfp, err);
+	/* Clients are not amplification limited: the path counts as validated. */
+	c = conn_alloc(cfg, false, scid_len, local, peer, true, now, gfp, err);
 	if (!c)
 		return NULL;
 	c->version = version;
 	c->orig_version = version;
-	c->cfg.cid_len = scid_len;
 	memcpy(c->odcid, dcid, dcid_len);
 	c->odcid_len = dcid_len;
 	memcpy(c->idcid, dcid, dcid_len);
 	c->idcid_len = dcid_len;
-	set_peer_cid(&c->peer_cids[0], 0, dcid, dcid_len);
-	set_local_cid(c, &c->local_cids[0], 0, scid, scid_len);
-	c->next_local_seq = 1;
-	c->path.validated = true;	/* clients are not amplification limited */
-	*err = tquic_conn_initial_keys(c, version);
+	*err = tquic_conn_set_peer_initial(c, dcid, dcid_len);
+	if (!*err)
+		*err = conn_set_scid(c, scid, scid_len);
+	if (!*err)
+		*err = tquic_conn_initial_keys(c, version);
 	if (*err) {
 		tquic_conn_free(c);
 		return NULL;
@@ -493,13 +789,15 @@ struct tquic_conn *tquic_conn_server_new(const struct tquic_conn_config *cfg,
 {
 	struct tquic_conn *c;
 
+	/* A server using zero-length CIDs offers no preferred address (RFC 9000 18.2). */
 	if (!sp->odcid_len || sp->odcid_len > TQUIC_MAX_CID_LEN ||
 	    !sp->dcid_len || sp->dcid_len > TQUIC_MAX_CID_LEN ||
-	    sp->scid_len > TQUIC_MAX_CID_LEN || !tquic_conn_version_spoken(cfg, sp->version)) {
+	    sp->scid_len > TQUIC_MAX_CID_LEN || !tquic_conn_version_spoken(cfg, sp->version) ||
+	    (!cfg->cid_len && config_offers_pref(cfg))) {
 		*err = -EINVAL;
 		return NULL;
 	}
-	c = conn_alloc(cfg, true, local, peer, now, gfp, err);
+	c = conn_alloc(cfg, true, cfg->cid_len, local, peer, sp->validated, now, gfp, err);
 	if (!c)
 		return NULL;
 	c->version = sp->version;
@@ -515,13 +813,16 @@ struct tquic_conn *tquic_conn_server_new(const struct tquic_conn_config *cfg,
 	}
 	memcpy(c->peer_scid, sp->scid, sp->scid_len);
 	c->peer_scid_len = sp->scid_len;
-	set_peer_cid(&c->peer_cids[0], 0, sp->scid, sp->scid_len);
-	set_local_cid(c, &c->local_cids[0], 0, sp->cid, cfg->cid_len);
-	c->next_local_seq = 1;
-	c->path.validated = sp->validated;
 	if (sp->validated)
-		tquic_recovery_on_peer_validated(&c->path.rec, now);
-	*err = tquic_conn_initial_keys(c, sp->version);
+		tquic_recovery_on_peer_validated(&c->path->x->rec, now);
+	*err = tquic_conn_set_peer_initial(c, sp->scid, sp->scid_len);
+	if (!*err)
+		*err = conn_set_scid(c, sp->cid, cfg->cid_len);
+	/* The preferred_address CID is sequence 1 (RFC 9000 5.1.1). */
+	if (!*err && config_offers_pref(cfg) && !tquic_cids_local_reserve(&c->cids, 0, gfp))
+		*err = -ENOMEM;
+	if (!*err)
+		*err = tquic_conn_initial_keys(c, sp->version);
 	if (*err) {
 		tquic_conn_free(c);
 		return NULL;
@@ -554,7 +855,15 @@ void tquic_conn_free(struct tquic_conn *c)
 
 	if (!c)
 		return;
-	path_release(&c->path);
+	/* The host forgets the connection's CIDs itself: no events now. */
+	c->cids.ops = NULL;
+	tquic_cids_destroy(&c->cids);
+	while (c->n_paths > 1)
+		tquic_conn_path_free(c, tquic_list_entry(c->paths.prev, struct tquic_path, node));
+	if (c->path) {
+		xmit_release(c->path->x);
+		tquic_mem_free((struct tquic_conn_path0 *)c->path);
+	}
 	for (i = 0; i < TQUIC_LEVEL_COUNT; i++) {
 		if (c->has_rx & (1U << i))
 			tquic_keys_destroy(&c->rx[i]);
@@ -575,17 +884,36 @@ void tquic_conn_free(struct tquic_conn *c)
 	tquic_conn_release_pending(c);
 	tquic_mem_free(c->ev);
 	tquic_mem_free(c->scratch);
+	tquic_mem_free(c->token);
+	tquic_mem_free(c->new_token);
+	tquic_mem_free(c->peer_pref);
 	tquic_memzero_explicit(c, sizeof(*c));
 	tquic_mem_free(c);
+}
+
+/* Replaces *@dst (@dst_len bytes) with a heap copy of @src. */
+int tquic_conn_token_set(struct tquic_conn *c, u8 **dst, size_t *dst_len, const u8 *src,
+			 size_t len)
+{
+	u8 *t = NULL;
+
+	if (len) {
+		t = tquic_mem_alloc(len, c->gfp);
+		if (!t)
+			return -ENOMEM;
+		memcpy(t, src, len);
+	}
+	tquic_mem_free(*dst);
+	*dst = t;
+	*dst_len = len;
+	return 0;
 }
 
 int tquic_conn_set_token(struct tquic_conn *c, const u8 *token, size_t len)
 {
 	if (c->is_server || len > TQUIC_TOKEN_MAX)
 		return -EINVAL;
-	memcpy(c->token, token, len);
-	c->token_len = len;
-	return 0;
+	return tquic_conn_token_set(c, &c->token, &c->token_len, token, len);
 }
 
 /* ---- keys ---- */
@@ -654,7 +982,7 @@ int tquic_conn_install_secret(struct tquic_conn *c, enum tquic_level level,
 		c->has_rx_next = true;
 	}
 	if (level == TQUIC_LEVEL_HANDSHAKE && (c->has_tx & c->has_rx & bit))
-		tquic_recovery_on_handshake_keys(&c->path.rec, now);
+		tquic_recovery_on_handshake_keys(&c->path->x->rec, now);
 	if (level == TQUIC_LEVEL_EARLY && !write && c->is_server)
 		c->early_keys = true;
 	/* A client sends no more 0-RTT once it has 1-RTT keys (RFC 9001 4.9.3). */
@@ -710,6 +1038,29 @@ size_t tquic_conn_crypto_readable(const struct tquic_conn *c, enum tquic_level l
 
 /* ---- transport parameters ---- */
 
+/* Server: the preferred_address offered, with the CID of sequence 1 (RFC 9000 18.2). */
+static void local_tp_pref(struct tquic_conn *c, struct tquic_transport_params *tp)
+{
+	struct tquic_tp_preferred_address *pa = &tp->preferred_address;
+	const struct tquic_lcid *l = tquic_cids_local_find(&c->cids, 0, 1);
+
+	if (!config_offers_pref(&c->cfg) || !l)
+		return;
+	memset(pa, 0, sizeof(*pa));
+	if (c->cfg.preferred_v4.family == TQUIC_ADDR_V4) {
+		memcpy(pa->ipv4, c->cfg.preferred_v4.addr, sizeof(pa->ipv4));
+		pa->ipv4_port = c->cfg.preferred_v4.port;
+	}
+	if (c->cfg.preferred_v6.family == TQUIC_ADDR_V6) {
+		memcpy(pa->ipv6, c->cfg.preferred_v6.addr, sizeof(pa->ipv6));
+		pa->ipv6_port = c->cfg.preferred_v6.port;
+	}
+	pa->cid.len = l->cid.len;
+	memcpy(pa->cid.id, l->cid.id, l->cid.len);
+	memcpy(pa->reset_token, l->token, sizeof(pa->reset_token));
+	TQUIC_TP_SET(tp, TQUIC_TPB_PREFERRED_ADDRESS);
+}
+
 static void local_tp_fill(struct tquic_conn *c, struct tquic_transport_params *tp)
 {
 	u32 i;
@@ -744,8 +1095,8 @@ static void local_tp_fill(struct tquic_conn *c, struct tquic_transport_params *t
 		TQUIC_TP_SET(tp, TQUIC_TPB_DISABLE_ACTIVE_MIGRATION);
 	tp->active_connection_id_limit = c->cfg.active_cid_limit;
 	TQUIC_TP_SET(tp, TQUIC_TPB_ACTIVE_CONNECTION_ID_LIMIT);
-	tp->initial_scid.len = c->local_cids[0].len;
-	memcpy(tp->initial_scid.id, c->local_cids[0].id, c->local_cids[0].len);
+	tp->initial_scid.len = c->scid_len;
+	memcpy(tp->initial_scid.id, c->scid, c->scid_len);
 	TQUIC_TP_SET(tp, TQUIC_TPB_INITIAL_SCID);
 	if (c->is_server) {
 		tp->original_dcid.len = c->odcid_len;
@@ -756,11 +1107,12 @@ static void local_tp_fill(struct tquic_conn *c, struct tquic_transport_params *t
 			memcpy(tp->retry_scid.id, c->retry_scid, c->retry_scid_len);
 			TQUIC_TP_SET(tp, TQUIC_TPB_RETRY_SCID);
 		}
-		if (c->local_cids[0].len) {
-			memcpy(tp->stateless_reset_token, c->local_cids[0].token,
-			       TQUIC_TP_RESET_TOKEN_LEN);
+		if (c->scid_len) {
+			tquic_reset_token(c->cfg.reset_key, c->scid, c->scid_len,
+					  tp->stateless_reset_token);
 			TQUIC_TP_SET(tp, TQUIC_TPB_STATELESS_RESET_TOKEN);
 		}
+		local_tp_pref(c, tp);
 	}
 	if (c->cfg.max_datagram_frame_size) {
 		tp->max_datagram_frame_size = c->cfg.max_datagram_frame_size;
@@ -840,11 +1192,14 @@ long tquic_conn_zero_rtt_tparams(struct tquic_conn *c, u8 *buf, size_t cap)
 	tp = tquic_mem_alloc(sizeof(*tp), c->gfp);
 	if (!tp)
 		return -ENOMEM;
-	if (c->is_server)
+	if (c->is_server) {
 		local_tp_fill(c, tp);
-	else
-		*tp = c->peer_tp;
-	zrtt_from_tp(&z, tp);
+		zrtt_from_tp(&z, tp);
+	} else {
+		z.lim = c->zrtt_lim;
+		z.cid_limit = c->zrtt_cid_limit;
+		z.max_dgram = c->zrtt_max_dgram;
+	}
 	tquic_tp_init(tp);
 	tp->initial_max_data = z.lim.max_data;
 	TQUIC_TP_SET(tp, TQUIC_TPB_INITIAL_MAX_DATA);
@@ -898,7 +1253,7 @@ int tquic_conn_set_zero_rtt_tparams(struct tquic_conn *c, const u8 *b, size_t le
 		c->streams_limit_seen[0] = c->streams.type[0].local_limit;
 		c->streams_limit_seen[1] = c->streams.type[1].local_limit;
 		c->peer_max_dgram = z.max_dgram;
-		c->peer_cid_limit = min_u64(z.cid_limit, TQUIC_CONN_MAX_CIDS);
+		tquic_cids_set_peer_limit(&c->cids, z.cid_limit);
 	}
 	tquic_mem_free(tp);
 	return err;
@@ -968,11 +1323,41 @@ static int tp_check_cids(struct tquic_conn *c, const struct tquic_transport_para
 	return 0;
 }
 
-static void tp_apply(struct tquic_conn *c, const struct tquic_transport_params *tp)
+/*
+ * Client: the server's preferred_address (RFC 9000 9.6, 18.2).  Its CID is
+ * sequence 1 whether or not the client moves there.
+ */
+static int tp_pref(struct tquic_conn *c, const struct tquic_tp_preferred_address *pa)
 {
+	struct tquic_cid cid;
+	int err;
+
+	/* A server using zero-length CIDs must not offer one. */
+	if (c->cids.peer_zero_len || !pa->cid.len)
+		return TQUIC_ERR_TRANSPORT_PARAMETER_ERROR;
+	cid.len = pa->cid.len;
+	memcpy(cid.id, pa->cid.id, pa->cid.len);
+	err = tquic_cids_peer_add(&c->cids, 0, 1, &cid, pa->reset_token, c->gfp);
+	if (err > 0)
+		return TQUIC_ERR_TRANSPORT_PARAMETER_ERROR;
+	if (err < 0)
+		return err;
+	if (c->cfg.disable_preferred_address)
+		return 0;
+	c->peer_pref = tquic_mem_alloc(sizeof(*pa), c->gfp);
+	if (!c->peer_pref)
+		return -ENOMEM;
+	*c->peer_pref = *pa;
+	c->pref_state = TQUIC_PREF_OFFERED;
+	return 0;
+}
+
+static int tp_apply(struct tquic_conn *c, const struct tquic_transport_params *tp)
+{
+	struct tquic_path_xmit *x = c->path->x;
 	struct tquic_stream_limits lim;
-	struct tquic_conn_path *p = &c->path;
-	u64 mtu;
+	struct tquic_path *p = c->path;
+	struct zrtt_params z;
 
 	lim.max_data = tp->initial_max_data;
 	lim.max_stream_data_bidi_local = tp->initial_max_stream_data_bidi_local;
@@ -983,36 +1368,39 @@ static void tp_apply(struct tquic_conn *c, const struct tquic_transport_params *
 	tquic_streams_set_peer_limits(&c->streams, &lim);
 	c->streams_limit_seen[0] = c->streams.type[0].local_limit;
 	c->streams_limit_seen[1] = c->streams.type[1].local_limit;
-	tquic_rtt_set_max_ack_delay(&p->rtt, tp->max_ack_delay * TQUIC_NSEC_PER_MSEC);
-	tquic_recovery_set_peer_ack_delay_exponent(&p->rec, (u8)tp->ack_delay_exponent);
+	tquic_rtt_set_max_ack_delay(&x->rtt, tp->max_ack_delay * TQUIC_NSEC_PER_MSEC);
+	tquic_recovery_set_peer_ack_delay_exponent(&x->rec, (u8)tp->ack_delay_exponent);
 	if (tp->max_idle_timeout &&
 	    (!c->idle_timeout || tp->max_idle_timeout * TQUIC_NSEC_PER_MSEC < c->idle_timeout))
 		c->idle_timeout = tp->max_idle_timeout * TQUIC_NSEC_PER_MSEC;
 	c->peer_max_dgram = TQUIC_TP_HAS(tp, TQUIC_TPB_MAX_DATAGRAM_FRAME_SIZE) ?
 			    tp->max_datagram_frame_size : 0;
 	if (c->zrtt_tp_set) {
-		struct zrtt_params z;
-
 		z.lim = c->zrtt_lim;
 		z.cid_limit = c->zrtt_cid_limit;
 		z.max_dgram = c->zrtt_max_dgram;
 		c->zrtt_reduced = zrtt_reduced(&z, tp);
 	}
-	if (!c->is_server && TQUIC_TP_HAS(tp, TQUIC_TPB_STATELESS_RESET_TOKEN)) {
-		struct tquic_conn_cid *cid = peer_cid_by_seq(c, 0);
-
-		if (cid) {
-			memcpy(cid->token, tp->stateless_reset_token, TQUIC_STATELESS_RESET_TOKEN_LEN);
-			cid->has_token = true;
-		}
+	zrtt_from_tp(&z, tp);
+	c->zrtt_lim = z.lim;
+	c->zrtt_cid_limit = z.cid_limit;
+	c->zrtt_max_dgram = z.max_dgram;
+	c->peer_no_migration = TQUIC_TP_HAS(tp, TQUIC_TPB_DISABLE_ACTIVE_MIGRATION);
+	tquic_cids_set_peer_limit(&c->cids, tp->active_connection_id_limit);
+	tquic_path_set_peer_max_udp_payload(p, tp->max_udp_payload_size);
+	if (p->mtu < p->mtu_max) {
+		/* No probing: the configured size is the host's word for the path. */
+		tquic_path_set_mtu(p, p->mtu_max);
+		tquic_cc_set_mss(&x->cc, p->mtu);
+		tquic_pacer_set_mss(&x->pacer, p->mtu);
 	}
-	c->peer_cid_limit = min_u64(tp->active_connection_id_limit, TQUIC_CONN_MAX_CIDS);
-	mtu = min_u64(c->cfg.max_datagram_size, tp->max_udp_payload_size);
-	if (mtu > p->mtu) {
-		p->mtu = (u32)mtu;
-		tquic_cc_set_mss(&p->cc, p->mtu);
-		tquic_pacer_set_mss(&p->pacer, p->mtu);
-	}
+	if (c->is_server)
+		return 0;
+	if (TQUIC_TP_HAS(tp, TQUIC_TPB_STATELESS_RESET_TOKEN))
+		tquic_cids_peer_set_token(&c->cids, 0, 0, tp->stateless_reset_token);
+	if (TQUIC_TP_HAS(tp, TQUIC_TPB_PREFERRED_ADDRESS))
+		return tp_pref(c, &tp->preferred_address);
+	return 0;
 }
 
 int tquic_conn_set_peer_tparams(struct tquic_conn *c, const u8 *b, size_t len, u64 now)
@@ -1032,9 +1420,8 @@ int tquic_conn_set_peer_tparams(struct tquic_conn *c, const u8 *b, size_t len, u
 	if (!err)
 		err = tp_versions(c, tp);
 	if (!err) {
-		c->peer_tp = *tp;
 		c->has_peer_tp = true;
-		tp_apply(c, tp);
+		err = tp_apply(c, tp);
 	}
 	tquic_mem_free(tp);
 	if (err > 0)
@@ -1065,8 +1452,8 @@ void tquic_conn_discard_space(struct tquic_conn *c, enum tquic_pn_space space)
 	if (space == TQUIC_PN_SPACE_APP || c->discarded[space])
 		return;
 	c->discarded[space] = true;
-	tquic_recovery_discard_space(&c->path.rec, space, c->now);
-	tquic_ackmgr_discard(&c->path.ack, space);
+	tquic_recovery_discard_space(&c->path->x->rec, space, c->now);
+	tquic_ackmgr_discard(&c->path->x->ack, space);
 	tquic_crypto_stream_destroy(&c->cs[space]);
 	if (c->has_rx & (1U << level))
 		tquic_keys_destroy(&c->rx[level]);
@@ -1078,32 +1465,20 @@ void tquic_conn_discard_space(struct tquic_conn *c, enum tquic_pn_space space)
 		tquic_keys_destroy(&c->orig_initial_rx);
 		c->has_orig_initial_rx = false;
 	}
+	if (space == TQUIC_PN_SPACE_INITIAL)
+		tquic_conn_token_set(c, &c->token, &c->token_len, NULL, 0);
 	drop_pending_level(c, level);
 }
 
-/* Issues NEW_CONNECTION_IDs up to the peer's active_connection_id_limit. */
+/* Issues NEW_CONNECTION_IDs up to the peer's active_connection_id_limit (and ours). */
 int tquic_conn_issue_cids(struct tquic_conn *c)
 {
-	u32 i, active = 0;
-	u8 id[TQUIC_MAX_CID_LEN];
+	int n;
 
 	if (!c->cfg.cid_len)
 		return 0;
-	for (i = 0; i < TQUIC_CONN_MAX_CIDS; i++)
-		if (c->local_cids[i].in_use)
-			active++;
-	for (i = 0; i < TQUIC_CONN_MAX_CIDS && active < c->peer_cid_limit; i++) {
-		struct tquic_conn_cid *cid = &c->local_cids[i];
-
-		if (cid->in_use)
-			continue;
-		tquic_random_bytes(id, c->cfg.cid_len);
-		set_local_cid(c, cid, c->next_local_seq++, id, c->cfg.cid_len);
-		cid->pending = true;
-		active++;
-		tquic_conn_event(c, TQUIC_EV_CID_NEW, 0, cid->seq, 0, id, c->cfg.cid_len);
-	}
-	return 0;
+	n = tquic_cids_local_issue(&c->cids, 0, c->gfp);
+	return n < 0 ? n : 0;
 }
 
 void tquic_conn_confirm_handshake(struct tquic_conn *c)
@@ -1112,19 +1487,26 @@ void tquic_conn_confirm_handshake(struct tquic_conn *c)
 		return;
 	c->handshake_confirmed = true;
 	c->state = TQUIC_CONN_ESTABLISHED;
-	tquic_recovery_on_handshake_confirmed(&c->path.rec, c->now);
+	tquic_recovery_on_handshake_confirmed(&c->path->x->rec, c->now);
 	tquic_conn_discard_space(c, TQUIC_PN_SPACE_INITIAL);
 	tquic_conn_discard_space(c, TQUIC_PN_SPACE_HANDSHAKE);
 	tquic_conn_issue_cids(c);
 	if (c->is_server && c->cfg.new_token) {
-		long n = tquic_token_make(c->cfg.reset_key, false, &c->path.peer, NULL, 0,
-					  c->now, c->new_token, sizeof(c->new_token));
+		u8 *t = tquic_mem_alloc(TQUIC_TOKEN_MAX, c->gfp);
+		long n = t ? tquic_token_make(c->cfg.reset_key, false, &c->path->peer, NULL, 0,
+					      c->now, t, TQUIC_TOKEN_MAX) : -ENOMEM;
 
 		if (n > 0) {
+			tquic_mem_free(c->new_token);
+			c->new_token = t;
 			c->new_token_len = (size_t)n;
 			c->new_token_pending = true;
+		} else {
+			tquic_mem_free(t);
 		}
 	}
+	if (c->pref_state == TQUIC_PREF_OFFERED)
+		pref_start(c);
 	tquic_conn_event(c, TQUIC_EV_HANDSHAKE_DONE, 0, 0, 0, NULL, 0);
 }
 
@@ -1168,7 +1550,7 @@ void tquic_conn_early_data_rejected(struct tquic_conn *c, u64 now)
 	if (!c->early_sent)
 		return;
 	/* Nothing waits for their acknowledgment: the data goes again in 1-RTT. */
-	c->stats.early_requeued += tquic_recovery_requeue_upto(&c->path.rec, TQUIC_PN_SPACE_APP,
+	c->stats.early_requeued += tquic_recovery_requeue_upto(&c->path->x->rec, TQUIC_PN_SPACE_APP,
 							      c->early_pn_max, now);
 	c->stats.pkts_lost = lost;
 	/*
@@ -1184,7 +1566,7 @@ void tquic_conn_early_data_rejected(struct tquic_conn *c, u64 now)
 
 u64 tquic_conn_pto(const struct tquic_conn *c)
 {
-	return tquic_rtt_pto(&c->path.rtt, true, 0);
+	return tquic_rtt_pto(&c->path->x->rtt, true, 0);
 }
 
 static void set_close(struct tquic_conn *c, u32 flags, u64 code, u64 frame_type,
@@ -1284,123 +1666,68 @@ static u64 idle_deadline(const struct tquic_conn *c)
 
 u64 tquic_conn_next_deadline(const struct tquic_conn *c)
 {
+	const struct tquic_path *p;
 	u64 t;
 
 	if (c->state == TQUIC_CONN_DRAINED)
 		return TQUIC_TIME_NONE;
 	if (tquic_conn_closed(c))
 		return c->close_deadline;
-	t = min_u64(tquic_recovery_deadline(&c->path.rec), tquic_ackmgr_deadline(&c->path.ack));
+	t = min_u64(tquic_recovery_deadline(&c->path->x->rec),
+		    tquic_ackmgr_deadline(&c->path->x->ack));
 	t = min_u64(t, idle_deadline(c));
 	t = min_u64(t, c->pacer_wait);
 	if (c->has_rx_prev)
 		t = min_u64(t, c->rx_prev_expiry);
-	t = min_u64(t, min_u64(c->path_deadline, c->path_retry));
-	if (c->has_alt && tquic_path_deadline(&c->alt))
-		t = min_u64(t, tquic_path_deadline(&c->alt) * 1000);
+	tquic_list_for_each_entry(p, &c->paths, node) {
+		u64 d = tquic_path_deadline(p);
+
+		/* Path timers are in microseconds. */
+		if (d)
+			t = min_u64(t, d * 1000);
+	}
 	return t;
 }
 
 /* ---- migration ---- */
 
-/* A peer CID not in use and not retired, TQUIC_CONN_MAX_CIDS if none. */
-u32 tquic_conn_unused_peer_cid(const struct tquic_conn *c)
-{
-	u32 i;
-
-	for (i = 0; i < TQUIC_CONN_MAX_CIDS; i++) {
-		const struct tquic_conn_cid *cid = &c->peer_cids[i];
-
-		if (i != c->peer_cid_cur && cid->in_use && !cid->retired && cid->len)
-			return i;
-	}
-	return TQUIC_CONN_MAX_CIDS;
-}
-
-/* Sends with peer CID @idx from now on and retires the one used so far. */
-void tquic_conn_switch_peer_cid(struct tquic_conn *c, u32 idx)
-{
-	struct tquic_conn_cid *old = &c->peer_cids[c->peer_cid_cur];
-
-	if (idx >= TQUIC_CONN_MAX_CIDS || idx == c->peer_cid_cur)
-		return;
-	old->retired = true;
-	old->pending = true;
-	c->peer_cid_cur = idx;
-}
-
-/* Validates the active path's peer address with a PATH_CHALLENGE (RFC 9000 8.2). */
-void tquic_conn_challenge_path(struct tquic_conn *c)
-{
-	struct tquic_conn_path *p = &c->path;
-	u64 pto = tquic_conn_pto(c);
-
-	tquic_random_bytes(p->challenge, TQUIC_PATH_CHALLENGE_LEN);
-	p->challenge_pending = true;
-	p->challenge_sent = false;
-	p->response_pending = false;
-	c->path_retry = c->now + pto;
-	/* RFC 9000 8.2.4: three times the larger of the current and initial PTO. */
-	c->path_deadline = c->now + 3 * max_u64(pto, 2 * c->path.rtt.initial_rtt);
-}
-
 int tquic_conn_migrate(struct tquic_conn *c, const struct tquic_addr *local, u64 now)
 {
-	u32 idx;
-
 	c->now = max_u64(c->now, now);
 	if (c->is_server || !c->handshake_confirmed || tquic_conn_closed(c))
 		return -EINVAL;
-	if (TQUIC_TP_HAS(&c->peer_tp, TQUIC_TPB_DISABLE_ACTIVE_MIGRATION))
+	if (c->peer_no_migration)
 		return -EPERM;
 	if (local)
-		c->path.local = *local;
-	/* A new local address uses a new peer CID (RFC 9000 9.5). */
-	idx = tquic_conn_unused_peer_cid(c);
-	if (idx < TQUIC_CONN_MAX_CIDS)
-		tquic_conn_switch_peer_cid(c, idx);
-	tquic_recovery_reset_cc(&c->path.rec, c->now);
-	tquic_conn_challenge_path(c);
+		c->path->local = *local;
+	/* A new local address uses a new peer CID (RFC 9000 9.5), when one is left. */
+	tquic_conn_path_new_dcid(c, c->path);
+	tquic_recovery_reset_cc(&c->path->x->rec, c->now);
+	tquic_conn_path_validate(c, c->path);
 	c->stats.peer_migrations++;
 	return 0;
 }
 
-/* The active path's address failed validation (RFC 9000 9.3.2). */
-static void path_validation_failed(struct tquic_conn *c)
-{
-	struct tquic_conn_path *p = &c->path;
-
-	c->path_deadline = TQUIC_TIME_NONE;
-	c->path_retry = TQUIC_TIME_NONE;
-	p->challenge_pending = false;
-	p->challenge_sent = false;
-	if (!c->has_prev_peer)
-		return;
-	p->peer = c->prev_peer;
-	c->has_prev_peer = false;
-	if (!p->validated) {
-		p->validated = true;
-		tquic_recovery_set_amp_blocked(&p->rec, false, c->now);
-	}
-	c->stats.path_reverts++;
-	tquic_conn_event(c, TQUIC_EV_PEER_MIGRATED, 0, p->id, 0, NULL, 0);
-}
-
 static void path_timers(struct tquic_conn *c, u64 now)
 {
-	struct tquic_conn_path *p = &c->path;
+	struct tquic_path *p, *n;
 
-	if (now >= c->path_deadline) {
-		path_validation_failed(c);
-	} else if (now >= c->path_retry) {
-		/* The challenge may have been lost: send it again. */
-		if (p->challenge_sent)
-			p->challenge_pending = true;
-		c->path_retry = now + tquic_conn_pto(c);
+	tquic_list_for_each_entry_safe(p, n, &c->paths, node) {
+		if (!tquic_path_deadline(p) ||
+		    tquic_path_on_timer(p, tquic_ns_to_us(now)) != TQUIC_PATH_EV_FAILED)
+			continue;
+		if (p != c->path) {
+			/* A probed address never answered (the preferred one: stay). */
+			tquic_conn_path_free(c, p);
+			continue;
+		}
+		/* The active path's new peer address failed validation (RFC 9000 9.3.2). */
+		if (!tquic_path_revert_peer(p))
+			continue;
+		tquic_recovery_set_amp_blocked(&p->x->rec, false, c->now);
+		c->stats.path_reverts++;
+		tquic_conn_event(c, TQUIC_EV_PEER_MIGRATED, 0, p->id, 0, NULL, 0);
 	}
-	if (c->has_alt &&
-	    tquic_path_on_timer(&c->alt, now / 1000) == TQUIC_PATH_EV_FAILED)
-		c->has_alt = false;
 }
 
 /* Marks every unacknowledged CRYPTO byte of @space for retransmission. */
@@ -1425,7 +1752,7 @@ static void requeue_crypto(struct tquic_conn *c, enum tquic_pn_space space)
  */
 static void requeue_oldest(struct tquic_conn *c, enum tquic_pn_space space, u32 max)
 {
-	const struct tquic_sent_ring *ring = &c->path.rec.sp[space].ring;
+	const struct tquic_sent_ring *ring = &c->path->x->rec.sp[space].ring;
 	u32 i, done = 0;
 
 	for (i = 0; i < ring->len && done < max; i++) {
@@ -1470,8 +1797,8 @@ void tquic_conn_on_timeout(struct tquic_conn *c, u64 now)
 	if (now >= c->pacer_wait)
 		c->pacer_wait = TQUIC_TIME_NONE;
 	path_timers(c, now);
-	r = tquic_recovery_on_timeout(&c->path.rec, now);
-	if (r == TQUIC_TIMER_PTO && tquic_recovery_probes(&c->path.rec, &space)) {
+	r = tquic_recovery_on_timeout(&c->path->x->rec, now);
+	if (r == TQUIC_TIMER_PTO && tquic_recovery_probes(&c->path->x->rec, &space)) {
 		if (space != TQUIC_PN_SPACE_APP) {
 			requeue_crypto(c, space);
 		} else {
@@ -1528,7 +1855,7 @@ int tquic_conn_key_update(struct tquic_conn *c, u64 now)
 	tquic_aead_keys_destroy(&c->tx[TQUIC_LEVEL_APP].pkt);
 	c->tx[TQUIC_LEVEL_APP].pkt = next;
 	c->tx_phase ^= 1;
-	c->tx_phase_first_pn = c->path.next_pn[TQUIC_PN_SPACE_APP];
+	c->tx_phase_first_pn = c->path->x->next_pn[TQUIC_PN_SPACE_APP];
 	c->tx_phase_acked = false;
 	c->pkts_in_phase = 0;
 	c->key_updates++;
@@ -1706,14 +2033,14 @@ bool tquic_conn_datagrams_enabled(const struct tquic_conn *c)
 
 size_t tquic_conn_dgram_max(const struct tquic_conn *c)
 {
-	const struct tquic_conn_cid *cid = &c->peer_cids[c->peer_cid_cur];
+	const struct tquic_path *p = c->path;
 	size_t overhead, room;
 
 	if (!tquic_conn_datagrams_enabled(c))
 		return 0;
 	/* Short header (flags, DCID, 4-byte PN), tag, frame type and length. */
-	overhead = 1 + cid->len + 4 + TQUIC_AEAD_TAG_LEN + 1 + 2;
-	room = c->path.mtu > overhead ? c->path.mtu - overhead : 0;
+	overhead = 1 + p->dcid.len + 4 + TQUIC_AEAD_TAG_LEN + 1 + 2;
+	room = p->mtu > overhead ? p->mtu - overhead : 0;
 	return (size_t)min_u64(room, c->peer_max_dgram > 3 ? c->peer_max_dgram - 3 : 0);
 }
 
@@ -1780,7 +2107,7 @@ bool tquic_conn_retried(const struct tquic_conn *c)
 
 size_t tquic_conn_new_token(const struct tquic_conn *c, u8 *dst, size_t cap)
 {
-	if (c->is_server || c->new_token_len > cap)
+	if (c->is_server || !c->new_token || c->new_token_len > cap)
 		return 0;
 	memcpy(dst, c->new_token, c->new_token_len);
 	return c->new_token_len;
@@ -1788,17 +2115,18 @@ size_t tquic_conn_new_token(const struct tquic_conn *c, u8 *dst, size_t cap)
 
 size_t tquic_conn_mem(const struct tquic_conn *c)
 {
-	const struct tquic_conn_path *p = &c->path;
+	const struct tquic_path_xmit *x = c->path->x;
 	size_t m = c->mem;
 	u32 i;
 
 	for (i = 0; i < TQUIC_PN_SPACE_COUNT; i++) {
-		m += (size_t)p->rec.sp[i].ring.cap * sizeof(struct tquic_sent_pkt);
-		m += (size_t)p->ack.sp[i].cap * sizeof(struct tquic_ack_range);
+		m += (size_t)x->rec.sp[i].ring.cap * sizeof(struct tquic_sent_pkt);
+		m += (size_t)x->ack.sp[i].cap * sizeof(struct tquic_ack_range);
 		m += (size_t)c->cs[i].rx.mem;
 	}
 	m += ((size_t)1 << c->streams.hash_bits) * sizeof(struct tquic_list);
 	m += (size_t)c->streams.count * sizeof(struct tquic_stream);
+	m += tquic_cids_mem(&c->cids);
 	for (i = 0; i < c->n_pending; i++)
 		m += tquic_buf_truesize(c->pending[i].buf);
 	return m;
@@ -1808,23 +2136,23 @@ void tquic_conn_stats(const struct tquic_conn *c, struct tquic_conn_stats *st)
 {
 	*st = c->stats;
 	st->key_updates = c->key_updates;
-	st->srtt = c->path.rtt.smoothed_rtt;
-	st->cwnd = tquic_cc_cwnd(&c->path.cc);
-	st->bytes_in_flight = c->path.rec.bytes_in_flight;
+	st->srtt = c->path->x->rtt.smoothed_rtt;
+	st->cwnd = tquic_cc_cwnd(&c->path->x->cc);
+	st->bytes_in_flight = c->path->x->rec.bytes_in_flight;
 }
 
 /* ---- observation: stats dumps and qlog ---- */
 
 void tquic_conn_get_info(const struct tquic_conn *c, struct tquic_conn_info *ci)
 {
-	const struct tquic_conn_path *p = &c->path;
+	const struct tquic_path_xmit *p = c->path->x;
 
 	memset(ci, 0, sizeof(*ci));
 	ci->version = c->version;
 	ci->is_server = c->is_server;
 	ci->handshake_confirmed = c->handshake_confirmed;
 	ci->closing = tquic_conn_closed(c);
-	ci->n_paths = 1;
+	ci->n_paths = c->n_paths;
 	ci->cc_name = p->cc.ops->name;
 	ci->cc_state = tquic_cc_state_name(&p->cc);
 	ci->bytes_lost = p->rec.stats.bytes_lost;
@@ -1833,18 +2161,27 @@ void tquic_conn_get_info(const struct tquic_conn *c, struct tquic_conn_info *ci)
 
 bool tquic_conn_path_info(const struct tquic_conn *c, u32 idx, struct tquic_path_info *pi)
 {
-	const struct tquic_conn_path *p = &c->path;
-	const struct tquic_recovery *r = &p->rec;
-	u32 i;
+	const struct tquic_path *q;
+	const struct tquic_path_xmit *p;
+	const struct tquic_recovery *r;
+	u32 i = 0;
 
-	if (idx != 0)
-		return false;
+	tquic_list_for_each_entry(q, &c->paths, node)
+		if (i++ == idx)
+			goto found;
+	return false;
+found:
 	memset(pi, 0, sizeof(*pi));
-	pi->id = p->id;
-	pi->validated = p->validated;
-	pi->local = p->local;
-	pi->peer = p->peer;
-	pi->mtu = p->mtu;
+	pi->id = q->id;
+	pi->validated = q->addr_validated;
+	pi->local = q->local;
+	pi->peer = q->peer;
+	pi->mtu = q->mtu;
+	/* A probed path has no machinery of its own: addresses only. */
+	p = q->x;
+	if (!p)
+		return true;
+	r = &p->rec;
 	pi->rtt_latest = p->rtt.latest_rtt;
 	pi->rtt_min = p->rtt.has_sample ? p->rtt.min_rtt : 0;
 	pi->rtt_smoothed = p->rtt.smoothed_rtt;
@@ -1906,7 +2243,7 @@ void tquic_conn_qlog_pkt(struct tquic_conn *c, u8 type, u8 pkt_type, u8 space,
 
 void tquic_conn_qlog_metrics(struct tquic_conn *c)
 {
-	const struct tquic_conn_path *p = &c->path;
+	const struct tquic_path_xmit *p = c->path->x;
 	struct tquic_qlog_event ev;
 
 	if (!c->qlog)

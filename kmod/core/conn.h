@@ -27,8 +27,9 @@
  * so) rather than being returned.
  *
  * Paths: every per-path structure (packet-number spaces, RTT, congestion
- * controller, pacer, ACK state, addresses, amplification counters) hangs
- * off a path object with a 32-bit path ID.  One path (ID 0) is active.
+ * controller, pacer, ACK state, addresses, amplification counters, the
+ * peer CID) hangs off a path object (path.h) with a 32-bit path ID.  One
+ * path (ID 0) is active; others exist while they are being probed.
  */
 #ifndef _TQUIC_CORE_CONN_H
 #define _TQUIC_CORE_CONN_H
@@ -95,6 +96,23 @@ struct tquic_conn_config {
 	 * does with its stream headers.  Default on.
 	 */
 	bool reset_stream_at;
+	/*
+	 * Server: the preferred_address to offer (RFC 9000 9.6), IPv4 and/or
+	 * IPv6 (family TQUIC_ADDR_NONE: not for that family), with a CID of
+	 * sequence 1.  The host receives on it (tquic_conn_recv()'s @local)
+	 * and sends from tquic_send_info.local.  Needs cid_len > 0.
+	 */
+	struct tquic_addr preferred_v4;
+	struct tquic_addr preferred_v6;
+	/*
+	 * Client: stay on the address dialed even when the server offers a
+	 * preferred_address.  Otherwise, once the handshake is confirmed, the
+	 * client validates a path there (the same address family) with the
+	 * CID of sequence 1 and moves to it when it answers
+	 * (TQUIC_EV_PREFERRED_ADDRESS); when it does not, the connection
+	 * stays where it is.
+	 */
+	bool disable_preferred_address;
 };
 
 /* Fills @cfg with defaults (v1 then v2, CUBIC, pacing, 30 s idle timeout). */
@@ -134,9 +152,11 @@ int tquic_conn_set_token(struct tquic_conn *c, const u8 *token, size_t len);
 
 /*
  * A received datagram: all of tquic_buf_data(@dgram) (tquic_buf_len bytes),
- * decrypted in place.  The engine takes its own references.  @ecn is the IP
- * ECN codepoint (TQUIC_ECN_*).  Returns 0, or -errno when the datagram was
- * dropped for a local reason.
+ * decrypted in place.  The engine takes its own references.  @local (NULL:
+ * unknown) and @peer are the addresses it came to and from: a path is the
+ * pair (an unknown local address, or an unspecified one on the same port,
+ * matches any).  @ecn is the IP ECN codepoint (TQUIC_ECN_*).  Returns 0, or
+ * -errno when the datagram was dropped for a local reason.
  */
 int tquic_conn_recv(struct tquic_conn *c, struct tquic_buf *dgram,
 		    const struct tquic_addr *local, const struct tquic_addr *peer,
@@ -289,6 +309,8 @@ enum tquic_event_type {
 	TQUIC_EV_KEY_UPDATE,		/* key phase changed; @flags 1 = initiated by the peer */
 	TQUIC_EV_PATH_VALIDATED,	/* @id path */
 	TQUIC_EV_PEER_MIGRATED,		/* the active path's peer address changed; @flags 1 = unvalidated */
+	TQUIC_EV_PREFERRED_ADDRESS,	/* client: moved to the server's preferred address, a
+					 * struct tquic_addr in @data (tquic_send_info.peer too) */
 };
 
 struct tquic_event {
@@ -341,9 +363,10 @@ size_t tquic_conn_new_token(const struct tquic_conn *c, u8 *dst, size_t cap);
 /*
  * Connection migration (RFC 9000 section 9).
  *
- * Server: a datagram from another peer address is processed as usual; a
- * PATH_CHALLENGE in it is answered on that address (tquic_send_info.peer
- * and path_id 1 tell the host where), and the address is challenged in
+ * Server: a datagram from another peer address (or to another local one,
+ * as the preferred address) is processed as usual; a PATH_CHALLENGE in it
+ * is answered on that path (tquic_send_info.peer, .local and a path_id
+ * other than 0 tell the host where), and the address is challenged in
  * turn, within 3x the bytes received from it.  A non-probing packet with
  * the largest packet number from that address moves the active path
  * there (TQUIC_EV_PEER_MIGRATED): sends follow tquic_send_info.peer,

@@ -25,9 +25,12 @@
 #include "recovery.h"
 #include "ackmgr.h"
 #include "stream.h"
+#include "cid.h"
+#include "path.h"
 #include "conn.h"
 
-#define TQUIC_CONN_MAX_CIDS		8
+#define TQUIC_CONN_MAX_CIDS		8	/* cap of active_cid_limit */
+#define TQUIC_CONN_MAX_PATHS		2	/* the active path and one being probed */
 #define TQUIC_CONN_EVENTS_MIN		8	/* the event ring's first size */
 #define TQUIC_CONN_EVENTS_MAX		1024	/* its cap: events past it are dropped */
 #define TQUIC_CONN_PENDING_PKTS		8	/* undecryptable packets kept */
@@ -49,8 +52,7 @@ enum tquic_sent_kind {
 	TQUIC_SK_CRYPTO,		/* b = off, c = len, space */
 	TQUIC_SK_CTRL,			/* stream-layer control frame: type, a = id, b = value, c = final size */
 	TQUIC_SK_HANDSHAKE_DONE,
-	TQUIC_SK_NEW_CID,		/* a = seq */
-	TQUIC_SK_RETIRE_CID,		/* a = seq */
+	TQUIC_SK_CID,			/* (RETIRE|NEW)_CONNECTION_ID: type, a = seq, b = path ID */
 	TQUIC_SK_NEW_TOKEN,
 	TQUIC_SK_PING,
 };
@@ -72,36 +74,30 @@ struct tquic_sent_frames {
 	struct tquic_sent_entry e[];
 };
 
-struct tquic_conn_cid {
-	u64 seq;
-	u8 len;
-	u8 id[TQUIC_MAX_CID_LEN];
-	u8 token[TQUIC_STATELESS_RESET_TOKEN_LEN];
-	bool in_use;			/* slot holds a CID */
-	bool has_token;
-	bool pending;			/* local: NEW_CONNECTION_ID to send; peer: RETIRE to send */
-	bool retired;			/* peer: retired, RETIRE queued or sent */
-};
-
-struct tquic_conn_path {
-	u32 id;
-	bool validated;			/* address validated (anti-amplification off) */
-	bool challenge_pending;		/* PATH_CHALLENGE to send */
-	bool challenge_sent;
-	bool response_pending;		/* PATH_RESPONSE to send */
-	struct tquic_addr local;
-	struct tquic_addr peer;
-	u8 challenge[TQUIC_PATH_CHALLENGE_LEN];
-	u8 response[TQUIC_PATH_CHALLENGE_LEN];
-	u32 mtu;			/* UDP payload we send */
+/*
+ * A path's transmission machinery (path.h): its packet-number spaces (the
+ * next packet numbers here, sent packets in @rec, received ones in @ack),
+ * RTT, congestion controller and pacer.  Path 0 is allocated with it.
+ */
+struct tquic_path_xmit {
 	u64 next_pn[TQUIC_PN_SPACE_COUNT];
-	u64 bytes_recv;			/* anti-amplification accounting */
-	u64 bytes_sent;
 	struct tquic_rtt rtt;
 	struct tquic_cc cc;
 	struct tquic_pacer pacer;
 	struct tquic_recovery rec;
 	struct tquic_ackmgr ack;
+};
+
+struct tquic_conn_path0 {
+	struct tquic_path p;
+	struct tquic_path_xmit x;
+};
+
+/* Client: following the server's preferred_address (RFC 9000 9.6). */
+enum tquic_pref_state {
+	TQUIC_PREF_NONE = 0,		/* not offered, not ours to follow, or done */
+	TQUIC_PREF_OFFERED,		/* to probe once the handshake is confirmed */
+	TQUIC_PREF_PROBING,		/* @pref_path is being validated */
 };
 
 /* A packet that arrived before its keys (RFC 9001 5.7): copied, retried at install. */
@@ -145,7 +141,17 @@ struct tquic_conn {
 	unsigned int gfp;		/* of the current call */
 	u64 now;
 
-	struct tquic_conn_path path;		/* path 0 (the only one for now) */
+	/*
+	 * Paths: the active one (ID 0, with its machinery in @path->x) first,
+	 * then paths being probed (a server's new peer address, a client's
+	 * way to the preferred address), allocated while they exist.
+	 */
+	struct tquic_list paths;
+	struct tquic_path *path;	/* the active path */
+	u32 n_paths;
+	u32 next_path_id;
+	struct tquic_path *rx_path;	/* the datagram being processed came on it */
+	struct tquic_path *tx_path;	/* the datagram being built goes on it */
 
 	/* Keys: [level] rx and tx; 1-RTT key phases below. */
 	struct tquic_keys rx[TQUIC_LEVEL_COUNT];
@@ -185,26 +191,31 @@ struct tquic_conn {
 	bool retried;
 	u8 peer_scid_len;		/* the peer's initial SCID (TP check) */
 	u8 peer_scid[TQUIC_MAX_CID_LEN];
-	struct tquic_conn_cid local_cids[TQUIC_CONN_MAX_CIDS];
-	struct tquic_conn_cid peer_cids[TQUIC_CONN_MAX_CIDS];
-	u32 peer_cid_cur;		/* index in peer_cids used as DCID */
-	u64 next_local_seq;
-	u64 peer_retire_prior_to;
-	u64 local_retire_prior_to;
-	u64 peer_cid_limit;		/* peer's active_connection_id_limit */
-	u8 token[TQUIC_TOKEN_MAX];	/* client: token for Initial packets */
+	u8 scid_len;			/* our handshake CID (sequence 0) */
+	u8 scid[TQUIC_MAX_CID_LEN];
+	struct tquic_cids cids;		/* every CID, ours and the peer's */
+	u64 rx_dcid_seq;		/* our CID the packet being processed was sent to */
+	/* Tokens live on the heap while they matter (an idle connection keeps none). */
+	u8 *token;			/* client: token for Initial packets */
 	size_t token_len;
-	u8 new_token[TQUIC_TOKEN_MAX];	/* client: received NEW_TOKEN; server: the one to send */
+	u8 *new_token;			/* client: received NEW_TOKEN; server: the one to send */
 	size_t new_token_len;
 	bool new_token_pending;		/* server: NEW_TOKEN to send */
 
 	/* Transport parameters. */
-	struct tquic_transport_params peer_tp;
 	bool has_peer_tp;
+	bool peer_no_migration;		/* disable_active_migration */
+	/* Client: the server's preferred_address, while it is to be followed. */
+	struct tquic_tp_preferred_address *peer_pref;
 	u64 peer_max_dgram;		/* peer's max_datagram_frame_size */
 
 	/* 0-RTT (RFC 9000 7.4.1, RFC 9001 4.6). */
-	struct tquic_stream_limits zrtt_lim;	/* client: remembered server limits */
+	/*
+	 * Client: the server's limits 0-RTT data goes under: remembered from
+	 * the last connection, then (once its parameters arrived) the server's
+	 * current ones, to remember for the next.
+	 */
+	struct tquic_stream_limits zrtt_lim;
 	u64 zrtt_cid_limit;
 	u64 zrtt_max_dgram;
 	bool zrtt_tp_set;		/* client: remembered parameters in use */
@@ -240,17 +251,11 @@ struct tquic_conn {
 	u64 pacer_wait;			/* pacing released the next packet at this time */
 
 	/* Migration (RFC 9000 section 9). */
-	struct tquic_path alt;		/* server: another peer address being probed */
-	bool has_alt;
-	u32 alt_cid;			/* index in peer_cids used towards @alt */
-	bool rx_alt;			/* the datagram being processed came from @alt */
-	bool rx_nonprobing;		/* ... and carried a non-probing packet */
-	bool rx_migrate;		/* ... with the largest packet number */
+	bool rx_nonprobing;		/* the datagram being processed carried a non-probing packet */
+	bool rx_migrate;		/* ... with the largest packet number, on another path */
 	bool pad_probe;			/* the datagram built carries a PATH_CHALLENGE */
-	struct tquic_addr prev_peer;	/* last validated peer address */
-	bool has_prev_peer;
-	u64 path_deadline;		/* validation of the active path fails (ns) */
-	u64 path_retry;			/* PATH_CHALLENGE sent again (ns) */
+	u8 pref_state;			/* enum tquic_pref_state */
+	struct tquic_path *pref_path;	/* client: the path to the preferred address */
 
 	/* Datagrams. */
 	struct tquic_list dgram_rx;
@@ -272,7 +277,7 @@ struct tquic_conn {
 	/* Send scratch, allocated while sending, released when nothing is left. */
 	struct tquic_sent_entry *scratch;
 	u32 n_scratch;
-	struct tquic_pkt_build pkts[TQUIC_CONN_MAX_PKTS];
+	struct tquic_pkt_build *pkts;	/* TQUIC_CONN_MAX_PKTS, after @scratch's entries */
 	struct tquic_frame fscratch;	/* frame being encoded or decoded */
 	struct tquic_frame ctrl_scratch;	/* control frame being acked or lost */
 
@@ -301,9 +306,18 @@ int tquic_conn_switch_version(struct tquic_conn *c, u32 version);
 void tquic_conn_release_pending(struct tquic_conn *c);
 int tquic_conn_issue_cids(struct tquic_conn *c);
 void tquic_conn_process_pending(struct tquic_conn *c, u8 level);
-u32 tquic_conn_unused_peer_cid(const struct tquic_conn *c);
-void tquic_conn_switch_peer_cid(struct tquic_conn *c, u32 idx);
-void tquic_conn_challenge_path(struct tquic_conn *c);
+struct tquic_path *tquic_conn_path_new(struct tquic_conn *c, const struct tquic_addr *local,
+				       const struct tquic_addr *peer, bool validated);
+void tquic_conn_path_free(struct tquic_conn *c, struct tquic_path *p);
+bool tquic_conn_path_new_dcid(struct tquic_conn *c, struct tquic_path *p);
+void tquic_conn_path_validate(struct tquic_conn *c, struct tquic_path *p);
+void tquic_conn_path_validated(struct tquic_conn *c, struct tquic_path *p);
+void tquic_conn_path_moved(struct tquic_conn *c, enum tquic_addr_change ch);
+enum tquic_addr_change tquic_conn_path_adopt(struct tquic_conn *c, struct tquic_path *np);
+int tquic_conn_set_peer_initial(struct tquic_conn *c, const u8 *id, u8 len);
+int tquic_conn_token_set(struct tquic_conn *c, u8 **dst, size_t *dst_len, const u8 *src,
+			 size_t len);
+int tquic_conn_cid_events(struct tquic_conn *c);
 extern const struct tquic_recovery_ops tquic_conn_rec_ops;
 
 /* conn_recv.c */
@@ -312,7 +326,7 @@ int tquic_conn_recv_packet(struct tquic_conn *c, struct tquic_buf *b, u8 *pkt,
 
 /* conn_send.c */
 long tquic_conn_build(struct tquic_conn *c, u8 *buf, size_t cap);
-long tquic_conn_build_alt_probe(struct tquic_conn *c, u8 *buf, size_t cap);
+long tquic_conn_build_probe(struct tquic_conn *c, struct tquic_path *p, u8 *buf, size_t cap);
 
 static inline enum tquic_pn_space tquic_level_space(u8 level)
 {

@@ -11,14 +11,14 @@ static bool cid_eq(const u8 *a, u8 alen, const u8 *b, u8 blen)
 	return alen == blen && !memcmp(a, b, alen);
 }
 
-static bool local_cid_known(const struct tquic_conn *c, const u8 *id, u8 len)
+/* Whether @id is one of our CIDs; its sequence number goes to c->rx_dcid_seq. */
+static bool local_cid_known(struct tquic_conn *c, const u8 *id, u8 len)
 {
-	u32 i;
+	const struct tquic_lcid *l = tquic_cids_local_lookup(&c->cids, id, len, NULL);
 
-	for (i = 0; i < TQUIC_CONN_MAX_CIDS; i++)
-		if (c->local_cids[i].in_use &&
-		    cid_eq(c->local_cids[i].id, c->local_cids[i].len, id, len))
-			return true;
+	c->rx_dcid_seq = l ? l->seq : ~0ULL;
+	if (l)
+		return true;
 	/* A server's Initial and 0-RTT packets carry the client-chosen DCID. */
 	return c->is_server && !c->handshake_confirmed &&
 	       cid_eq(c->idcid, c->idcid_len, id, len);
@@ -99,7 +99,7 @@ void tquic_conn_process_pending(struct tquic_conn *c, u8 level)
 
 static void after_ack(struct tquic_conn *c)
 {
-	struct tquic_conn_path *p = &c->path;
+	struct tquic_path_xmit *p = c->path->x;
 
 	if (c->cfg.pacing)
 		tquic_pacer_set_rate(&p->pacer, tquic_cc_pacing_rate(&p->cc), c->now);
@@ -109,79 +109,23 @@ static void after_ack(struct tquic_conn *c)
 
 static int on_new_cid(struct tquic_conn *c, const struct tquic_frame_new_cid *nc)
 {
-	struct tquic_conn_cid *cid, *slot = NULL;
-	u32 i, active = 0;
+	int err = tquic_cids_on_new_cid(&c->cids, nc, false, c->gfp);
 
-	if (!c->peer_cids[c->peer_cid_cur].len)
-		return TQUIC_ERR_PROTOCOL_VIOLATION;
-	for (i = 0; i < TQUIC_CONN_MAX_CIDS; i++) {
-		cid = &c->peer_cids[i];
-		if (!cid->in_use) {
-			if (!slot)
-				slot = cid;
-			continue;
-		}
-		if (cid->seq == nc->seq) {
-			if (!cid_eq(cid->id, cid->len, nc->cid, nc->cid_len) ||
-			    memcmp(cid->token, nc->reset_token, TQUIC_STATELESS_RESET_TOKEN_LEN))
-				return TQUIC_ERR_PROTOCOL_VIOLATION;
-			return 0;
-		}
-	}
-	if (!slot)
-		return TQUIC_ERR_CONNECTION_ID_LIMIT_ERROR;
-	memset(slot, 0, sizeof(*slot));
-	slot->seq = nc->seq;
-	slot->len = nc->cid_len;
-	memcpy(slot->id, nc->cid, nc->cid_len);
-	memcpy(slot->token, nc->reset_token, TQUIC_STATELESS_RESET_TOKEN_LEN);
-	slot->has_token = true;
-	slot->in_use = true;
-	if (nc->retire_prior_to > c->peer_retire_prior_to)
-		c->peer_retire_prior_to = nc->retire_prior_to;
-	for (i = 0; i < TQUIC_CONN_MAX_CIDS; i++) {
-		cid = &c->peer_cids[i];
-		if (!cid->in_use || cid->retired)
-			continue;
-		if (cid->seq < c->peer_retire_prior_to) {
-			cid->retired = true;
-			cid->pending = true;
-			continue;
-		}
-		active++;
-	}
-	if (active > c->cfg.active_cid_limit)
-		return TQUIC_ERR_CONNECTION_ID_LIMIT_ERROR;
-	if (c->peer_cids[c->peer_cid_cur].retired) {
-		u32 best = TQUIC_CONN_MAX_CIDS;
-
-		for (i = 0; i < TQUIC_CONN_MAX_CIDS; i++) {
-			cid = &c->peer_cids[i];
-			if (cid->in_use && !cid->retired &&
-			    (best == TQUIC_CONN_MAX_CIDS || cid->seq < c->peer_cids[best].seq))
-				best = i;
-		}
-		if (best == TQUIC_CONN_MAX_CIDS)
-			return TQUIC_ERR_PROTOCOL_VIOLATION;
-		c->peer_cid_cur = best;
-	}
-	return 0;
+	if (err)
+		return err;
+	return tquic_conn_cid_events(c);
 }
 
-static int on_retire_cid(struct tquic_conn *c, u64 seq)
+static int on_path_response(struct tquic_conn *c, const u8 *data)
 {
-	u32 i;
+	struct tquic_path *p;
 
-	if (seq >= c->next_local_seq)
-		return TQUIC_ERR_PROTOCOL_VIOLATION;
-	for (i = 0; i < TQUIC_CONN_MAX_CIDS; i++) {
-		struct tquic_conn_cid *cid = &c->local_cids[i];
-
-		if (!cid->in_use || cid->seq != seq)
-			continue;
-		tquic_conn_event(c, TQUIC_EV_CID_RETIRED, 0, seq, 0, cid->id, cid->len);
-		memset(cid, 0, sizeof(*cid));
-		return tquic_conn_issue_cids(c);
+	/* A response on any path validates the path its challenge went on (RFC 9000 8.2.3). */
+	tquic_list_for_each_entry(p, &c->paths, node) {
+		if (tquic_path_on_response(p, data) == TQUIC_PATH_EV_VALIDATED) {
+			tquic_conn_path_validated(c, p);
+			return 0;
+		}
 	}
 	return 0;
 }
@@ -223,7 +167,7 @@ static int on_frame(struct tquic_conn *c, struct tquic_buf *b, struct tquic_fram
 {
 	struct tquic_streams *s = &c->streams;
 	u64 now_us = tquic_ns_to_us(c->now);
-	struct tquic_conn_path *p = &c->path;
+	struct tquic_path_xmit *x = c->path->x;
 	int err;
 
 	if (tquic_frame_type_is_stream(f->type))
@@ -235,7 +179,7 @@ static int on_frame(struct tquic_conn *c, struct tquic_buf *b, struct tquic_fram
 		return 0;
 	case TQUIC_FT_ACK:
 	case TQUIC_FT_ACK_ECN:
-		err = tquic_recovery_on_ack(&p->rec, space, f->type, &f->u.ack, c->now);
+		err = tquic_recovery_on_ack(&x->rec, space, f->type, &f->u.ack, c->now);
 		if (!err)
 			after_ack(c);
 		return err;
@@ -244,11 +188,11 @@ static int on_frame(struct tquic_conn *c, struct tquic_buf *b, struct tquic_fram
 	case TQUIC_FT_NEW_TOKEN:
 		if (c->is_server)
 			return TQUIC_ERR_PROTOCOL_VIOLATION;
-		if (f->u.data.len <= TQUIC_TOKEN_MAX) {
-			memcpy(c->new_token, f->u.data.data, (size_t)f->u.data.len);
-			c->new_token_len = (size_t)f->u.data.len;
+		/* Kept for the host (tquic_conn_new_token()); dropped when memory is short. */
+		if (f->u.data.len <= TQUIC_TOKEN_MAX &&
+		    !tquic_conn_token_set(c, &c->new_token, &c->new_token_len, f->u.data.data,
+					  (size_t)f->u.data.len))
 			tquic_conn_event(c, TQUIC_EV_NEW_TOKEN, 0, 0, 0, NULL, 0);
-		}
 		return 0;
 	case TQUIC_FT_RESET_STREAM_AT:
 		/* Only after we offered it. */
@@ -282,36 +226,16 @@ static int on_frame(struct tquic_conn *c, struct tquic_buf *b, struct tquic_fram
 	case TQUIC_FT_NEW_CONNECTION_ID:
 		return on_new_cid(c, &f->u.new_cid);
 	case TQUIC_FT_RETIRE_CONNECTION_ID:
-		return on_retire_cid(c, f->u.path_seq.seq);
+		/* Path 0's pool: without multipath every CID is path 0's. */
+		err = tquic_cids_on_retire(&c->cids, &f->u.path_seq, false, 0, c->rx_dcid_seq,
+					   c->gfp);
+		return err < 0 ? 0 : err;
 	case TQUIC_FT_PATH_CHALLENGE:
 		/* Answered on the path it came from (RFC 9000 8.2.2). */
-		if (c->rx_alt) {
-			tquic_path_on_challenge(&c->alt, f->u.probe.data);
-			return 0;
-		}
-		memcpy(p->response, f->u.probe.data, TQUIC_PATH_CHALLENGE_LEN);
-		p->response_pending = true;
+		tquic_path_on_challenge(c->rx_path ? c->rx_path : c->path, f->u.probe.data);
 		return 0;
 	case TQUIC_FT_PATH_RESPONSE:
-		if (c->has_alt &&
-		    tquic_path_on_response(&c->alt, f->u.probe.data) == TQUIC_PATH_EV_VALIDATED) {
-			tquic_conn_event(c, TQUIC_EV_PATH_VALIDATED, 0, c->alt.id, 0, NULL, 0);
-			return 0;
-		}
-		if ((p->challenge_sent || p->challenge_pending) &&
-		    !memcmp(p->challenge, f->u.probe.data, TQUIC_PATH_CHALLENGE_LEN)) {
-			p->challenge_sent = false;
-			p->challenge_pending = false;
-			c->path_deadline = TQUIC_TIME_NONE;
-			c->path_retry = TQUIC_TIME_NONE;
-			c->has_prev_peer = false;
-			if (!p->validated) {
-				p->validated = true;
-				tquic_recovery_set_amp_blocked(&p->rec, false, c->now);
-			}
-			tquic_conn_event(c, TQUIC_EV_PATH_VALIDATED, 0, p->id, 0, NULL, 0);
-		}
-		return 0;
+		return on_path_response(c, f->u.probe.data);
 	case TQUIC_FT_CONNECTION_CLOSE:
 	case TQUIC_FT_CONNECTION_CLOSE_APP:
 		tquic_conn_enter_draining(c, TQUIC_CLOSE_F_REMOTE |
@@ -393,7 +317,7 @@ static int rotate_rx_keys(struct tquic_conn *c, u64 pn)
 		tquic_aead_keys_destroy(&c->tx[TQUIC_LEVEL_APP].pkt);
 		c->tx[TQUIC_LEVEL_APP].pkt = next;
 		c->tx_phase = c->rx_phase;
-		c->tx_phase_first_pn = c->path.next_pn[TQUIC_PN_SPACE_APP];
+		c->tx_phase_first_pn = c->path->x->next_pn[TQUIC_PN_SPACE_APP];
 		c->tx_phase_acked = false;
 		c->pkts_in_phase = 0;
 		c->key_updates++;
@@ -472,7 +396,7 @@ int tquic_conn_recv_packet(struct tquic_conn *c, struct tquic_buf *b, u8 *pkt,
 {
 	u8 level = pkt_level(h->type);
 	enum tquic_pn_space space = tquic_level_space(level);
-	struct tquic_conn_path *p = &c->path;
+	struct tquic_path_xmit *x = c->path->x;
 	bool eliciting = false, rotate = false;
 	struct tquic_keys *keys;
 	u64 largest;
@@ -510,7 +434,7 @@ int tquic_conn_recv_packet(struct tquic_conn *c, struct tquic_buf *b, u8 *pkt,
 			keep_pending(c, pkt, h->len, level, ecn);
 		return 0;
 	}
-	largest = p->ack.sp[space].largest;
+	largest = x->ack.sp[space].largest;
 	if (h->type == TQUIC_PKT_1RTT)
 		err = open_1rtt(c, pkt, h, largest, &rotate);
 	else
@@ -528,7 +452,7 @@ int tquic_conn_recv_packet(struct tquic_conn *c, struct tquic_buf *b, u8 *pkt,
 		c->err_frame_type = 0;
 		return err;
 	}
-	if (tquic_ackmgr_is_duplicate(&p->ack, space, h->pn)) {
+	if (tquic_ackmgr_is_duplicate(&x->ack, space, h->pn)) {
 		c->stats.pkts_dropped++;
 		tquic_conn_qlog_pkt(c, TQUIC_QL_PACKET_DROPPED, h->type, space, h->pn, h->len, TQUIC_QL_DROP_DUPLICATE);
 		return 0;
@@ -543,23 +467,24 @@ int tquic_conn_recv_packet(struct tquic_conn *c, struct tquic_buf *b, u8 *pkt,
 		c->got_peer_packet = true;
 		c->peer_scid_len = h->scid_len;
 		memcpy(c->peer_scid, h->scid, h->scid_len);
-		c->peer_cids[0].len = h->scid_len;
-		memcpy(c->peer_cids[0].id, h->scid, h->scid_len);
+		err = tquic_conn_set_peer_initial(c, h->scid, h->scid_len);
+		if (err)
+			return err < 0 ? TQUIC_ERR_INTERNAL_ERROR : err;
 	}
 	if (h->type == TQUIC_PKT_HANDSHAKE && c->is_server) {
 		/* The client proved it received our Initial (RFC 9000 8.1). */
 		tquic_conn_discard_space(c, TQUIC_PN_SPACE_INITIAL);
-		if (!p->validated) {
-			p->validated = true;
-			tquic_recovery_set_amp_blocked(&p->rec, false, c->now);
+		if (!c->path->addr_validated) {
+			tquic_path_set_validated(c->path);
+			tquic_recovery_set_amp_blocked(&x->rec, false, c->now);
 		}
 	}
-	largest = p->ack.sp[space].largest;
+	largest = x->ack.sp[space].largest;
 	c->rx_nonprobing = false;
 	err = process_frames(c, b, pkt + h->payload_offset, h->payload_len, h->type,
 			     space, &eliciting);
 	/* Only the largest packet number moves the path (RFC 9000 9.3). */
-	if (!err && c->rx_alt && c->rx_nonprobing && space == TQUIC_PN_SPACE_APP &&
+	if (!err && c->rx_path != c->path && c->rx_nonprobing && space == TQUIC_PN_SPACE_APP &&
 	    (largest == TQUIC_PN_NONE || h->pn > largest))
 		c->rx_migrate = true;
 	if (err < 0) {
@@ -572,7 +497,7 @@ int tquic_conn_recv_packet(struct tquic_conn *c, struct tquic_buf *b, u8 *pkt,
 		return err;
 	if (c->discarded[space])
 		return 0;
-	tquic_ackmgr_on_packet(&p->ack, space, h->pn, eliciting, ecn, c->now, c->gfp);
+	tquic_ackmgr_on_packet(&x->ack, space, h->pn, eliciting, ecn, c->now, c->gfp);
 	c->stats.pkts_recv++;
 	if (h->type == TQUIC_PKT_0RTT)
 		c->stats.early_recv++;
@@ -604,10 +529,14 @@ static void on_retry(struct tquic_conn *c, const u8 *pkt, size_t len, const stru
 	c->retry_scid_len = h->scid_len;
 	memcpy(c->idcid, h->scid, h->scid_len);
 	c->idcid_len = h->scid_len;
-	c->peer_cids[0].len = h->scid_len;
-	memcpy(c->peer_cids[0].id, h->scid, h->scid_len);
-	memcpy(c->token, h->token, h->token_len);
-	c->token_len = h->token_len;
+	if (tquic_conn_set_peer_initial(c, h->scid, h->scid_len)) {
+		tquic_conn_enter_closing(c, 0, TQUIC_ERR_INTERNAL_ERROR, 0, NULL, 0);
+		return;
+	}
+	if (tquic_conn_token_set(c, &c->token, &c->token_len, h->token, h->token_len)) {
+		tquic_conn_enter_closing(c, 0, TQUIC_ERR_INTERNAL_ERROR, 0, NULL, 0);
+		return;
+	}
 	if (tquic_conn_initial_keys(c, c->version)) {
 		tquic_conn_enter_closing(c, 0, TQUIC_ERR_INTERNAL_ERROR, 0, NULL, 0);
 		return;
@@ -619,7 +548,7 @@ static void on_retry(struct tquic_conn *c, const u8 *pkt, size_t len, const stru
 	rec.fin = false;
 	if (rec.len)
 		tquic_crypto_stream_on_lost(&c->cs[TQUIC_PN_SPACE_INITIAL], &rec);
-	tquic_recovery_reset_cc(&c->path.rec, c->now);
+	tquic_recovery_reset_cc(&c->path->x->rec, c->now);
 }
 
 static void on_vn(struct tquic_conn *c, const u8 *pkt, size_t len)
@@ -631,7 +560,7 @@ static void on_vn(struct tquic_conn *c, const u8 *pkt, size_t len)
 		return;
 	if (tquic_vn_parse(pkt, len, &vn))
 		return;
-	if (!cid_eq(vn.dcid, vn.dcid_len, c->local_cids[0].id, c->local_cids[0].len) ||
+	if (!cid_eq(vn.dcid, vn.dcid_len, c->scid, c->scid_len) ||
 	    !cid_eq(vn.scid, vn.scid_len, c->odcid, c->odcid_len))
 		return;
 	/* A VN listing the version we use is ignored (RFC 9368 section 4). */
@@ -650,91 +579,84 @@ static void on_vn(struct tquic_conn *c, const u8 *pkt, size_t len)
 }
 
 /*
- * Server: a datagram from @peer, another address than the active path's.
- * Returns false when it is dropped.
+ * Local addresses match when equal, when one is unknown, or when one is
+ * unspecified on the same port (a socket bound to the wildcard address).
  */
-static bool alt_begin(struct tquic_conn *c, const struct tquic_addr *peer, size_t len,
-		      bool *fresh)
+static bool local_match(const struct tquic_addr *a, const struct tquic_addr *b)
 {
-	struct tquic_conn_path *p = &c->path;
+	static const u8 zero[16];
 
-	*fresh = false;
-	if (!c->is_server || !c->handshake_confirmed || c->cfg.disable_active_migration)
-		return false;
-	if (!c->has_alt || !tquic_addr_eq(&c->alt.peer, peer)) {
-		/* One probed address at a time: the newest replaces the last. */
-		tquic_path_init(&c->alt, 1, &p->local, peer, false, c->cfg.max_datagram_size);
-		tquic_path_set_mtu(&c->alt, p->mtu);
-		tquic_path_start_validation(&c->alt, c->now / 1000,
-					    tquic_rtt_pto(&p->rtt, true, 0) / 1000);
-		c->alt_cid = tquic_conn_unused_peer_cid(c);
-		if (c->alt_cid >= TQUIC_CONN_MAX_CIDS)
-			c->alt_cid = c->peer_cid_cur;
-		c->has_alt = true;
-		*fresh = true;
-	}
-	tquic_path_on_datagram_recv(&c->alt, len);
-	c->rx_alt = true;
-	c->rx_migrate = false;
-	return true;
+	if (!a->family || !b->family || tquic_addr_eq(a, b))
+		return true;
+	return a->port == b->port &&
+	       ((a->family == TQUIC_ADDR_V4 && !memcmp(a->addr, zero, 4)) ||
+		(a->family == TQUIC_ADDR_V6 && !memcmp(a->addr, zero, 16)) ||
+		(b->family == TQUIC_ADDR_V4 && !memcmp(b->addr, zero, 4)) ||
+		(b->family == TQUIC_ADDR_V6 && !memcmp(b->addr, zero, 16)));
 }
 
-/* The active path moves to the probed address (RFC 9000 9.3). */
-static void migrate_to_alt(struct tquic_conn *c)
+/* The path of a datagram from @peer to @local, NULL when none matches. */
+static struct tquic_path *path_lookup(struct tquic_conn *c, const struct tquic_addr *local,
+				      const struct tquic_addr *peer)
 {
-	struct tquic_conn_path *p = &c->path;
-	enum tquic_addr_change ch = tquic_addr_classify(&p->peer, &c->alt.peer);
-	bool validated = c->alt.addr_validated;
+	struct tquic_path *p;
 
-	if (p->validated) {
-		c->prev_peer = p->peer;
-		c->has_prev_peer = true;
+	/* Hosts that pass no address have one path. */
+	if (!peer || !peer->family)
+		return c->path;
+	tquic_list_for_each_entry(p, &c->paths, node) {
+		if ((!p->peer.family || tquic_addr_eq(&p->peer, peer)) &&
+		    (!local || local_match(&p->local, local)))
+			return p;
 	}
-	p->peer = c->alt.peer;
-	if (c->alt_cid < TQUIC_CONN_MAX_CIDS && c->peer_cids[c->alt_cid].in_use &&
-	    !c->peer_cids[c->alt_cid].retired)
-		tquic_conn_switch_peer_cid(c, c->alt_cid);
-	/* Congestion state belongs to the old path unless only the port changed (9.4). */
-	if (tquic_addr_change_resets_cc(ch))
-		tquic_recovery_reset_cc(&p->rec, c->now);
-	if (validated) {
-		p->validated = true;
-		c->has_prev_peer = false;
-		p->challenge_pending = false;
-		p->challenge_sent = false;
-		c->path_deadline = TQUIC_TIME_NONE;
-		c->path_retry = TQUIC_TIME_NONE;
-	} else {
-		/* Unproven: 3x what this address sent us until it answers. */
-		p->validated = false;
-		p->bytes_recv = c->alt.bytes_recv;
-		p->bytes_sent = c->alt.bytes_sent;
-		tquic_conn_challenge_path(c);
-	}
-	if (c->alt.nresponses) {
-		memcpy(p->response, c->alt.responses[c->alt.nresponses - 1],
-		       TQUIC_PATH_CHALLENGE_LEN);
-		p->response_pending = true;
-	}
-	c->has_alt = false;
-	c->stats.peer_migrations++;
-	tquic_conn_event(c, TQUIC_EV_PEER_MIGRATED, validated ? 0 : 1, p->id, 0, NULL, 0);
+	return NULL;
 }
 
-static bool is_stateless_reset(const struct tquic_conn *c, const u8 *d, size_t len)
+static bool is_pref_local(const struct tquic_conn *c, const struct tquic_addr *local)
 {
-	u32 i;
+	return local && ((c->cfg.preferred_v4.family && tquic_addr_eq(local, &c->cfg.preferred_v4)) ||
+			 (c->cfg.preferred_v6.family && tquic_addr_eq(local, &c->cfg.preferred_v6)));
+}
 
-	if (len < TQUIC_STATELESS_RESET_MIN_LEN || (d[0] & 0x80))
-		return false;
-	for (i = 0; i < TQUIC_CONN_MAX_CIDS; i++) {
-		const struct tquic_conn_cid *cid = &c->peer_cids[i];
+/*
+ * Server: a datagram on no known path (RFC 9000 9.3): a probe, a migration,
+ * a NAT rebinding or the move to our preferred address.  Returns the new
+ * path being validated, NULL when the datagram is dropped.
+ */
+static struct tquic_path *probe_begin(struct tquic_conn *c, const struct tquic_addr *local,
+				      const struct tquic_addr *peer)
+{
+	struct tquic_path *p, *n;
 
-		if (cid->in_use && cid->has_token &&
-		    tquic_is_stateless_reset(d, len, cid->token, 1))
-			return true;
-	}
-	return false;
+	if (!c->is_server || !c->handshake_confirmed)
+		return NULL;
+	/* disable_active_migration does not cover our own preferred address (18.2). */
+	if (c->cfg.disable_active_migration && !is_pref_local(c, local))
+		return NULL;
+	/* One probed path at a time: the newest replaces the last. */
+	tquic_list_for_each_entry_safe(p, n, &c->paths, node)
+		if (p != c->path)
+			tquic_conn_path_free(c, p);
+	p = tquic_conn_path_new(c, local ? local : &c->path->local, peer, false);
+	if (!p)
+		return NULL;
+	/*
+	 * The active path's peer CID until a packet on it authenticates: a
+	 * forged datagram must not cost a CID (then retired with the path).
+	 */
+	p->dcid = c->path->dcid;
+	p->dcid_seq = c->path->dcid_seq;
+	p->has_dcid = c->path->has_dcid;
+	tquic_conn_path_validate(c, p);
+	return p;
+}
+
+/* Server: the peer moved to @np (RFC 9000 9.3). */
+static void migrate_to(struct tquic_conn *c, struct tquic_path *np)
+{
+	tquic_conn_path_adopt(c, np);
+	tquic_conn_event(c, TQUIC_EV_PEER_MIGRATED, c->path->addr_validated ? 0 : 1,
+			 c->path->id, 0, NULL, 0);
 }
 
 int tquic_conn_recv(struct tquic_conn *c, struct tquic_buf *dgram,
@@ -743,18 +665,16 @@ int tquic_conn_recv(struct tquic_conn *c, struct tquic_buf *dgram,
 {
 	u8 *d = tquic_buf_data(dgram);
 	size_t len = tquic_buf_len(dgram);
-	struct tquic_conn_path *p = &c->path;
 	struct tquic_dgram_iter it;
 	const u8 *first_dcid = NULL;
 	u8 first_dcid_len = 0;
 	u64 before = c->stats.pkts_recv;
+	struct tquic_path *rx;
 	struct tquic_hdr h;
-	bool fresh_alt = false;
+	bool fresh = false;
 	size_t off;
 	int err;
 
-	(void)local;
-	c->rx_alt = false;
 	c->now = now > c->now ? now : c->now;
 	c->gfp = gfp;
 	if (c->state == TQUIC_CONN_DRAINED || c->state == TQUIC_CONN_DRAINING)
@@ -765,16 +685,19 @@ int tquic_conn_recv(struct tquic_conn *c, struct tquic_buf *dgram,
 		c->close_send = true;
 		return 0;
 	}
-	if (peer && peer->family && p->peer.family && !tquic_addr_eq(peer, &p->peer)) {
-		/* Another address: a probe, a migration or a NAT rebinding. */
-		if (!alt_begin(c, peer, len, &fresh_alt)) {
+	rx = path_lookup(c, local, peer);
+	if (!rx) {
+		rx = probe_begin(c, local, peer);
+		if (!rx) {
 			c->stats.pkts_dropped++;
 			tquic_conn_qlog_pkt(c, TQUIC_QL_PACKET_DROPPED, 0, 0, 0, len, TQUIC_QL_DROP_PATH);
 			return 0;
 		}
-	} else {
-		p->bytes_recv += len;
+		fresh = true;
 	}
+	tquic_path_on_datagram_recv(rx, len);
+	c->rx_path = rx;
+	c->rx_migrate = false;
 	tquic_dgram_iter_init(&it, d, len, c->cfg.cid_len, 0);
 	for (;;) {
 		err = tquic_dgram_next(&it, &h, &off);
@@ -809,17 +732,24 @@ int tquic_conn_recv(struct tquic_conn *c, struct tquic_buf *dgram,
 		if (tquic_conn_closed(c))
 			break;
 	}
-	if (c->rx_alt) {
-		c->rx_alt = false;
+	rx = c->rx_path;	/* the active path if the one it came on was freed meanwhile */
+	c->rx_path = NULL;
+	if (rx != c->path) {
 		if (c->stats.pkts_recv == before) {
 			/* Nothing authenticated: no state for that address. */
-			if (fresh_alt)
-				c->has_alt = false;
-		} else if (c->rx_migrate && c->has_alt && !tquic_conn_closed(c)) {
-			migrate_to_alt(c);
+			if (fresh)
+				tquic_conn_path_free(c, rx);
+		} else {
+			/* A new peer CID towards a new path when one is left (9.5). */
+			if (fresh)
+				tquic_conn_path_new_dcid(c, rx);
+			if (c->rx_migrate && c->is_server && !tquic_conn_closed(c))
+				migrate_to(c, rx);
 		}
 	}
-	if (c->stats.pkts_recv == before && is_stateless_reset(c, d, len)) {
+	if (c->stats.pkts_recv == before && len >= TQUIC_STATELESS_RESET_MIN_LEN &&
+	    !(d[0] & 0x80) &&
+	    tquic_cids_is_stateless_reset(&c->cids, d + len - TQUIC_STATELESS_RESET_TOKEN_LEN)) {
 		c->close_flags = TQUIC_CLOSE_F_RESET | TQUIC_CLOSE_F_REMOTE;
 		tquic_conn_enter_draining(c, TQUIC_CLOSE_F_RESET | TQUIC_CLOSE_F_REMOTE,
 					  0, 0, NULL, 0);

@@ -43,24 +43,13 @@ static bool streams_ctrl_pending(struct tquic_conn *c)
 	return tquic_streams_next_ctrl(&c->streams, &c->fscratch);
 }
 
-static bool cids_pending(const struct tquic_conn *c)
-{
-	u32 i;
-
-	for (i = 0; i < TQUIC_CONN_MAX_CIDS; i++)
-		if ((c->local_cids[i].in_use && c->local_cids[i].pending) ||
-		    (c->peer_cids[i].in_use && c->peer_cids[i].pending))
-			return true;
-	return false;
-}
-
 /* Whether the Application Data space has ack-eliciting frames to send. */
 static bool app_pending(struct tquic_conn *c, bool early)
 {
-	const struct tquic_conn_path *p = &c->path;
+	const struct tquic_path *p = c->path;
 
-	if (!early && (c->handshake_done_pending || p->response_pending || c->new_token_pending ||
-		       p->challenge_pending || cids_pending(c) ||
+	if (!early && (c->handshake_done_pending || p->nresponses || c->new_token_pending ||
+		       p->challenge_pending || tquic_cids_next_frame(&c->cids, &c->fscratch) ||
 		       c->cs[TQUIC_PN_SPACE_APP].tx.send_off != c->cs[TQUIC_PN_SPACE_APP].tx.write_off ||
 		       tquic_crypto_stream_has_pending(&c->cs[TQUIC_PN_SPACE_APP])))
 		return true;
@@ -98,15 +87,15 @@ static u8 level_pkt_type(u8 level)
 static void fill_hdr(struct tquic_conn *c, const struct tquic_pkt_build *pb,
 		     struct tquic_hdr_out *o)
 {
-	const struct tquic_conn_cid *dcid = &c->peer_cids[c->peer_cid_cur];
+	const struct tquic_path *p = c->tx_path;
 
 	memset(o, 0, sizeof(*o));
 	o->version = c->version;
 	o->type = pb->type;
-	o->dcid = dcid->id;
-	o->dcid_len = dcid->len;
-	o->scid = c->local_cids[0].id;
-	o->scid_len = c->local_cids[0].len;
+	o->dcid = p->dcid.id;
+	o->dcid_len = p->dcid.len;
+	o->scid = c->scid;
+	o->scid_len = c->scid_len;
 	o->pn_len = pb->pn_len;
 	o->pn = pb->pn;
 	o->key_phase = c->tx_phase;
@@ -121,7 +110,7 @@ static void fill_hdr(struct tquic_conn *c, const struct tquic_pkt_build *pb,
 static bool start_packet(struct tquic_conn *c, struct tquic_pkt_build *pb, u8 *buf,
 			 size_t room, enum tquic_pn_space space, u8 level)
 {
-	struct tquic_conn_path *p = &c->path;
+	struct tquic_path_xmit *p = c->path->x;
 	struct tquic_hdr_out o;
 
 	memset(pb, 0, sizeof(*pb));
@@ -173,7 +162,7 @@ static void write_close(struct tquic_conn *c, struct tquic_wbuf *w, u8 level)
 
 static void write_ack(struct tquic_conn *c, struct tquic_pkt_build *pb, struct tquic_wbuf *w)
 {
-	struct tquic_conn_path *p = &c->path;
+	struct tquic_path_xmit *p = c->path->x;
 	struct tquic_frame *f = &c->fscratch;
 	struct tquic_wbuf t = *w;
 	u32 ranges = 0;
@@ -195,13 +184,28 @@ static void write_ack(struct tquic_conn *c, struct tquic_pkt_build *pb, struct t
 	pb->ack_largest = f->u.ack.largest;
 }
 
+/* PATH_RESPONSEs, then a PATH_CHALLENGE, of path @p. */
+static bool write_path_frames(struct tquic_conn *c, struct tquic_path *p, struct tquic_wbuf *w)
+{
+	struct tquic_frame *f = &c->fscratch;
+	bool wrote = false;
+
+	while (tquic_path_next_frame(p, f)) {
+		if (!put_frame(c, w, f))
+			break;
+		if (f->type == TQUIC_FT_PATH_CHALLENGE)
+			c->pad_probe = true;
+		tquic_path_frame_sent(p, f);
+		wrote = true;
+	}
+	return wrote;
+}
+
 static bool write_app_ctrl(struct tquic_conn *c, struct tquic_pkt_build *pb,
 			   struct tquic_wbuf *w)
 {
-	struct tquic_conn_path *p = &c->path;
 	struct tquic_frame *f = &c->fscratch;
 	bool wrote = false;
-	u32 i;
 
 	if (c->handshake_done_pending && !scratch_full(c)) {
 		if (tquic_put_varint(w, TQUIC_FT_HANDSHAKE_DONE)) {
@@ -221,56 +225,22 @@ static bool write_app_ctrl(struct tquic_conn *c, struct tquic_pkt_build *pb,
 			wrote = true;
 		}
 	}
-	if (p->response_pending) {
-		memset(f, 0, sizeof(*f));
-		f->type = TQUIC_FT_PATH_RESPONSE;
-		f->u.probe.data = p->response;
-		if (put_frame(c, w, f)) {
-			p->response_pending = false;
-			wrote = true;
-		}
-	}
-	if (p->challenge_pending) {
-		memset(f, 0, sizeof(*f));
-		f->type = TQUIC_FT_PATH_CHALLENGE;
-		f->u.probe.data = p->challenge;
-		if (put_frame(c, w, f)) {
-			p->challenge_pending = false;
-			p->challenge_sent = true;
-			c->pad_probe = true;
-			wrote = true;
-		}
-	}
-	for (i = 0; i < TQUIC_CONN_MAX_CIDS && !scratch_full(c); i++) {
-		struct tquic_conn_cid *cid = &c->local_cids[i];
+	wrote |= write_path_frames(c, c->path, w);
+	while (!scratch_full(c) && tquic_cids_next_frame(&c->cids, f)) {
+		u64 seq, path_id;
 
-		if (!cid->in_use || !cid->pending)
-			continue;
-		memset(f, 0, sizeof(*f));
-		f->type = TQUIC_FT_NEW_CONNECTION_ID;
-		f->u.new_cid.seq = cid->seq;
-		f->u.new_cid.retire_prior_to = c->local_retire_prior_to;
-		f->u.new_cid.cid = cid->id;
-		f->u.new_cid.cid_len = cid->len;
-		f->u.new_cid.reset_token = cid->token;
 		if (!put_frame(c, w, f))
 			break;
-		cid->pending = false;
-		scratch_add(c, pb, TQUIC_SK_NEW_CID, pb->space, 0, cid->seq, 0, 0, false);
-		wrote = true;
-	}
-	for (i = 0; i < TQUIC_CONN_MAX_CIDS && !scratch_full(c); i++) {
-		struct tquic_conn_cid *cid = &c->peer_cids[i];
-
-		if (!cid->in_use || !cid->pending)
-			continue;
-		memset(f, 0, sizeof(*f));
-		f->type = TQUIC_FT_RETIRE_CONNECTION_ID;
-		f->u.path_seq.seq = cid->seq;
-		if (!put_frame(c, w, f))
-			break;
-		cid->pending = false;
-		scratch_add(c, pb, TQUIC_SK_RETIRE_CID, pb->space, 0, cid->seq, 0, 0, false);
+		tquic_cids_frame_sent(&c->cids, f);
+		if (f->type == TQUIC_FT_NEW_CONNECTION_ID ||
+		    f->type == TQUIC_FT_PATH_NEW_CONNECTION_ID) {
+			seq = f->u.new_cid.seq;
+			path_id = f->u.new_cid.path_id;
+		} else {
+			seq = f->u.path_seq.seq;
+			path_id = f->u.path_seq.path_id;
+		}
+		scratch_add(c, pb, TQUIC_SK_CID, pb->space, (u32)f->type, seq, path_id, 0, false);
 		wrote = true;
 	}
 	return wrote;
@@ -371,7 +341,7 @@ static size_t build_packet(struct tquic_conn *c, struct tquic_pkt_build *pb, u8 
 			   size_t room, enum tquic_pn_space space, bool eliciting,
 			   bool *blocked)
 {
-	struct tquic_conn_path *p = &c->path;
+	struct tquic_path_xmit *p = c->path->x;
 	enum tquic_pn_space probe_space;
 	bool ack_due, want = false, wrote = false, probe;
 	u8 level = space_level(c, space);
@@ -460,7 +430,7 @@ static struct tquic_sent_frames *take_frames(struct tquic_conn *c,
 /* Seals @pb in place and records it with loss recovery. */
 static int finish_packet(struct tquic_conn *c, struct tquic_pkt_build *pb, u8 *dgram, u8 ecn)
 {
-	struct tquic_conn_path *p = &c->path;
+	struct tquic_path_xmit *p = c->path->x;
 	struct tquic_sent_pkt sp;
 	struct tquic_sent_frames *sf;
 	struct tquic_hdr_out o;
@@ -479,7 +449,7 @@ static int finish_packet(struct tquic_conn *c, struct tquic_pkt_build *pb, u8 *d
 	sp.pn = pb->pn;
 	sp.time_sent = c->now;
 	sp.size = (u32)(pb->hdr_len + pb->payload_len + TQUIC_AEAD_TAG_LEN);
-	sp.path_id = p->id;
+	sp.path_id = c->tx_path->id;
 	sp.flags = pb->flags;
 	sp.ack_largest = pb->ack_largest;
 	sp.ecn = ecn;
@@ -508,27 +478,26 @@ static int finish_packet(struct tquic_conn *c, struct tquic_pkt_build *pb, u8 *d
 
 long tquic_conn_build(struct tquic_conn *c, u8 *buf, size_t cap)
 {
-	struct tquic_conn_path *p = &c->path;
+	struct tquic_path *path = c->path;
+	struct tquic_path_xmit *p = path->x;
 	size_t limit, used = 0, sz, pad_to = 0;
 	bool eliciting = true, blocked = false, eliciting_sent = false;
 	bool has_initial = false, sent_handshake = false;
 	enum tquic_pn_space space;
+	u64 allowance;
 	u32 n = 0, i;
 	u8 ecn;
 	int err;
 
-	limit = (size_t)min_u64(cap, p->mtu);
-	if (!p->validated) {
-		u64 credit = p->bytes_recv * c->cfg.amp_factor;
-
-		credit = credit > p->bytes_sent ? credit - p->bytes_sent : 0;
-		if (credit < limit) {
-			limit = (size_t)credit;
-			if (limit < TQUIC_SEND_MIN_ROOM) {
-				c->stats.amp_blocked++;
-				tquic_recovery_set_amp_blocked(&p->rec, true, c->now);
-				return 0;
-			}
+	c->tx_path = path;
+	limit = (size_t)min_u64(cap, path->mtu);
+	allowance = tquic_path_send_allowance(path);
+	if (allowance < limit) {
+		limit = (size_t)allowance;
+		if (limit < TQUIC_SEND_MIN_ROOM) {
+			c->stats.amp_blocked++;
+			tquic_recovery_set_amp_blocked(&p->rec, true, c->now);
+			return 0;
 		}
 	}
 	if (c->state != TQUIC_CONN_CLOSING) {
@@ -597,8 +566,8 @@ long tquic_conn_build(struct tquic_conn *c, u8 *buf, size_t cap)
 			return err;
 	}
 	c->n_scratch = 0;
-	p->bytes_sent += used;
-	if (!p->validated && p->bytes_sent > p->bytes_recv * c->cfg.amp_factor)
+	tquic_path_on_datagram_sent(path, used);
+	if (!path->addr_validated && path->bytes_sent > path->bytes_recv * path->amp_factor)
 		c->stats.amp_violations++;
 	c->stats.bytes_sent += used;
 	if (c->cfg.pacing && eliciting_sent)
@@ -615,44 +584,31 @@ long tquic_conn_build(struct tquic_conn *c, u8 *buf, size_t cap)
 }
 
 /*
- * Server: a datagram towards the probed address @c->alt with its
- * PATH_RESPONSEs and PATH_CHALLENGE, in a 1-RTT packet expanded to 1200
- * bytes within that address's amplification limit (RFC 9000 8.2.1) and
- * sent with the peer CID reserved for it.
+ * A datagram on the path @p being probed (a server's new peer address, a
+ * client's way to the preferred address) with its PATH_RESPONSEs and
+ * PATH_CHALLENGE, in a 1-RTT packet of the active path's packet-number
+ * space expanded to 1200 bytes within @p's amplification limit (RFC 9000
+ * 8.2.1) and sent with @p's peer CID.
  */
-long tquic_conn_build_alt_probe(struct tquic_conn *c, u8 *buf, size_t cap)
+long tquic_conn_build_probe(struct tquic_conn *c, struct tquic_path *p, u8 *buf, size_t cap)
 {
 	struct tquic_pkt_build *pb = &c->pkts[0];
-	struct tquic_frame *f = &c->fscratch;
-	u32 cur = c->peer_cid_cur;
 	size_t limit, used, target;
 	struct tquic_wbuf w;
-	bool wrote = false;
 	int err;
 
 	if (!(c->has_tx & (1U << TQUIC_LEVEL_APP)) || c->discarded[TQUIC_PN_SPACE_APP])
 		return 0;
-	limit = (size_t)min_u64(min_u64(cap, c->alt.mtu), tquic_path_send_allowance(&c->alt));
+	limit = (size_t)min_u64(min_u64(cap, p->mtu), tquic_path_send_allowance(p));
 	if (limit < TQUIC_SEND_MIN_ROOM)
 		return 0;
 	c->n_scratch = 0;
-	if (c->alt_cid < TQUIC_CONN_MAX_CIDS && c->peer_cids[c->alt_cid].in_use)
-		c->peer_cid_cur = c->alt_cid;
-	if (!start_packet(c, pb, buf, limit, TQUIC_PN_SPACE_APP, TQUIC_LEVEL_APP)) {
-		c->peer_cid_cur = cur;
+	c->tx_path = p;
+	if (!start_packet(c, pb, buf, limit, TQUIC_PN_SPACE_APP, TQUIC_LEVEL_APP))
 		return 0;
-	}
 	tquic_wbuf_init(&w, buf + pb->hdr_len, limit - pb->hdr_len - TQUIC_AEAD_TAG_LEN);
-	while (tquic_path_next_frame(&c->alt, f)) {
-		if (!put_frame(c, &w, f))
-			break;
-		tquic_path_frame_sent(&c->alt, f);
-		wrote = true;
-	}
-	if (!wrote) {
-		c->peer_cid_cur = cur;
+	if (!write_path_frames(c, p, &w))
 		return 0;
-	}
 	used = (size_t)(w.p - (buf + pb->hdr_len));
 	target = (size_t)min_u64(TQUIC_MIN_INITIAL_SIZE, limit);
 	while (pb->hdr_len + used + TQUIC_AEAD_TAG_LEN < target && tquic_put_u8(&w, 0))
@@ -661,51 +617,54 @@ long tquic_conn_build_alt_probe(struct tquic_conn *c, u8 *buf, size_t cap)
 		used++;
 	pb->payload_len = used;
 	pb->flags = TQUIC_SENT_ACK_ELICITING | TQUIC_SENT_IN_FLIGHT;
-	c->path.next_pn[TQUIC_PN_SPACE_APP]++;
+	c->path->x->next_pn[TQUIC_PN_SPACE_APP]++;
 	err = finish_packet(c, pb, buf, 0);
-	c->peer_cid_cur = cur;
 	if (err)
 		return err;
 	used = pb->hdr_len + pb->payload_len + TQUIC_AEAD_TAG_LEN;
-	tquic_path_on_datagram_sent(&c->alt, used);
+	tquic_path_on_datagram_sent(p, used);
 	c->stats.bytes_sent += used;
 	c->last_ecn = 0;
 	return (long)used;
 }
 
-/* The next datagram of the active path, or a probe of the one being validated. */
+static void send_info(struct tquic_conn *c, const struct tquic_path *p,
+		      struct tquic_send_info *info, u8 ecn)
+{
+	if (!info)
+		return;
+	info->path_id = p->id;
+	info->ecn = ecn;
+	info->send_time = c->now;
+	info->peer = &p->peer;
+	info->local = &p->local;
+}
+
+/* The next datagram of a path being probed, else of the active path. */
 static long conn_send(struct tquic_conn *c, u8 *buf, size_t cap, struct tquic_send_info *info)
 {
+	struct tquic_path *p;
 	long n;
 
 	tquic_streams_set_now(&c->streams, tquic_ns_to_us(c->now));
 	tquic_streams_reap(&c->streams);
 	if (c->cfg.key_update_packets && c->pkts_in_phase >= c->cfg.key_update_packets)
 		tquic_conn_key_update(c, c->now);
-	if (c->has_alt && !tquic_conn_closed(c) &&
-	    (c->alt.nresponses || c->alt.challenge_pending)) {
-		n = tquic_conn_build_alt_probe(c, buf, cap);
-		if (n > 0 && info) {
-			info->path_id = c->alt.id;
-			info->ecn = 0;
-			info->send_time = c->now;
-			info->peer = &c->alt.peer;
-			info->local = &c->alt.local;
-		}
+	tquic_list_for_each_entry(p, &c->paths, node) {
+		if (p == c->path || tquic_conn_closed(c) ||
+		    (!p->nresponses && !p->challenge_pending))
+			continue;
+		n = tquic_conn_build_probe(c, p, buf, cap);
+		if (n > 0)
+			send_info(c, p, info, 0);
 		if (n)
 			return n;
 	}
 	n = tquic_conn_build(c, buf, cap);
-	if (n > 0 && info) {
-		info->path_id = c->path.id;
-		info->ecn = c->last_ecn;
-		info->send_time = c->now;
-		info->peer = &c->path.peer;
-		info->local = &c->path.local;
-	}
+	if (n > 0)
+		send_info(c, c->path, info, c->last_ecn);
 	return n;
 }
-
 long tquic_conn_send(struct tquic_conn *c, u8 *buf, size_t cap, u64 now,
 		     struct tquic_send_info *info, unsigned int gfp)
 {
@@ -719,15 +678,18 @@ long tquic_conn_send(struct tquic_conn *c, u8 *buf, size_t cap, u64 now,
 	if (cap < TQUIC_MIN_INITIAL_SIZE)
 		return -ENOBUFS;
 	if (!c->scratch) {
-		c->scratch = tquic_mem_alloc(TQUIC_CONN_SCRATCH * sizeof(*c->scratch), gfp);
+		c->scratch = tquic_mem_alloc(TQUIC_CONN_SCRATCH * sizeof(*c->scratch) +
+					     TQUIC_CONN_MAX_PKTS * sizeof(*c->pkts), gfp);
 		if (!c->scratch)
 			return -ENOMEM;
+		c->pkts = (struct tquic_pkt_build *)(c->scratch + TQUIC_CONN_SCRATCH);
 	}
 	n = conn_send(c, buf, cap, info);
 	if (n <= 0) {
 		/* Nothing more for now: an idle connection does not keep it. */
 		tquic_mem_free(c->scratch);
 		c->scratch = NULL;
+		c->pkts = NULL;
 	}
 	return n;
 }

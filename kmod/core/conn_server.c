@@ -190,20 +190,7 @@ long tquic_retry_reply(const struct tquic_server_params *sp, const u8 *new_scid,
 
 int tquic_reset_token(const u8 *key, const u8 *cid, size_t cid_len, u8 *token)
 {
-	static const u8 label[] = "tquic reset";
-	struct tquic_iov iov[2];
-	u8 full[32];
-	int err;
-
-	iov[0].base = label;
-	iov[0].len = sizeof(label) - 1;
-	iov[1].base = cid;
-	iov[1].len = cid_len;
-	err = tquic_hmac(TQUIC_HASH_SHA256, key, TQUIC_RESET_KEY_LEN, iov, 2, full);
-	if (!err)
-		memcpy(token, full, TQUIC_STATELESS_RESET_TOKEN_LEN);
-	tquic_memzero_explicit(full, sizeof(full));
-	return err;
+	return tquic_cid_reset_token(key, TQUIC_RESET_KEY_LEN, cid, cid_len, token);
 }
 
 long tquic_stateless_reset_build(const u8 *key, const u8 *cid, size_t cid_len,

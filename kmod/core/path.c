@@ -59,6 +59,7 @@ void tquic_path_init(struct tquic_path *p, u32 id, const struct tquic_addr *loca
 	p->local = *local;
 	p->peer = *peer;
 	p->addr_validated = validated;
+	p->amp_factor = 3;
 	p->state = validated ? TQUIC_PATH_VALIDATED : TQUIC_PATH_VALIDATING;
 	if (max_udp_payload < TQUIC_MIN_UDP_PAYLOAD)
 		max_udp_payload = TQUIC_MIN_UDP_PAYLOAD;
@@ -115,6 +116,11 @@ static void validation_done(struct tquic_path *p)
 	p->has_prev_peer = false;
 	if (p->state == TQUIC_PATH_VALIDATING)
 		p->state = TQUIC_PATH_VALIDATED;
+}
+
+void tquic_path_cancel_validation(struct tquic_path *p)
+{
+	validation_done(p);
 }
 
 void tquic_path_set_validated(struct tquic_path *p)
@@ -242,7 +248,7 @@ u64 tquic_path_send_allowance(const struct tquic_path *p)
 
 	if (p->addr_validated)
 		return ~0ULL;
-	budget = p->bytes_recv > ~0ULL / 3 ? ~0ULL : 3 * p->bytes_recv;
+	budget = p->bytes_recv > ~0ULL / p->amp_factor ? ~0ULL : p->amp_factor * p->bytes_recv;
 	return budget > p->bytes_sent ? budget - p->bytes_sent : 0;
 }
 

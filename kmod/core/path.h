@@ -62,16 +62,19 @@ enum tquic_path_event {
 #define TQUIC_MIN_UDP_PAYLOAD	1200U
 #define TQUIC_MAX_UDP_PAYLOAD	65527U
 
-/* Per-path machinery owned by other engine modules (rtt/recovery/cc/pacer). */
-struct tquic_recovery;
-struct tquic_cc;
-struct tquic_pacer;
+/*
+ * A path's transmission machinery: packet-number spaces, RTT, congestion
+ * controller, pacer, loss recovery and ACK state.  The connection defines
+ * it (conn_internal.h); path.c never looks inside.
+ */
+struct tquic_path_xmit;
 
 struct tquic_path {
 	struct tquic_list node;		/* the connection's path list */
 	u32 id;
 	u8 state;			/* enum tquic_path_state */
 	bool addr_validated;		/* amplification limit lifted */
+	u8 amp_factor;			/* send at most this times what was received */
 	bool probing;			/* validation in progress */
 	bool challenge_pending;		/* @challenge must be sent */
 	u8 nchallenges;			/* valid entries in @outstanding */
@@ -104,10 +107,11 @@ struct tquic_path {
 	bool peer_backup;
 	u64 abandon_error;
 
-	struct tquic_recovery *recovery;
-	struct tquic_cc *cc;
-	struct tquic_pacer *pacer;
-	void *host;
+	/*
+	 * The path's own machinery, NULL while it only probes: without
+	 * multipath, probes share the active path's packet-number space.
+	 */
+	struct tquic_path_xmit *x;
 };
 
 /* ---- addresses ---- */
@@ -145,6 +149,8 @@ void tquic_path_free(struct tquic_path *p);
 void tquic_path_start_validation(struct tquic_path *p, u64 now_us, u64 pto_us);
 /* The peer's address is validated by other means (handshake, token). */
 void tquic_path_set_validated(struct tquic_path *p);
+/* Stops a validation in progress without a verdict (the address was proven elsewhere). */
+void tquic_path_cancel_validation(struct tquic_path *p);
 /*
  * A PATH_RESPONSE arrived (on any path).  Returns TQUIC_PATH_EV_VALIDATED
  * when it answers one of @p's challenges, else TQUIC_PATH_EV_NONE.
@@ -167,7 +173,7 @@ enum tquic_path_event tquic_path_on_timer(struct tquic_path *p, u64 now_us);
 bool tquic_path_next_frame(struct tquic_path *p, struct tquic_frame *f);
 void tquic_path_frame_sent(struct tquic_path *p, const struct tquic_frame *f);
 
-/* Anti-amplification (RFC 9000 8.1). */
+/* Anti-amplification (RFC 9000 8.1): @amp_factor (3) times the bytes received. */
 void tquic_path_on_datagram_recv(struct tquic_path *p, u64 len);
 void tquic_path_on_datagram_sent(struct tquic_path *p, u64 len);
 /* Bytes that may still be sent (~0ULL when unlimited). */
