@@ -326,7 +326,7 @@ static int path_init(struct tquic_conn *c, struct tquic_conn_path *p, u32 id,
 	err = tquic_cc_init(&p->cc, ops, &p->rtt, p->mtu, id, c->now);
 	if (err)
 		return err;
-	tquic_pacer_init(&p->pacer, p->mtu, 0, c->now);
+	tquic_pacer_init(&p->pacer, p->mtu, c->cfg.pacing_burst, c->now);
 	err = tquic_recovery_init(&p->rec, &tquic_conn_rec_ops, c, &p->rtt, &p->cc,
 				  id, c->is_server);
 	if (err) {
