@@ -216,6 +216,10 @@ func (cfg *Config) engineConfig() (C.struct_tquic_conn_config, error) {
 	if cfg.SendBuffer > 0 {
 		ec.send_buffer = C.u64(cfg.SendBuffer)
 	}
+	// User-space timers fire tens of microseconds late: a paced path sends
+	// a whole batch (one GSO send) per wake-up rather than the engine's
+	// default burst, which suits the kernel host's hrtimers.
+	ec.pacing_burst = C.u32(min(sendBatchDatagrams, sendBatchBytes/int(ec.max_datagram_size)))
 	ec.key_update_packets = C.u64(cfg.KeyUpdateInterval)
 	ec.new_token = C.bool(!cfg.DisableNewTokens)
 	if cfg.StatelessResetKey != nil {
@@ -563,10 +567,21 @@ func (c *Conn) flush() {
 				_ = writeECN(c.pc, c.sendBuf[d.off:d.off+d.len], c.sendOOB[:cap(c.sendOOB)], d.ecn, d.to)
 			}
 		}
-		if full == 0 {
+		if full == 0 && !c.sendDue() {
 			return
 		}
 	}
+}
+
+// sendDue says the engine's next deadline has passed: sending the last
+// batch took long enough for the pacer to let more go, so flush goes on
+// rather than leaving it to the timer, a goroutine wake-up later.
+func (c *Conn) sendDue() bool {
+	if c.c == nil || c.clock != nil {
+		return false
+	}
+	d := uint64(C.tquic_conn_next_deadline(c.c))
+	return d != math.MaxUint64 && d <= c.now()
 }
 
 // addrPortFromC converts an engine address.
