@@ -4,21 +4,7 @@ package bridge
 #include <stdlib.h>
 #include "conn.h"
 #include "buf_user.h"
-
-// Copies a received datagram into a host buffer and feeds it to the engine.
-static int tqb_conn_recv(struct tquic_conn *c, const u8 *data, size_t len,
-			 const struct tquic_addr *peer, u8 ecn, u64 now)
-{
-	struct tquic_buf *b = tquic_buf_alloc(len, TQUIC_GFP_KERNEL);
-	int err;
-
-	if (!b)
-		return -ENOMEM;
-	memcpy(tquic_buf_data(b), data, len);
-	err = tquic_conn_recv(c, b, NULL, peer, ecn, now, TQUIC_GFP_KERNEL);
-	tquic_buf_put(b);
-	return err;
-}
+#include "batch.h"
 
 static struct tquic_conn *tqb_conn_client(const struct tquic_conn_config *cfg, u32 version,
 					  const u8 *dcid, u8 dcid_len, const u8 *scid,
@@ -27,20 +13,6 @@ static struct tquic_conn *tqb_conn_client(const struct tquic_conn_config *cfg, u
 {
 	return tquic_conn_client_new(cfg, version, dcid, dcid_len, scid, scid_len, NULL, peer,
 				     now, TQUIC_GFP_KERNEL, err);
-}
-
-static long tqb_conn_send(struct tquic_conn *c, u8 *buf, size_t cap, u64 now, u8 *ecn,
-			  struct tquic_addr *peer, u32 *path_id)
-{
-	struct tquic_send_info info;
-	long n = tquic_conn_send(c, buf, cap, now, &info, TQUIC_GFP_KERNEL);
-
-	if (n > 0) {
-		*ecn = info.ecn;
-		*peer = *info.peer;
-		*path_id = info.path_id;
-	}
-	return n;
 }
 
 static void tqb_cfg_set_cc(struct tquic_conn_config *cfg, const char *name)
@@ -244,6 +216,10 @@ func (cfg *Config) engineConfig() (C.struct_tquic_conn_config, error) {
 	if cfg.SendBuffer > 0 {
 		ec.send_buffer = C.u64(cfg.SendBuffer)
 	}
+	// User-space timers fire tens of microseconds late: a paced path sends
+	// a whole batch (one GSO send) per wake-up rather than the engine's
+	// default burst, which suits the kernel host's hrtimers.
+	ec.pacing_burst = C.u32(min(sendBatchDatagrams, sendBatchBytes/int(ec.max_datagram_size)))
 	ec.key_update_packets = C.u64(cfg.KeyUpdateInterval)
 	ec.new_token = C.bool(!cfg.DisableNewTokens)
 	if cfg.StatelessResetKey != nil {
@@ -326,8 +302,14 @@ type Conn struct {
 
 	timer    *time.Timer
 	deadline uint64
+	// Send batches (flush, under mu): the datagrams the engine built back
+	// to back in sendBuf, described in sent and then in out; sendOOB is
+	// control message scratch.
 	sendBuf  []byte
-	sendOOB  []byte // ECN control message scratch (flush, under mu)
+	sent     []C.struct_tqb_sent
+	out      []outDatagram
+	sendOOB  []byte
+	maxDgram int // the largest datagram the engine builds
 	cryptBuf []byte
 
 	streams    map[int64]*Stream
@@ -367,11 +349,22 @@ func (c *Conn) now() uint64 {
 	return monoNow()
 }
 
-func newConn(ctx context.Context, isServer bool) *Conn {
+// sendBatchBytes and sendBatchDatagrams bound one send batch: one GSO
+// send of full-size datagrams fits.
+const (
+	sendBatchBytes     = 65536
+	sendBatchDatagrams = maxGSOSegments
+)
+
+// newConn makes a connection whose engine is configured by ec.
+func newConn(ctx context.Context, isServer bool, ec *C.struct_tquic_conn_config) *Conn {
 	c := &Conn{
 		isServer: isServer,
-		sendBuf:  make([]byte, 65536),
-		sendOOB:  make([]byte, ecnOOBSpace),
+		sendBuf:  make([]byte, sendBatchBytes),
+		sent:     make([]C.struct_tqb_sent, sendBatchDatagrams),
+		out:      make([]outDatagram, 0, sendBatchDatagrams),
+		sendOOB:  make([]byte, 0, sendOOBSpace),
+		maxDgram: int(ec.max_datagram_size),
 		cryptBuf: make([]byte, 16384),
 		streams:  make(map[int64]*Stream),
 		acceptCh: make(chan struct{}, 1),
@@ -472,13 +465,20 @@ func (e engine) RejectedEarlyData() { C.tquic_conn_early_data_rejected(e.c.c, C.
 // handleDatagram feeds one datagram and runs everything it triggers.
 // @ecn is the datagram's IP ECN codepoint.
 func (c *Conn) handleDatagram(b []byte, from netip.AddrPort, ecn uint8) {
+	c.handleBatch(b, 0, from, ecn)
+}
+
+// handleBatch feeds the datagrams of b, cut every seg bytes (a GRO read;
+// 0: one datagram), then runs everything they trigger once.
+func (c *Conn) handleBatch(b []byte, seg int, from netip.AddrPort, ecn uint8) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.c == nil || len(b) == 0 {
 		return
 	}
 	peer := connAddr(from)
-	C.tqb_conn_recv(c.c, (*C.u8)(unsafe.Pointer(&b[0])), C.size_t(len(b)), &peer, C.u8(ecn), C.u64(c.now()))
+	C.tqb_conn_recv_batch(c.c, (*C.u8)(unsafe.Pointer(&b[0])), C.size_t(len(b)), C.size_t(seg), &peer,
+		C.u8(ecn), C.u64(c.now()))
 	c.afterInput()
 }
 
@@ -526,30 +526,62 @@ func (c *Conn) driveTLS() {
 	}
 }
 
+// flushMaxDatagrams bounds one flush, so that a connection with much to
+// send lets go of its lock now and then.
+const flushMaxDatagrams = 4096
+
+// flush sends what the engine has to send now, in batches: one cgo call
+// builds many datagrams, the socket sends them in as few system calls as
+// it can (GSO).
 func (c *Conn) flush() {
 	if c.c == nil {
 		return
 	}
-	var ecn C.u8
-	var peer C.struct_tquic_addr
-	var pathID C.u32
-	for i := 0; i < 4096; i++ {
-		n := C.tqb_conn_send(c.c, (*C.u8)(unsafe.Pointer(&c.sendBuf[0])), C.size_t(len(c.sendBuf)),
-			C.u64(c.now()), &ecn, &peer, &pathID)
+	sock, batched := c.pc.(*udpSocket)
+	for total := 0; total < flushMaxDatagrams; {
+		var full C.int
+		n := int(C.tqb_conn_send_batch(c.c, (*C.u8)(unsafe.Pointer(&c.sendBuf[0])), C.size_t(len(c.sendBuf)),
+			C.size_t(c.maxDgram), C.u64(c.now()), &c.sent[0], C.size_t(len(c.sent)), &full))
 		if n <= 0 {
 			return
 		}
-		to := c.raddr
-		if peer.family != 0 && peer != c.raddrC {
-			// The engine moved the active path (path 0) or probes another address.
-			to = addrPortFromC(&peer)
-			if pathID == 0 {
-				c.raddr, c.raddrC = to, peer
+		total += n
+		c.out = c.out[:0]
+		for i := range n {
+			d := &c.sent[i]
+			to := c.raddr
+			if d.peer.family != 0 && d.peer != c.raddrC {
+				// The engine moved the active path (path 0) or probes another address.
+				to = addrPortFromC(&d.peer)
+				if d.path_id == 0 {
+					c.raddr, c.raddrC = to, d.peer
+				}
 			}
+			c.out = append(c.out, outDatagram{off: int(d.off), len: int(d.len), ecn: uint8(d.ecn), to: to})
 		}
 		// Send errors are losses as far as QUIC is concerned.
-		_ = writeECN(c.pc, c.sendBuf[:n], c.sendOOB, uint8(ecn), to)
+		if batched {
+			_ = sock.send(c.sendBuf, c.out, c.sendOOB)
+		} else {
+			for _, d := range c.out {
+				_ = writeECN(c.pc, c.sendBuf[d.off:d.off+d.len], c.sendOOB[:cap(c.sendOOB)], d.ecn, d.to)
+			}
+		}
+		if full == 0 && !c.sendDue() {
+			return
+		}
 	}
+}
+
+// sendDue says the engine's next deadline has passed: sending the last
+// batch took long enough for the pacer to let more go, so flush goes on
+// rather than leaving it to the timer, a goroutine wake-up later.
+func (c *Conn) sendDue() bool {
+	if c.c == nil || c.clock != nil {
+		return false
+	}
+	d := uint64(C.tquic_conn_next_deadline(c.c))
+	return d != math.MaxUint64 && d <= c.now()
 }
 
 // addrPortFromC converts an engine address.
@@ -1137,7 +1169,7 @@ func startClient(ctx context.Context, pc packetWriter, raddr netip.AddrPort, tls
 	if len(cfg.Versions) > 0 {
 		version = cfg.Versions[0]
 	}
-	c := newConn(ctx, false)
+	c := newConn(ctx, false, &ec)
 	c.clock = clock
 	c.pc = pc
 	c.raddr = raddr
@@ -1195,7 +1227,8 @@ func dialOn(ctx context.Context, udp *net.UDPConn, raddr netip.AddrPort, tlsConf
 	if ua, ok := udp.LocalAddr().(*net.UDPAddr); ok && ua.IP.To4() == nil {
 		raddr = netip.AddrPortFrom(netip.AddrFrom16(raddr.Addr().As16()), raddr.Port())
 	}
-	c, err := startClient(hctx, udp, raddr, tlsConf, cfg, nil)
+	sock := newUDPSocket(udp)
+	c, err := startClient(hctx, sock, raddr, tlsConf, cfg, nil)
 	if err != nil {
 		hcancel()
 		return nil, err
@@ -1204,7 +1237,7 @@ func dialOn(ctx context.Context, udp *net.UDPConn, raddr netip.AddrPort, tlsConf
 	c.udp = udp
 	c.laddr = udp.LocalAddr()
 	c.mu.Unlock()
-	go c.readLoop(udp)
+	go c.readLoop(sock)
 	if early {
 		go c.earlyHandshakeWatch(hctx, hcancel)
 		return c, nil
@@ -1266,10 +1299,11 @@ func (c *Conn) Migrate(udp *net.UDPConn) error {
 		return fmt.Errorf("bridge: migrate: errno %d", -int(r))
 	}
 	old := c.udp
+	sock := newUDPSocket(udp)
 	c.udp = udp
-	c.pc = udp
+	c.pc = sock
 	c.laddr = udp.LocalAddr()
-	go c.readLoop(udp)
+	go c.readLoop(sock)
 	_ = old.Close()
 	c.flush()
 	c.armTimer()
@@ -1309,16 +1343,14 @@ func (c *Conn) shutdown() {
 
 // readLoop reads one of the client's own sockets (the current one, or
 // one that Migrate replaced, until it is closed).
-func (c *Conn) readLoop(udp *net.UDPConn) {
-	buf := make([]byte, 65536)
-	oob := make([]byte, ecnOOBSpace)
-	// Without the marks the engine's ECN validation fails and turns ECN off.
-	_ = enableECNReceive(udp)
+func (c *Conn) readLoop(sock *udpSocket) {
+	buf := make([]byte, recvBufSize)
+	oob := make([]byte, recvOOBSpace)
 	for {
-		n, oobn, _, from, err := udp.ReadMsgUDPAddrPort(buf, oob)
+		n, seg, from, ecn, err := sock.read(buf, oob)
 		if err != nil {
 			c.mu.Lock()
-			if c.c != nil && c.closeErr == nil && udp == c.udp {
+			if c.c != nil && c.closeErr == nil && sock.udp == c.udp {
 				c.closeErr = &transport.TransportError{Err: fmt.Errorf("bridge: socket: %w", err)}
 				c.cancel(c.closeErr)
 				c.free()
@@ -1326,7 +1358,7 @@ func (c *Conn) readLoop(udp *net.UDPConn) {
 			c.mu.Unlock()
 			return
 		}
-		c.handleDatagram(buf[:n], netip.AddrPortFrom(from.Addr().Unmap(), from.Port()), ecnFromOOB(oob[:oobn]))
+		c.handleBatch(buf[:n], seg, from, ecn)
 	}
 }
 

@@ -69,6 +69,7 @@ const (
 // share it. It implements transport.Listener.
 type Listener struct {
 	udp     *net.UDPConn
+	sock    *udpSocket // udp with batched I/O, shared by the connections
 	tlsConf *tls.Config
 	cfg     Config
 	ec      C.struct_tquic_conn_config
@@ -124,6 +125,7 @@ func ListenOn(udp *net.UDPConn, tlsConf *tls.Config, cfg *Config) (*Listener, er
 	}
 	l := &Listener{
 		udp:      udp,
+		sock:     newUDPSocket(udp),
 		tlsConf:  tlsConf,
 		cfg:      *cfg,
 		ec:       ec,
@@ -250,43 +252,74 @@ func (l *Listener) remove(c *Conn) {
 }
 
 func (l *Listener) readLoop() {
-	buf := make([]byte, 65536)
-	oob := make([]byte, ecnOOBSpace)
-	// Without the marks the engine's ECN validation fails and turns ECN off.
-	_ = enableECNReceive(l.udp)
-	cidLen := int(l.ec.cid_len)
+	buf := make([]byte, recvBufSize)
+	oob := make([]byte, recvOOBSpace)
 	for {
-		n, oobn, _, from, err := l.udp.ReadMsgUDPAddrPort(buf, oob)
+		n, seg, from, ecn, err := l.sock.read(buf, oob)
 		if err != nil {
 			if errors.Is(err, net.ErrClosed) {
 				return
 			}
 			continue
 		}
-		from = netip.AddrPortFrom(from.Addr().Unmap(), from.Port())
-		b := buf[:n]
-		var dcid []byte
-		if n > 0 && b[0]&0x80 != 0 {
-			if n < 6 || 6+int(b[5]) > n {
-				continue
-			}
-			dcid = b[6 : 6+int(b[5])]
-		} else {
-			if n < 1+cidLen {
-				continue
-			}
-			dcid = b[1 : 1+cidLen]
-		}
-		l.mu.Lock()
-		c := l.conns[string(dcid)]
-		l.mu.Unlock()
-		ecn := ecnFromOOB(oob[:oobn])
-		if c != nil {
-			c.handleDatagram(b, from, ecn)
+		l.dispatch(buf[:n], seg, from, ecn)
+	}
+}
+
+// dispatch routes the datagrams of one read (cut every seg bytes, 0: one
+// datagram) to their connections by destination connection ID; runs of
+// datagrams for the same connection go in one batch.
+func (l *Listener) dispatch(b []byte, seg int, from netip.AddrPort, ecn uint8) {
+	if seg <= 0 || seg > len(b) {
+		seg = len(b)
+	}
+	var run *Conn
+	runStart, runEnd := 0, 0
+	for off := 0; off < len(b); off += seg {
+		d := b[off:min(off+seg, len(b))]
+		c, ok := l.lookup(d)
+		if c != nil && c == run {
+			runEnd = off + len(d)
 			continue
 		}
-		l.unknown(b, from, ecn)
+		if run != nil {
+			run.handleBatch(b[runStart:runEnd], seg, from, ecn)
+			run = nil
+		}
+		switch {
+		case c != nil:
+			run, runStart, runEnd = c, off, off+len(d)
+		case ok:
+			l.unknown(d, from, ecn)
+		}
 	}
+	if run != nil {
+		run.handleBatch(b[runStart:runEnd], seg, from, ecn)
+	}
+}
+
+// lookup returns the connection a datagram is for by its destination
+// connection ID; nil and true for none, nil and false for a datagram too
+// short to carry one.
+func (l *Listener) lookup(d []byte) (*Conn, bool) {
+	var dcid []byte
+	n := len(d)
+	if n > 0 && d[0]&0x80 != 0 {
+		if n < 6 || 6+int(d[5]) > n {
+			return nil, false
+		}
+		dcid = d[6 : 6+int(d[5])]
+	} else {
+		cidLen := int(l.ec.cid_len)
+		if n < 1+cidLen {
+			return nil, false
+		}
+		dcid = d[1 : 1+cidLen]
+	}
+	l.mu.Lock()
+	c := l.conns[string(dcid)]
+	l.mu.Unlock()
+	return c, true
 }
 
 // unknown handles a datagram for no known connection: a new connection,
@@ -365,9 +398,9 @@ func (l *Listener) unknown(b []byte, from netip.AddrPort, ecn uint8) {
 	}
 	sp.retried = C.bool(retried)
 	sp.validated = C.bool(validated)
-	c := newConn(l.ctx, true)
+	c := newConn(l.ctx, true, &l.ec)
 	c.ln = l
-	c.pc = l.udp
+	c.pc = l.sock
 	c.raddr = from
 	c.raddrC = peer
 	c.laddr = l.udp.LocalAddr()

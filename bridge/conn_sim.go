@@ -538,7 +538,7 @@ func connSimServer(ec *C.struct_tquic_conn_config, stls *tls.Config, b []byte, f
 	if cc == nil {
 		return nil
 	}
-	c := newConn(context.Background(), true)
+	c := newConn(context.Background(), true, ec)
 	c.clock = clock
 	c.pc = pc
 	c.raddr = from

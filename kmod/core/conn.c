@@ -292,7 +292,7 @@ static int xmit_init(struct tquic_conn *c, struct tquic_path *p)
 	err = tquic_cc_init(&x->cc, ops, &x->rtt, p->mtu, p->id, c->now);
 	if (err)
 		return err;
-	tquic_pacer_init(&x->pacer, p->mtu, 0, c->now);
+	tquic_pacer_init(&x->pacer, p->mtu, c->cfg.pacing_burst, c->now);
 	err = tquic_recovery_init(&x->rec, &tquic_conn_rec_ops, c, &x->rtt, &x->cc,
 				  p->id, c->is_server);
 	if (err) {

@@ -64,6 +64,12 @@ struct tquic_conn_config {
 	u32 n_versions;
 	char cc_name[TQUIC_CC_NAME_MAX];	/* "" = default */
 	bool pacing;
+	/*
+	 * Datagrams a paced path may send back to back, 0 = the pacer's
+	 * default.  A host whose timers are coarse (user space) sends larger
+	 * bursts less often, in one batch.
+	 */
+	u32 pacing_burst;
 	bool ecn;
 	bool disable_active_migration;
 	u8 cid_len;			/* length of the CIDs we issue, 0..20 */

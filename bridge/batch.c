@@ -1,0 +1,63 @@
+// SPDX-License-Identifier: GPL-2.0 OR MIT
+/* Batched engine I/O for the Go host (see batch.h). */
+#include "batch.h"
+#include "buf.h"
+
+long tqb_conn_send_batch(struct tquic_conn *c, u8 *buf, size_t cap, size_t slot,
+			 u64 now, struct tqb_sent *out, size_t max, int *full)
+{
+	struct tquic_send_info info;
+	size_t used = 0, n = 0;
+	long r;
+
+	*full = 0;
+	/* The engine wants room for a full Initial whatever it builds. */
+	if (slot < TQUIC_MIN_INITIAL_SIZE)
+		slot = TQUIC_MIN_INITIAL_SIZE;
+	while (n < max) {
+		if (cap - used < slot) {
+			*full = 1;
+			break;
+		}
+		r = tquic_conn_send(c, buf + used, slot, now, &info, TQUIC_GFP_KERNEL);
+		if (r < 0 && n == 0)
+			return r;
+		if (r <= 0)
+			break;
+		out[n].off = (u32)used;
+		out[n].len = (u32)r;
+		out[n].path_id = info.path_id;
+		out[n].ecn = info.ecn;
+		out[n].peer = *info.peer;
+		used += (size_t)r;
+		n++;
+	}
+	if (n == max)
+		*full = 1;
+	return (long)n;
+}
+
+long tqb_conn_recv_batch(struct tquic_conn *c, const u8 *data, size_t len, size_t seg,
+			 const struct tquic_addr *peer, u8 ecn, u64 now)
+{
+	long dropped = 0;
+	size_t off, n;
+
+	if (seg == 0 || seg > len)
+		seg = len;
+	for (off = 0; off < len; off += n) {
+		struct tquic_buf *b;
+
+		n = len - off < seg ? len - off : seg;
+		b = tquic_buf_alloc(n, TQUIC_GFP_KERNEL);
+		if (!b) {
+			dropped++;
+			continue;
+		}
+		memcpy(tquic_buf_data(b), data + off, n);
+		if (tquic_conn_recv(c, b, NULL, peer, ecn, now, TQUIC_GFP_KERNEL))
+			dropped++;
+		tquic_buf_put(b);
+	}
+	return dropped;
+}
