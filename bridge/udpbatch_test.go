@@ -240,11 +240,14 @@ func TestUDPSocketGSOGROLoopback(t *testing.T) {
 	if !tx.gso.Load() {
 		t.Fatal("the kernel offers no UDP GSO; this test needs Linux >= 4.18")
 	}
-	plainConn := listen()
-	if err := enableECNReceive(plainConn); err != nil {
+	plain := newUDPSocket(listen())
+	if err := plain.rc.Control(func(fd uintptr) {
+		if err := unix.SetsockoptInt(int(fd), unix.SOL_UDP, unix.UDP_GRO, 0); err != nil {
+			t.Fatal(err)
+		}
+	}); err != nil {
 		t.Fatal(err)
 	}
-	plain := &udpSocket{udp: plainConn}
 	gro := newUDPSocket(listen())
 	sizes := []int{1300, 1300, 1300, 1300, 700}
 	for _, rx := range []*udpSocket{plain, gro} {
@@ -257,30 +260,67 @@ func TestUDPSocketGSOGROLoopback(t *testing.T) {
 			t.Fatalf("no GSO send (%d) or GSO refused", tx.gsoSends.Load())
 		}
 		_ = rx.udp.SetReadDeadline(time.Now().Add(5 * time.Second))
-		rbuf := make([]byte, recvBufSize)
-		oob := make([]byte, recvOOBSpace)
+		rb := newRecvBatch(2)
 		var got []byte
 		var reads int
 		for len(got) < len(buf) {
-			n, seg, from, ecn, err := rx.read(rbuf, oob)
+			msgs, err := rx.readBatch(rb)
 			if err != nil {
 				t.Fatal(err)
 			}
-			reads++
-			if from != tx.udp.LocalAddr().(*net.UDPAddr).AddrPort() || ecn != 2 {
-				t.Errorf("read from %v ecn %d", from, ecn)
-			}
-			if rx == gro {
-				if seg != 1300 || n != len(buf) {
-					t.Errorf("GRO read: %d bytes cut every %d, want %d every 1300", n, seg, len(buf))
+			for _, m := range msgs {
+				reads++
+				if m.from != tx.udp.LocalAddr().(*net.UDPAddr).AddrPort() || m.ecn != 2 {
+					t.Errorf("read from %v ecn %d", m.from, m.ecn)
 				}
-			} else if seg != 0 || n != sizes[reads-1] {
-				t.Errorf("plain read %d: %d bytes, seg %d", reads, n, seg)
+				if rx == gro {
+					if m.seg != 1300 || len(m.b) != len(buf) {
+						t.Errorf("GRO read: %d bytes cut every %d, want %d every 1300", len(m.b), m.seg, len(buf))
+					}
+				} else if m.seg != 0 || len(m.b) != sizes[reads-1] {
+					t.Errorf("plain read %d: %d bytes, seg %d", reads, len(m.b), m.seg)
+				}
+				got = append(got, m.b...)
 			}
-			got = append(got, rbuf[:n]...)
+		}
+		if rx == plain && reads != len(sizes) {
+			t.Errorf("plain socket: %d reads, want %d", reads, len(sizes))
 		}
 		if !bytes.Equal(got, buf) {
 			t.Errorf("received bytes differ from the train")
 		}
+	}
+}
+
+// readBatch reports IPv6 senders, and IPv4 ones on a dual-stack socket
+// unmapped, as the engine expects them.
+func TestUDPSocketReadBatchAddresses(t *testing.T) {
+	rxConn, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv6unspecified})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rxConn.Close()
+	rx := newUDPSocket(rxConn)
+	port := rxConn.LocalAddr().(*net.UDPAddr).Port
+	rb := newRecvBatch(4)
+	for _, tc := range []struct{ network, to string }{{"udp4", "127.0.0.1"}, {"udp6", "::1"}} {
+		tx, err := net.ListenUDP(tc.network, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		to := netip.AddrPortFrom(netip.MustParseAddr(tc.to), uint16(port))
+		if _, err := tx.WriteToUDPAddrPort([]byte("ping "+tc.network), to); err != nil {
+			t.Fatal(err)
+		}
+		_ = rxConn.SetReadDeadline(time.Now().Add(5 * time.Second))
+		msgs, err := rx.readBatch(rb)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := netip.AddrPortFrom(netip.MustParseAddr(tc.to), tx.LocalAddr().(*net.UDPAddr).AddrPort().Port())
+		if len(msgs) != 1 || msgs[0].from != want || string(msgs[0].b) != "ping "+tc.network {
+			t.Errorf("%s: got %+v, want one datagram from %v", tc.network, msgs, want)
+		}
+		_ = tx.Close()
 	}
 }
