@@ -7,6 +7,7 @@
  * bound checks); tqb_buf_new() lets tests fake packet buffers whose pinned
  * memory (truesize) is larger than their data, as an skb's is.
  */
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 
@@ -17,24 +18,100 @@ struct tquic_buf {
 	atomic_long ref;
 	size_t len;
 	size_t truesize;
+	size_t cap;		/* bytes of data[] allocated */
+	struct tquic_buf *next;	/* in a recycling cache */
 	u8 data[];
 };
 
 static atomic_long live_bufs;
 static atomic_long live_bytes;
 
-struct tquic_buf *tqb_buf_new(size_t len, size_t truesize)
+/*
+ * Recycled buffers.  Datagram buffers and stream send chunks are allocated
+ * and freed at packet rate, often on different threads; glibc then grows
+ * and trims its heaps over and over, a page fault per page each time.
+ * Buffers of these two size classes go back to a small cache instead.
+ */
+struct buf_cache {
+	pthread_mutex_t lock;
+	struct tquic_buf *head;
+	size_t cap;		/* data capacity of the class */
+	unsigned int n, max;
+};
+
+static struct buf_cache buf_caches[] = {
+	{ PTHREAD_MUTEX_INITIALIZER, NULL, 2048, 0, 1024 },	/* datagrams */
+	{ PTHREAD_MUTEX_INITIALIZER, NULL, 16384, 0, 256 },	/* send chunks */
+};
+
+static struct buf_cache *buf_class(size_t len)
+{
+	size_t i;
+
+	/* At most half of a recycled buffer goes unused. */
+	for (i = 0; i < sizeof(buf_caches) / sizeof(buf_caches[0]); i++)
+		if (len > buf_caches[i].cap / 2 && len <= buf_caches[i].cap)
+			return &buf_caches[i];
+	return NULL;
+}
+
+static struct tquic_buf *buf_cache_get(struct buf_cache *bc)
 {
 	struct tquic_buf *b;
 
+	pthread_mutex_lock(&bc->lock);
+	b = bc->head;
+	if (b) {
+		bc->head = b->next;
+		bc->n--;
+	}
+	pthread_mutex_unlock(&bc->lock);
+	return b;
+}
+
+/* Returns false when the cache is full (the caller frees @b). */
+static bool buf_cache_put(struct tquic_buf *b)
+{
+	struct buf_cache *bc = buf_class(b->cap);
+	bool kept = false;
+
+	if (!bc || bc->cap != b->cap)
+		return false;
+	pthread_mutex_lock(&bc->lock);
+	if (bc->n < bc->max) {
+		b->next = bc->head;
+		bc->head = b;
+		bc->n++;
+		kept = true;
+	}
+	pthread_mutex_unlock(&bc->lock);
+	return kept;
+}
+
+struct tquic_buf *tqb_buf_new(size_t len, size_t truesize)
+{
+	struct buf_cache *bc;
+	struct tquic_buf *b = NULL;
+	size_t cap = len ? len : 1;
+
 	if (len > ((size_t)-1) / 2)
 		return NULL;
-	b = malloc(sizeof(*b) + (len ? len : 1));
-	if (!b)
-		return NULL;
+	bc = buf_class(len);
+	if (bc) {
+		cap = bc->cap;
+		b = buf_cache_get(bc);
+	}
+	if (!b) {
+		b = malloc(sizeof(*b) + cap);
+		if (!b)
+			return NULL;
+		b->cap = cap;
+	}
 	atomic_init(&b->ref, 1);
 	b->len = len;
-	b->truesize = truesize > len + sizeof(*b) ? truesize : len + sizeof(*b);
+	b->next = NULL;
+	/* The memory pinned is the allocation, as with an skb. */
+	b->truesize = truesize > cap + sizeof(*b) ? truesize : cap + sizeof(*b);
 	atomic_fetch_add(&live_bufs, 1);
 	atomic_fetch_add(&live_bytes, (long)b->truesize);
 	return b;
@@ -59,7 +136,8 @@ void tquic_buf_put(struct tquic_buf *b)
 		return;
 	atomic_fetch_sub(&live_bufs, 1);
 	atomic_fetch_sub(&live_bytes, (long)b->truesize);
-	free(b);
+	if (!buf_cache_put(b))
+		free(b);
 }
 
 u8 *tquic_buf_data(const struct tquic_buf *b)

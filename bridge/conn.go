@@ -473,13 +473,36 @@ func (c *Conn) handleDatagram(b []byte, from netip.AddrPort, ecn uint8) {
 func (c *Conn) handleBatch(b []byte, seg int, from netip.AddrPort, ecn uint8) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if c.c == nil {
+		return
+	}
+	c.input(b, seg, from, ecn)
+	c.afterInput()
+}
+
+// handleReads feeds the reads of one batch, then runs everything they
+// trigger once: one flush (one ACK) for the lot.
+func (c *Conn) handleReads(msgs []recvMsg) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.c == nil {
+		return
+	}
+	for _, m := range msgs {
+		c.input(m.b, m.seg, m.from, m.ecn)
+	}
+	c.afterInput()
+}
+
+// input feeds the engine the datagrams of b cut every seg bytes; c.mu is
+// held. The caller runs afterInput.
+func (c *Conn) input(b []byte, seg int, from netip.AddrPort, ecn uint8) {
 	if c.c == nil || len(b) == 0 {
 		return
 	}
 	peer := connAddr(from)
 	C.tqb_conn_recv_batch(c.c, (*C.u8)(unsafe.Pointer(&b[0])), C.size_t(len(b)), C.size_t(seg), &peer,
 		C.u8(ecn), C.u64(c.now()))
-	c.afterInput()
 }
 
 func (c *Conn) onTimer() {
@@ -1344,10 +1367,9 @@ func (c *Conn) shutdown() {
 // readLoop reads one of the client's own sockets (the current one, or
 // one that Migrate replaced, until it is closed).
 func (c *Conn) readLoop(sock *udpSocket) {
-	buf := make([]byte, recvBufSize)
-	oob := make([]byte, recvOOBSpace)
+	rb := newRecvBatch(recvBatchSize)
 	for {
-		n, seg, from, ecn, err := sock.read(buf, oob)
+		msgs, err := sock.readBatch(rb)
 		if err != nil {
 			c.mu.Lock()
 			if c.c != nil && c.closeErr == nil && sock.udp == c.udp {
@@ -1358,7 +1380,7 @@ func (c *Conn) readLoop(sock *udpSocket) {
 			c.mu.Unlock()
 			return
 		}
-		c.handleBatch(buf[:n], seg, from, ecn)
+		c.handleReads(msgs)
 	}
 }
 

@@ -252,49 +252,82 @@ func (l *Listener) remove(c *Conn) {
 }
 
 func (l *Listener) readLoop() {
-	buf := make([]byte, recvBufSize)
-	oob := make([]byte, recvOOBSpace)
+	rb := newRecvBatch(recvBatchSize)
+	var runs []connRun
 	for {
-		n, seg, from, ecn, err := l.sock.read(buf, oob)
+		msgs, err := l.sock.readBatch(rb)
 		if err != nil {
 			if errors.Is(err, net.ErrClosed) {
 				return
 			}
 			continue
 		}
-		l.dispatch(buf[:n], seg, from, ecn)
+		runs = runs[:0]
+		for _, m := range msgs {
+			runs = l.dispatch(runs, m)
+		}
+		feedRuns(runs)
 	}
 }
 
-// dispatch routes the datagrams of one read (cut every seg bytes, 0: one
-// datagram) to their connections by destination connection ID; runs of
-// datagrams for the same connection go in one batch.
-func (l *Listener) dispatch(b []byte, seg int, from netip.AddrPort, ecn uint8) {
+// connRun is datagrams of one read for one connection: b cut every seg
+// bytes.
+type connRun struct {
+	c    *Conn
+	b    []byte
+	seg  int
+	from netip.AddrPort
+	ecn  uint8
+}
+
+// dispatch routes the datagrams of one read to their connections by
+// destination connection ID and appends them to runs, consecutive ones for
+// the same connection in one run. Datagrams for no connection are handled
+// at once.
+func (l *Listener) dispatch(runs []connRun, m recvMsg) []connRun {
+	b, seg := m.b, m.seg
 	if seg <= 0 || seg > len(b) {
 		seg = len(b)
 	}
-	var run *Conn
-	runStart, runEnd := 0, 0
+	runStart := -1 // where the last run, if it is of this read, starts in b
 	for off := 0; off < len(b); off += seg {
 		d := b[off:min(off+seg, len(b))]
 		c, ok := l.lookup(d)
-		if c != nil && c == run {
-			runEnd = off + len(d)
+		if c != nil && runStart >= 0 && runs[len(runs)-1].c == c {
+			runs[len(runs)-1].b = b[runStart : off+len(d)]
 			continue
 		}
-		if run != nil {
-			run.handleBatch(b[runStart:runEnd], seg, from, ecn)
-			run = nil
-		}
+		runStart = -1
 		switch {
 		case c != nil:
-			run, runStart, runEnd = c, off, off+len(d)
+			runs = append(runs, connRun{c: c, b: d, seg: seg, from: m.from, ecn: m.ecn})
+			runStart = off
 		case ok:
-			l.unknown(d, from, ecn)
+			l.unknown(d, m.from, m.ecn)
 		}
 	}
-	if run != nil {
-		run.handleBatch(b[runStart:runEnd], seg, from, ecn)
+	return runs
+}
+
+// feedRuns hands each connection its runs, in order, under one lock, and
+// runs what they trigger once per connection.
+func feedRuns(runs []connRun) {
+	for i := range runs {
+		c := runs[i].c
+		if c == nil {
+			continue
+		}
+		c.mu.Lock()
+		for j := i; j < len(runs); j++ {
+			if r := &runs[j]; r.c == c {
+				c.input(r.b, r.seg, r.from, r.ecn)
+				r.c = nil
+			}
+		}
+		if c.c != nil {
+			c.afterInput()
+		}
+		c.mu.Unlock()
 	}
 }
 

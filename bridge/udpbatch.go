@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/netip"
 	"sync/atomic"
+	"syscall"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
@@ -52,6 +53,7 @@ type outDatagram struct {
 // share one.
 type udpSocket struct {
 	udp *net.UDPConn
+	rc  syscall.RawConn
 	w   msgWriter // udp, or a test double
 	// gso says the kernel takes UDP_SEGMENT; cleared for good the first
 	// time it refuses a segmented send.
@@ -70,7 +72,9 @@ func newUDPSocket(udp *net.UDPConn) *udpSocket {
 	// Errors only mean smaller buffers: bursts may then be lost.
 	_ = udp.SetReadBuffer(socketBufferSize)
 	_ = udp.SetWriteBuffer(socketBufferSize)
-	if rc, err := udp.SyscallConn(); err == nil {
+	rc, err := udp.SyscallConn()
+	if err == nil {
+		s.rc = rc
 		_ = rc.Control(func(fd uintptr) {
 			// Reading the option tells whether the kernel knows it.
 			if _, err := unix.GetsockoptInt(int(fd), unix.SOL_UDP, unix.UDP_SEGMENT); err == nil {
@@ -88,20 +92,110 @@ func (s *udpSocket) WriteToUDPAddrPort(b []byte, addr netip.AddrPort) (int, erro
 	return n, err
 }
 
-// read returns the next datagram, or train of GRO-coalesced datagrams cut
-// every seg bytes, with its sender and ECN codepoint.
-func (s *udpSocket) read(buf, oob []byte) (n, seg int, from netip.AddrPort, ecn uint8, err error) {
-	for {
-		n, oobn, flags, from, err := s.udp.ReadMsgUDPAddrPort(buf, oob)
-		if err != nil {
-			return 0, 0, from, 0, fmt.Errorf("bridge: read: %w", err)
+// recvBatchSize is how many reads one recvmmsg returns at most; each may
+// be a GRO train.
+const recvBatchSize = 8
+
+// recvMsg is one read of a batch: b is a datagram, or a train of GRO
+// datagrams cut every seg bytes (0: one datagram).
+type recvMsg struct {
+	b    []byte
+	seg  int
+	from netip.AddrPort
+	ecn  uint8
+}
+
+// recvBatch is the memory of batched reads, reused from one to the next.
+type recvBatch struct {
+	bufs  [][]byte
+	oobs  [][]byte
+	names []unix.RawSockaddrInet6
+	iovs  []unix.Iovec
+	hdrs  []unix.Mmsghdr
+	msgs  []recvMsg
+}
+
+func newRecvBatch(n int) *recvBatch {
+	rb := &recvBatch{
+		bufs:  make([][]byte, n),
+		oobs:  make([][]byte, n),
+		names: make([]unix.RawSockaddrInet6, n),
+		iovs:  make([]unix.Iovec, n),
+		hdrs:  make([]unix.Mmsghdr, n),
+		msgs:  make([]recvMsg, 0, n),
+	}
+	for i := range n {
+		rb.bufs[i] = make([]byte, recvBufSize)
+		rb.oobs[i] = make([]byte, recvOOBSpace)
+	}
+	return rb
+}
+
+// readBatch waits for datagrams and returns, in rb.msgs, those one
+// recvmmsg call gets. Datagrams longer than the buffers are dropped.
+func (s *udpSocket) readBatch(rb *recvBatch) ([]recvMsg, error) {
+	if s.rc == nil {
+		return nil, errors.New("bridge: read: socket without file descriptor")
+	}
+	for i := range rb.hdrs {
+		rb.iovs[i].Base = &rb.bufs[i][0]
+		rb.iovs[i].SetLen(len(rb.bufs[i]))
+		h := &rb.hdrs[i].Hdr
+		*h = unix.Msghdr{}
+		h.Name = (*byte)(unsafe.Pointer(&rb.names[i]))
+		h.Namelen = unix.SizeofSockaddrInet6
+		h.Iov = &rb.iovs[i]
+		h.SetIovlen(1)
+		h.Control = &rb.oobs[i][0]
+		h.SetControllen(len(rb.oobs[i]))
+		rb.hdrs[i].Len = 0
+	}
+	var n int
+	var errno syscall.Errno
+	err := s.rc.Read(func(fd uintptr) bool {
+		r, _, e := unix.Syscall6(unix.SYS_RECVMMSG, fd, uintptr(unsafe.Pointer(&rb.hdrs[0])),
+			uintptr(len(rb.hdrs)), 0, 0, 0)
+		if e == unix.EAGAIN || e == unix.EINTR {
+			return false // wait until readable
 		}
-		if flags&unix.MSG_TRUNC != 0 {
+		n, errno = int(r), e
+		return true
+	})
+	if err == nil && errno != 0 {
+		err = errno
+	}
+	if err != nil {
+		return nil, fmt.Errorf("bridge: read: %w", err)
+	}
+	rb.msgs = rb.msgs[:0]
+	for i := range n {
+		h := &rb.hdrs[i]
+		if h.Hdr.Flags&unix.MSG_TRUNC != 0 {
 			continue // larger than any QUIC datagram we accept
 		}
-		ecn, seg := parseRecvOOB(oob[:oobn])
-		return n, seg, netip.AddrPortFrom(from.Addr().Unmap(), from.Port()), ecn, nil
+		from, ok := sockaddrAddrPort(&rb.names[i])
+		if !ok {
+			continue
+		}
+		ecn, seg := parseRecvOOB(rb.oobs[i][:h.Hdr.Controllen])
+		rb.msgs = append(rb.msgs, recvMsg{b: rb.bufs[i][:h.Len], seg: seg, from: from, ecn: ecn})
 	}
+	return rb.msgs, nil
+}
+
+// sockaddrAddrPort converts a received IPv4 or IPv6 source address
+// (IPv4-mapped ones unmapped).
+func sockaddrAddrPort(sa *unix.RawSockaddrInet6) (netip.AddrPort, bool) {
+	switch sa.Family {
+	case unix.AF_INET:
+		sa4 := (*unix.RawSockaddrInet4)(unsafe.Pointer(sa))
+		port := binary.BigEndian.Uint16((*[2]byte)(unsafe.Pointer(&sa4.Port))[:])
+		return netip.AddrPortFrom(netip.AddrFrom4(sa4.Addr), port), true
+	case unix.AF_INET6:
+		port := binary.BigEndian.Uint16((*[2]byte)(unsafe.Pointer(&sa.Port))[:])
+		return netip.AddrPortFrom(netip.AddrFrom16(sa.Addr).Unmap(), port), true
+	}
+	return netip.AddrPort{}, false
 }
 
 // parseRecvOOB returns the ECN codepoint (0 when absent) and the GRO
