@@ -9,13 +9,13 @@
 #define _TQUIC_CORE_CC_MATH_H
 
 #include "platform.h"
+#include "proto.h"
 
 #define TQUIC_NSEC_PER_USEC	1000ULL
 #define TQUIC_NSEC_PER_MSEC	1000000ULL
 #define TQUIC_NSEC_PER_SEC	1000000000ULL
 #define TQUIC_U64_MAX		(~0ULL)
-/* "No packet number yet" / "no deadline". */
-#define TQUIC_PN_NONE		TQUIC_U64_MAX
+/* No deadline. */
 #define TQUIC_TIME_NONE		TQUIC_U64_MAX
 
 static inline u64 tquic_min_u64(u64 a, u64 b)

@@ -440,6 +440,37 @@ enum tquic_server_action tquic_server_classify(const struct tquic_conn_config *c
 long tquic_vn_reply(const struct tquic_conn_config *cfg, const u8 *dgram,
 		    size_t len, u8 *buf, size_t cap);
 
+/* Where CRYPTO data landed: [start, end) of the flight. */
+struct tquic_crypto_extent {
+	u64 start;
+	u64 end;
+};
+
+/*
+ * The CRYPTO data of the first packet of @dgram, an Initial that
+ * tquic_server_classify() accepted into @sp: the packet is decrypted in a
+ * copy and each CRYPTO frame's data below @cap laid out by offset into
+ * @out, its extent appended to @ext (@n_ext of at most @max_ext used).
+ * Returns 0 or -errno (the packet does not decrypt or parse).  With
+ * tquic_crypto_prefix(), this routes a new connection by its ClientHello
+ * (the ALPN, say) before the connection exists, even when the ClientHello
+ * spans datagrams in any order.
+ */
+int tquic_server_initial_crypto(const struct tquic_server_params *sp, const u8 *dgram,
+				size_t len, u8 *out, size_t cap, struct tquic_crypto_extent *ext,
+				u32 *n_ext, u32 max_ext, unsigned int gfp);
+/* Bytes from offset 0 that @ext covers without a gap. */
+u64 tquic_crypto_prefix(const struct tquic_crypto_extent *ext, u32 n_ext);
+
+/*
+ * Finds the ALPN extension (RFC 7301) in the first @len bytes of a TLS
+ * ClientHello handshake message.  Returns 0 with @list over the
+ * ProtocolNameList's entries (each a length byte and the name), -EAGAIN
+ * when @len ends before the extension was found, -ENOENT when the whole
+ * message has none, -EINVAL when it is not a well-formed ClientHello.
+ */
+int tquic_client_hello_alpn(const u8 *msg, size_t len, struct tquic_cursor *list);
+
 /*
  * Address validation tokens (Retry and NEW_TOKEN), authenticated with
  * @key: a Retry token binds the client address, the time and the original

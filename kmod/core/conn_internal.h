@@ -14,11 +14,6 @@
 #include "packet.h"
 #include "frame.h"
 #include "tparams.h"
-/*
- * packet.h and cc_math.h both define TQUIC_PN_NONE (to the same value,
- * spelled differently); keep the second definition warning-free.
- */
-#undef TQUIC_PN_NONE
 #include "rtt.h"
 #include "cc.h"
 #include "pacer.h"

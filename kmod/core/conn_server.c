@@ -212,3 +212,143 @@ long tquic_stateless_reset_build(const u8 *key, const u8 *cid, size_t cid_len,
 	err = tquic_reset_token(key, cid, cid_len, buf + len - TQUIC_STATELESS_RESET_TOKEN_LEN);
 	return err ? err : (long)len;
 }
+
+int tquic_server_initial_crypto(const struct tquic_server_params *sp, const u8 *dgram,
+				size_t len, u8 *out, size_t cap, struct tquic_crypto_extent *ext,
+				u32 *n_ext, u32 max_ext, unsigned int gfp)
+{
+	struct tquic_keys client = {}, server = {};
+	struct tquic_frame *f = NULL;
+	struct tquic_cursor cur;
+	struct tquic_hdr h;
+	u8 *pkt;
+	int ret;
+
+	if (tquic_parse_header(dgram, len, 0, 0, &h) || h.type != TQUIC_PKT_INITIAL ||
+	    h.len > len)
+		return -EINVAL;
+	pkt = tquic_mem_alloc(h.len, gfp);
+	if (!pkt)
+		return -ENOMEM;
+	memcpy(pkt, dgram, h.len);
+	ret = tquic_initial_keys(sp->version, sp->dcid, sp->dcid_len, &client, &server, gfp);
+	if (ret)
+		goto out;
+	/* The header was parsed from @dgram: the same bytes sit in @pkt. */
+	h.dcid = pkt + (h.dcid - dgram);
+	h.scid = pkt + (h.scid - dgram);
+	h.token = h.token ? pkt + (h.token - dgram) : NULL;
+	if (tquic_packet_unprotect(&client, pkt, &h, 0, false, 0)) {
+		ret = -EBADMSG;
+		goto out;
+	}
+	f = tquic_mem_alloc(sizeof(*f), gfp);
+	if (!f) {
+		ret = -ENOMEM;
+		goto out;
+	}
+	tquic_cursor_init(&cur, pkt + h.payload_offset, h.payload_len);
+	while (cur.left) {
+		u64 end;
+
+		if (tquic_frame_decode(&cur, f, NULL)) {
+			ret = -EBADMSG;
+			goto out;
+		}
+		if (f->type != TQUIC_FT_CRYPTO || !f->u.data.len || f->u.data.offset >= cap ||
+		    *n_ext >= max_ext)
+			continue;
+		end = tquic_min_u64(f->u.data.offset + f->u.data.len, cap);
+		memcpy(out + f->u.data.offset, f->u.data.data, (size_t)(end - f->u.data.offset));
+		ext[*n_ext].start = f->u.data.offset;
+		ext[(*n_ext)++].end = end;
+	}
+out:
+	tquic_mem_free(f);
+	tquic_keys_destroy(&client);
+	tquic_keys_destroy(&server);
+	tquic_memzero_explicit(pkt, h.len);
+	tquic_mem_free(pkt);
+	return ret;
+}
+
+u64 tquic_crypto_prefix(const struct tquic_crypto_extent *ext, u32 n_ext)
+{
+	u64 prefix = 0;
+	bool grew;
+	u32 i;
+
+	/* Extents come in any order: grow the prefix until none extends it. */
+	do {
+		grew = false;
+		for (i = 0; i < n_ext; i++) {
+			if (ext[i].start <= prefix && ext[i].end > prefix) {
+				prefix = ext[i].end;
+				grew = true;
+			}
+		}
+	} while (grew);
+	return prefix;
+}
+
+/* TLS values (RFC 8446 4, RFC 7301 3.1). */
+#define TQUIC_TLS_CLIENT_HELLO		1
+#define TQUIC_TLS_EXT_ALPN		16
+
+/* Skips a vector with an @n-byte length; false when the prefix ends first. */
+static bool tls_skip_vec(struct tquic_cursor *c, size_t n)
+{
+	const u8 *p;
+	u64 l;
+
+	return tquic_get_uint(c, n, &l) && tquic_get_bytes(c, (size_t)l, &p);
+}
+
+int tquic_client_hello_alpn(const u8 *msg, size_t len, struct tquic_cursor *list)
+{
+	struct tquic_cursor c, exts;
+	const u8 *p, *random;
+	u64 body, ext_len, type, l;
+	u8 t;
+
+	tquic_cursor_init(&c, msg, len);
+	if (!tquic_get_u8(&c, &t) || !tquic_get_uint(&c, 3, &body))
+		return len < 4 ? -EAGAIN : -EINVAL;
+	if (t != TQUIC_TLS_CLIENT_HELLO || body < 2 + 32 + 1 + 2 + 1)
+		return -EINVAL;
+	/* Only the message counts: anything after it is the next one. */
+	if (c.left > body)
+		c.left = (size_t)body;
+	/* legacy_version, random, session ID, cipher suites, compression methods. */
+	if (!tquic_get_bytes(&c, 2 + 32, &random) || !tls_skip_vec(&c, 1) ||
+	    !tls_skip_vec(&c, 2) || !tls_skip_vec(&c, 1))
+		return len - 4 < body ? -EAGAIN : -EINVAL;
+	if (!c.left)
+		return len - 4 < body ? -EAGAIN : -ENOENT;
+	if (!tquic_get_uint(&c, 2, &ext_len))
+		return len - 4 < body ? -EAGAIN : -EINVAL;
+	exts = c;
+	if (exts.left > ext_len)
+		exts.left = (size_t)ext_len;
+	while (exts.left) {
+		if (!tquic_get_uint(&exts, 2, &type) || !tquic_get_uint(&exts, 2, &l) ||
+		    !tquic_get_bytes(&exts, (size_t)l, &p))
+			return len - 4 < body ? -EAGAIN : -EINVAL;
+		if (type != TQUIC_TLS_EXT_ALPN)
+			continue;
+		/* ProtocolNameList: a 2-byte length, then non-empty names. */
+		tquic_cursor_init(list, p, (size_t)l);
+		if (!tquic_get_uint(list, 2, &l) || l != list->left || !l)
+			return -EINVAL;
+		tquic_cursor_init(&c, list->p, list->left);
+		while (c.left) {
+			if (!tquic_get_u8(&c, &t) || !t || !tquic_get_bytes(&c, t, &p))
+				return -EINVAL;
+		}
+		return 0;
+	}
+	/* The extension block ended: complete when it fit in the message. */
+	if (ext_len > c.left)
+		return len - 4 < body ? -EAGAIN : -EINVAL;
+	return -ENOENT;
+}

@@ -18,6 +18,7 @@
 
 #include "platform.h"
 #include "crypto.h"
+#include "proto.h"
 
 enum tquic_pkt_type {
 	TQUIC_PKT_INITIAL = 1,
@@ -29,8 +30,6 @@ enum tquic_pkt_type {
 	TQUIC_PKT_UNKNOWN_VERSION = 7,	/* long header, version not spoken */
 };
 
-/* No packet number acknowledged / received yet. */
-#define TQUIC_PN_NONE		(~0ULL)
 #define TQUIC_PN_MAX		((1ULL << 62) - 1)
 
 #define TQUIC_STATELESS_RESET_TOKEN_LEN	16

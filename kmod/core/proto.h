@@ -10,6 +10,9 @@
 
 #define TQUIC_MAX_CID_LEN	20
 
+/* No packet number (acknowledged, received, sent) yet. */
+#define TQUIC_PN_NONE		(~0ULL)
+
 /* Transport error codes (RFC 9000 section 20.1, RFC 9368). */
 enum tquic_transport_error {
 	TQUIC_ERR_NO_ERROR			= 0x00,

@@ -370,6 +370,31 @@ static void tquic_send_retry(struct sock *sk, const struct tquic_server_params *
 	}
 }
 
+/*
+ * The CRYPTO data of the client Initial @skb that reached listener @lsk
+ * (owned), laid out into @buf with its extents appended to @ext
+ * (tquic_server_initial_crypto()).  0 or -errno.
+ */
+int tquic_engine_peek_hello(struct sock *lsk, struct sk_buff *skb, u8 *buf, size_t cap,
+			    struct tquic_crypto_extent *ext, u32 *n_ext, u32 max_ext)
+{
+	struct tquic_server_params sp;
+	struct tquic_conn_config cfg;
+	const u8 *token;
+	size_t token_len;
+
+	tquic_engine_config(lsk, &cfg);
+	if (skb_linearize(skb))
+		return -ENOMEM;
+	if (tquic_server_classify(&cfg, skb->data + sizeof(struct udphdr),
+				  skb->len - sizeof(struct udphdr), &sp, &token,
+				  &token_len) != TQUIC_SERVER_ACCEPT)
+		return -EPROTO;
+	return tquic_server_initial_crypto(&sp, skb->data + sizeof(struct udphdr),
+					   skb->len - sizeof(struct udphdr), buf, cap, ext, n_ext,
+					   max_ext, TQUIC_GFP_KERNEL);
+}
+
 /* Whether the namespace's Retry policy asks to validate new clients now. */
 static bool tquic_retry_wanted(struct sock *lsk)
 {

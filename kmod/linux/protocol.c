@@ -136,6 +136,7 @@ static const char *const tquic_mib_names[TQUIC_MIB_MAX] = {
 	[TQUIC_MIB_VERSION_NEGOTIATION]	= "VersionNegotiation",
 	[TQUIC_MIB_RETRY]		= "Retry",
 	[TQUIC_MIB_STATELESS_RESET]	= "StatelessReset",
+	[TQUIC_MIB_DROP_ROUTE]		= "DropRoute",
 };
 
 static int tquic_sock_proc_show(struct seq_file *seq, void *v)

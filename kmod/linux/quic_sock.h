@@ -92,6 +92,7 @@ enum tquic_mib {
 	TQUIC_MIB_VERSION_NEGOTIATION,	/* a listener answered with Version Negotiation */
 	TQUIC_MIB_RETRY,		/* a listener answered with Retry (its policy) */
 	TQUIC_MIB_STATELESS_RESET,	/* no connection: answered with a stateless reset */
+	TQUIC_MIB_DROP_ROUTE,		/* held for ALPN routing; the ClientHello never completed */
 	TQUIC_MIB_MAX
 };
 
@@ -145,6 +146,7 @@ enum tquic_skb_kind {
 struct tquic_skb_cb {
 	u8 kind;		/* enum tquic_skb_kind */
 	u8 level;		/* enum quic_crypto_level */
+	u8 routed;		/* rx: a listener redirected it by ALPN */
 	u32 stream_flags;	/* MSG_QUIC_STREAM_FIN */
 	s64 stream_id;
 	u32 offset;		/* bytes already read */
@@ -182,6 +184,9 @@ struct tquic_sock {
 	struct hlist_node listen_node;	/* tunnel->listeners */
 	bool listening;			/* on tunnel->listeners */
 	bool was_connected;		/* connect()ed or accepted once */
+
+	/* Listeners sharing a port: routing new connections by ALPN (socket.c). */
+	struct tquic_route_state *route;
 
 	/* Listeners: connections waiting for accept(). */
 	spinlock_t accept_lock;
@@ -290,6 +295,9 @@ int tquic_engine_accept(struct sock *lsk, struct sock *sk, struct sk_buff *skb,
 			const struct tquic_cid_key *cid);
 void tquic_engine_rcv(struct sock *sk, struct sk_buff *skb);
 void tquic_engine_vn_reply(struct sock *lsk, struct sk_buff *skb);
+struct tquic_crypto_extent;
+int tquic_engine_peek_hello(struct sock *lsk, struct sk_buff *skb, u8 *buf, size_t cap,
+			    struct tquic_crypto_extent *ext, u32 *n_ext, u32 max_ext);
 void tquic_engine_timeout(struct sock *sk);
 void tquic_engine_process(struct sock *sk);
 void tquic_engine_close(struct sock *sk);

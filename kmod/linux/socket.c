@@ -40,6 +40,7 @@
 #include "quic_sock.h"
 #include "qlog.h"
 #include "tquic.h"
+#include "conn.h"
 
 #define TQUIC_SEND_FLAGS (MSG_DONTWAIT | MSG_NOSIGNAL | MSG_MORE | MSG_CMSG_COMPAT | \
 			  MSG_QUIC_DATAGRAM | MSG_QUIC_STREAM_NEW | MSG_QUIC_STREAM_FIN | \
@@ -156,6 +157,8 @@ struct sock *tquic_sock_next(struct net *net, u64 after)
 	return sk;
 }
 
+static void tquic_route_free(struct sock *lsk);
+
 void tquic_destroy_sock(struct sock *sk)
 {
 	struct tquic_sock *qs = tquic_sk(sk);
@@ -168,6 +171,7 @@ void tquic_destroy_sock(struct sock *sk)
 	tquic_demux_del_all(sk);
 	skb_queue_purge(&sk->sk_receive_queue);
 	tquic_sockopt_free(qs);
+	tquic_route_free(sk);
 	if (qs->tunnel) {
 		tquic_tunnel_put(qs->tunnel);
 		qs->tunnel = NULL;
@@ -877,6 +881,303 @@ static void tquic_child_abort(struct sock *sk)
 	sk_common_release(sk);	/* ->destroy, orphan, last reference */
 }
 
+/* ---- routing new connections among the listeners of a port, by ALPN ---- */
+
+/* ClientHello bytes read for routing (the ALPN list sits near the start). */
+#define TQUIC_HELLO_PEEK	4096
+/* CRYPTO frames of a ClientHello that are laid out. */
+#define TQUIC_HELLO_EXTENTS	32
+/* Clients whose ClientHello is being gathered, and datagrams held for each. */
+#define TQUIC_ROUTE_PENDING	8
+#define TQUIC_ROUTE_HELD	4
+/* Clients routed elsewhere, remembered for their later Initials. */
+#define TQUIC_ROUTE_HINTS	8
+/* How long a partial ClientHello waits for the rest. */
+#define TQUIC_ROUTE_WAIT	HZ
+
+/* A client whose ClientHello spans Initials: gathered until the ALPN shows. */
+struct tquic_route_pending {
+	struct sk_buff_head held;	/* its Initials so far, in order */
+	unsigned long stamp;
+	u8 dcid_len;
+	u8 dcid[TQUIC_CID_MAX];
+	u32 n_ext;
+	struct tquic_crypto_extent ext[TQUIC_HELLO_EXTENTS];
+	u8 hello[TQUIC_HELLO_PEEK];
+};
+
+/* A client routed to listener @sock_id: its later Initials follow. */
+struct tquic_route_hint {
+	u64 sock_id;
+	u8 dcid_len;
+	u8 dcid[TQUIC_CID_MAX];
+};
+
+/* A listener's routing state, allocated when it first routes. */
+struct tquic_route_state {
+	struct tquic_route_pending *pending[TQUIC_ROUTE_PENDING];
+	struct tquic_route_hint hints[TQUIC_ROUTE_HINTS];
+	u8 hint_next;
+};
+
+static bool tquic_tunnel_shared(struct tquic_tunnel *t)
+{
+	struct hlist_node *first;
+	bool shared;
+
+	rcu_read_lock();
+	first = rcu_dereference(hlist_first_rcu(&t->listeners));
+	shared = first && rcu_dereference(hlist_next_rcu(first));
+	rcu_read_unlock();
+	return shared;
+}
+
+/* Whether @name (@n bytes) is in @list, "id1,id2,..." of @len bytes. */
+static bool tquic_alpn_listed(const u8 *list, u16 len, const u8 *name, u8 n)
+{
+	u16 start = 0, i;
+
+	for (i = 0; i <= len; i++) {
+		if (i < len && list[i] != ',')
+			continue;
+		if (i - start == n && !memcmp(list + start, name, n))
+			return true;
+		start = i + 1;
+	}
+	return false;
+}
+
+/*
+ * The listener of @t for a client offering the ALPN protocols in @names
+ * (its order is its preference): the first listener whose ALPN list has
+ * the client's first protocol any listener has, else the first listener
+ * without a list.  With a reference, or NULL.  Under tn->tunnels_lock,
+ * which keeps the list and (with listen()'s rule that a listener's ALPN
+ * is fixed) their ALPN lists.
+ */
+static struct sock *tquic_alpn_pick(struct tquic_tunnel *t, const struct tquic_cursor *names)
+{
+	struct tquic_cursor c = *names;
+	struct tquic_sock *qs;
+	const u8 *name;
+	u8 n;
+
+	while (tquic_get_u8(&c, &n) && tquic_get_bytes(&c, n, &name)) {
+		hlist_for_each_entry(qs, &t->listeners, listen_node)
+			if (qs->alpn_len && tquic_alpn_listed(qs->alpn, qs->alpn_len, name, n))
+				goto found;
+	}
+	hlist_for_each_entry(qs, &t->listeners, listen_node)
+		if (!qs->alpn_len)
+			goto found;
+	return NULL;
+found:
+	sock_hold(&qs->inet.sk);
+	return &qs->inet.sk;
+}
+
+static struct sock *tquic_listener_by_id(struct tquic_tunnel *t, u64 id)
+{
+	struct tquic_sock *qs;
+
+	hlist_for_each_entry(qs, &t->listeners, listen_node)
+		if (qs->id == id) {
+			sock_hold(&qs->inet.sk);
+			return &qs->inet.sk;
+		}
+	return NULL;
+}
+
+static void tquic_route_pending_free(struct sock *lsk, struct tquic_route_pending *p)
+{
+	struct sk_buff *skb;
+
+	while ((skb = __skb_dequeue(&p->held))) {
+		TQUIC_INC_STATS(tquic_sk_net(lsk), TQUIC_MIB_DROP_ROUTE);
+		tquic_sk(lsk)->opts.stats.rx_dropped++;
+		kfree_skb(skb);
+	}
+	kfree(p);
+}
+
+static void tquic_route_free(struct sock *lsk)
+{
+	struct tquic_route_state *rs = tquic_sk(lsk)->route;
+	int i;
+
+	if (!rs)
+		return;
+	for (i = 0; i < TQUIC_ROUTE_PENDING; i++)
+		if (rs->pending[i])
+			tquic_route_pending_free(lsk, rs->pending[i]);
+	kfree(rs);
+	tquic_sk(lsk)->route = NULL;
+}
+
+/*
+ * The pending slot of the client with @dcid, or a new one (the oldest
+ * client's, or one that waited too long, is dropped for it).  Stale
+ * entries are dropped on the way.  NULL without memory.
+ */
+static struct tquic_route_pending *tquic_route_slot(struct sock *lsk, const u8 *dcid, u8 dcid_len,
+						   bool *found)
+{
+	struct tquic_route_state *rs = tquic_sk(lsk)->route;
+	struct tquic_route_pending *p;
+	int i, free_i = -1, oldest = 0;
+
+	*found = false;
+	for (i = 0; i < TQUIC_ROUTE_PENDING; i++) {
+		p = rs->pending[i];
+		if (p && time_after(jiffies, p->stamp + TQUIC_ROUTE_WAIT)) {
+			tquic_route_pending_free(lsk, p);
+			rs->pending[i] = NULL;
+			p = NULL;
+		}
+		if (!p) {
+			free_i = free_i < 0 ? i : free_i;
+			continue;
+		}
+		if (p->dcid_len == dcid_len && !memcmp(p->dcid, dcid, dcid_len)) {
+			*found = true;
+			return p;
+		}
+		if (time_before(p->stamp, rs->pending[oldest] ? rs->pending[oldest]->stamp : p->stamp))
+			oldest = i;
+	}
+	if (free_i < 0) {
+		free_i = oldest;
+		tquic_route_pending_free(lsk, rs->pending[free_i]);
+		rs->pending[free_i] = NULL;
+	}
+	p = kzalloc(sizeof(*p), GFP_KERNEL);
+	if (!p)
+		return NULL;
+	__skb_queue_head_init(&p->held);
+	p->stamp = jiffies;
+	p->dcid_len = dcid_len;
+	memcpy(p->dcid, dcid, dcid_len);
+	rs->pending[free_i] = p;
+	return p;
+}
+
+static struct sock *tquic_listen_rcv(struct sock *lsk, struct sk_buff *skb);
+
+/* A held Initial goes on: to @target's queue, or through this listener. */
+static void tquic_route_release(struct sock *lsk, struct sock *target, struct sk_buff *skb)
+{
+	struct tquic_sock_net *tn = tquic_sk_net(lsk);
+
+	TQUIC_SKB_CB(skb)->routed = 1;
+	if (target == lsk)
+		target = tquic_listen_rcv(lsk, skb);
+	else
+		sock_hold(target);
+	if (!target)
+		return;
+	local_bh_disable();
+	tquic_sock_queue_rx(tn, target, skb);
+	local_bh_enable();
+	sock_put(target);
+}
+
+/*
+ * Several listeners share @lsk's port (its tunnel): the ALPN of the
+ * client's ClientHello picks one (tquic_alpn_pick) before the connection
+ * exists, so that it starts with that listener's options.  A ClientHello
+ * may span Initials that arrive in any order (clients split and shuffle
+ * its CRYPTO frames): they are held until the ALPN extension shows, for a
+ * second at most, then go on in order.  Later Initials of a routed client
+ * follow it.  Returns the listener to redirect @skb to, with a reference;
+ * NULL to go on here; ERR_PTR(-EINPROGRESS) when @skb is held.  Listener
+ * owned.
+ */
+static struct sock *tquic_alpn_route(struct sock *lsk, struct sk_buff *skb)
+{
+	struct tquic_sock_net *tn = tquic_sk_net(lsk);
+	struct tquic_sock *lqs = tquic_sk(lsk);
+	struct tquic_tunnel *t = lqs->tunnel;
+	struct tquic_route_pending *p;
+	struct tquic_route_state *rs;
+	struct sock *target = NULL;
+	struct tquic_cursor names;
+	struct tquic_route_hint *h;
+	const u8 *dcid;
+	bool found;
+	u8 dcid_len;
+	int i, r;
+
+	if (TQUIC_SKB_CB(skb)->routed || !tquic_tunnel_shared(t))
+		return NULL;
+	if (!lqs->route)
+		lqs->route = kzalloc(sizeof(*lqs->route), GFP_KERNEL);
+	rs = lqs->route;
+	if (!rs)
+		return NULL;
+	/* The tunnel pulled the long header: the Initial's DCID is linear. */
+	dcid = skb->data + sizeof(struct udphdr) + 6;
+	dcid_len = dcid[-1];
+	for (i = 0; i < TQUIC_ROUTE_HINTS; i++) {
+		h = &rs->hints[i];
+		if (h->dcid_len != dcid_len || memcmp(h->dcid, dcid, dcid_len))
+			continue;
+		mutex_lock(&tn->tunnels_lock);
+		target = tquic_listener_by_id(t, h->sock_id);
+		mutex_unlock(&tn->tunnels_lock);
+		if (target == lsk) {
+			sock_put(target);
+			target = NULL;
+		}
+		TQUIC_SKB_CB(skb)->routed = 1;
+		return target;
+	}
+	p = tquic_route_slot(lsk, dcid, dcid_len, &found);
+	if (!p)
+		return NULL;
+	if (tquic_engine_peek_hello(lsk, skb, p->hello, sizeof(p->hello), p->ext, &p->n_ext,
+				    TQUIC_HELLO_EXTENTS)) {
+		/* Not an Initial that opens: the engine's accept drops it. */
+		if (!found) {
+			for (i = 0; i < TQUIC_ROUTE_PENDING; i++)
+				if (rs->pending[i] == p)
+					rs->pending[i] = NULL;
+			tquic_route_pending_free(lsk, p);
+		}
+		return NULL;
+	}
+	r = tquic_client_hello_alpn(p->hello, tquic_crypto_prefix(p->ext, p->n_ext), &names);
+	if (r == -EAGAIN && skb_queue_len(&p->held) < TQUIC_ROUTE_HELD) {
+		__skb_queue_tail(&p->held, skb);
+		return ERR_PTR(-EINPROGRESS);
+	}
+	if (!r) {
+		mutex_lock(&tn->tunnels_lock);
+		target = tquic_alpn_pick(t, &names);
+		mutex_unlock(&tn->tunnels_lock);
+	}
+	/* No ALPN to go by (none offered, malformed, too long): here. */
+	if (!target) {
+		target = lsk;
+		sock_hold(target);
+	}
+	for (i = 0; i < TQUIC_ROUTE_PENDING; i++)
+		if (rs->pending[i] == p)
+			rs->pending[i] = NULL;
+	h = &rs->hints[rs->hint_next++ % TQUIC_ROUTE_HINTS];
+	h->sock_id = tquic_sk(target)->id;
+	h->dcid_len = dcid_len;
+	memcpy(h->dcid, dcid, dcid_len);
+	while ((skb_peek(&p->held)))
+		tquic_route_release(lsk, target, __skb_dequeue(&p->held));
+	kfree(p);
+	TQUIC_SKB_CB(skb)->routed = 1;
+	if (target == lsk) {
+		sock_put(target);
+		return NULL;
+	}
+	return target;
+}
+
 /*
  * An Initial that matched no connection, on a listener (owned, from its
  * work).  Returns a socket (with a reference) to deliver @skb to instead,
@@ -898,6 +1199,11 @@ static struct sock *tquic_listen_rcv(struct sock *lsk, struct sk_buff *skb)
 	}
 	/* An earlier Initial of this client may have created it meanwhile. */
 	sk = tquic_demux_initial_owner(lsk, skb);
+	if (sk)
+		return sk;
+	sk = tquic_alpn_route(lsk, skb);
+	if (IS_ERR(sk))
+		return NULL;	/* held until the ClientHello shows its ALPN */
 	if (sk)
 		return sk;
 	mib = TQUIC_MIB_DROP_CLOSED;

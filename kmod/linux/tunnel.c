@@ -334,9 +334,9 @@ static struct sock *tquic_tunnel_listener(struct tquic_tunnel *t)
 	struct tquic_sock *qs;
 
 	/*
-	 * ENGINE/ALPN: the draft routes by the ClientHello's ALPN among the
-	 * listeners of a port; until the engine parses the Initial, the first
-	 * listener takes every new connection.
+	 * The first listener takes every new client's Initials; when others
+	 * share the port, it routes them by the ClientHello's ALPN
+	 * (tquic_alpn_route() in socket.c), as the draft has it.
 	 */
 	hlist_for_each_entry_rcu(qs, &t->listeners, listen_node) {
 		struct sock *sk = &qs->inet.sk;
@@ -532,6 +532,7 @@ static int tquic_encap_rcv(struct sock *usk, struct sk_buff *skb)
 		TQUIC_INC_STATS(tn, TQUIC_MIB_RX_CONN);
 	}
 deliver:
+	TQUIC_SKB_CB(skb)->routed = 0;
 	tquic_sock_queue_rx(tn, sk, skb);
 	sock_put(sk);
 	return 0;

@@ -308,6 +308,7 @@ func TestKernelQUICGo(t *testing.T) {
 	e := newEnv(t)
 	e.goBuild("tquicctl", false, "./cmd/tquicctl")
 	e.goBuild("resetpeer", false, "./test/kernel/resetpeer")
+	e.goBuild("alpnroute", false, "./test/kernel/alpnroute")
 	topo := &vm.Topology{Hosts: []string{"cli", "srv"}, Links: []vm.Link{{A: "cli", B: "srv"}, {A: "cli", B: "srv"}}}
 	srv := topo.Addr4(0, "srv")
 	e.run(topo, 10*time.Minute, fmt.Sprintf(`
@@ -341,6 +342,8 @@ serve srv --listen %[1]s:4436
 touch $S/rp.go
 wait $rp; echo $? >$S/reset.rc
 ip netns exec srv awk '$1=="StatelessReset"{print $2}' /proc/net/tquic_sock >$S/reset.count
+# Three listeners on one port, told apart by the clients' ALPN.
+ip netns exec srv $S/alpnroute --cert $CERT --key $KEY --ca $CA >$S/alpn.out 2>&1; echo $? >$S/alpn.rc
 stop_servers
 exit 0
 `, srv, topo.Addr4(1, "cli")))
@@ -374,6 +377,12 @@ exit 0
 		t.Log(e.read("reset.out"))
 		if n, err := strconv.Atoi(e.read("reset.count")); err != nil || n < 1 {
 			t.Fatalf("StatelessReset counter %q after a reset was received", e.read("reset.count"))
+		}
+	})
+	t.Run("ALPNRouting", func(t *testing.T) {
+		t.Log("\n" + e.read("alpn.out"))
+		if rc := e.read("alpn.rc"); rc != "0" {
+			t.Fatalf("ALPN routing among the listeners of a port: exit %s", rc)
 		}
 	})
 	t.Run("RetryPolicy", func(t *testing.T) {

@@ -71,7 +71,7 @@ grep -q '^tquic ' /proc/modules && echo yes >$S/loaded-after-rmmod
 test/vm/load-tquic.sh $ko || exit 0
 shrink
 slab >$S/slab.before
-timeout 300 $S/sockapi flood ` + "FLOOD" + ` >$S/flood.out 2>&1; echo $? >$S/flood.rc
+timeout 480 $S/sockapi flood ` + "FLOOD" + ` >$S/flood.out 2>&1; echo $? >$S/flood.rc
 cat $S/flood.out
 cat /proc/net/tquic_sock >$S/stats.flood
 settle
@@ -106,9 +106,9 @@ func TestSocketLayer(t *testing.T) {
 	}
 	s := strings.ReplaceAll(script, "FLOOD", strconv.Itoa(floodCount))
 	s = "SHARE=" + share + "\nKO=" + module + "\n" + s
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), 13*time.Minute)
 	defer cancel()
-	if _, err := vm.Run(ctx, vm.Config{Shares: shares, Console: consoleLog{t}, Timeout: 9 * time.Minute}, s); err != nil {
+	if _, err := vm.Run(ctx, vm.Config{Shares: shares, Console: consoleLog{t}, Timeout: 12 * time.Minute}, s); err != nil {
 		t.Fatal(err) // includes WARN/BUG/oops in the kernel log
 	}
 	read := func(name string) string {
@@ -197,7 +197,7 @@ func TestSocketLayer(t *testing.T) {
 		var terminal uint64
 		for _, k := range []string{"RxConsumed", "DropMalformed", "DropNoConn", "DropVersion",
 			"DropBacklog", "DropClosed", "DropNoEngine", "DropAcceptOverflow", "DropChildFailed",
-			"VersionNegotiation", "Retry", "StatelessReset"} {
+			"VersionNegotiation", "Retry", "StatelessReset", "DropRoute"} {
 			terminal += st[k]
 		}
 		if terminal != rx {
