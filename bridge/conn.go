@@ -480,18 +480,24 @@ func (c *Conn) handleBatch(b []byte, seg int, from netip.AddrPort, ecn uint8) {
 	c.afterInput()
 }
 
-// handleReads feeds the reads of one batch, then runs everything they
-// trigger once: one flush (one ACK) for the lot.
-func (c *Conn) handleReads(msgs []recvMsg) {
+// inputReads feeds the reads of one batch; respond then runs what they
+// triggered.
+func (c *Conn) inputReads(msgs []recvMsg) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.c == nil {
-		return
-	}
 	for _, m := range msgs {
 		c.input(m.b, m.seg, m.from, m.ecn)
 	}
-	c.afterInput()
+}
+
+// respond runs what the input fed since the last call triggered: TLS,
+// events, one flush (one ACK for all of it), the timer.
+func (c *Conn) respond() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.c != nil {
+		c.afterInput()
+	}
 }
 
 // input feeds the engine the datagrams of b cut every seg bytes; c.mu is
@@ -1369,7 +1375,7 @@ func (c *Conn) shutdown() {
 func (c *Conn) readLoop(sock *udpSocket) {
 	rb := newRecvBatch(recvBatchSize)
 	for {
-		msgs, err := sock.readBatch(rb)
+		msgs, err := sock.readBatch(rb, true)
 		if err != nil {
 			c.mu.Lock()
 			if c.c != nil && c.closeErr == nil && sock.udp == c.udp {
@@ -1380,7 +1386,15 @@ func (c *Conn) readLoop(sock *udpSocket) {
 			c.mu.Unlock()
 			return
 		}
-		c.handleReads(msgs)
+		c.inputReads(msgs)
+		// A full batch says more is queued: take it in before answering.
+		for i := 1; len(msgs) == recvBatchSize && i < maxReadsPerResponse; i++ {
+			if msgs, err = sock.readBatch(rb, false); err != nil {
+				break // the next read reports it
+			}
+			c.inputReads(msgs)
+		}
+		c.respond()
 	}
 }
 

@@ -264,7 +264,7 @@ func TestUDPSocketGSOGROLoopback(t *testing.T) {
 		var got []byte
 		var reads int
 		for len(got) < len(buf) {
-			msgs, err := rx.readBatch(rb)
+			msgs, err := rx.readBatch(rb, true)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -313,7 +313,7 @@ func TestUDPSocketReadBatchAddresses(t *testing.T) {
 			t.Fatal(err)
 		}
 		_ = rxConn.SetReadDeadline(time.Now().Add(5 * time.Second))
-		msgs, err := rx.readBatch(rb)
+		msgs, err := rx.readBatch(rb, true)
 		if err != nil {
 			t.Fatal(err)
 		}
