@@ -220,6 +220,11 @@ func (cfg *Config) engineConfig() (C.struct_tquic_conn_config, error) {
 	// a whole batch (one GSO send) per wake-up rather than the engine's
 	// default burst, which suits the kernel host's hrtimers.
 	ec.pacing_burst = C.u32(min(sendBatchDatagrams, sendBatchBytes/int(ec.max_datagram_size)))
+	// A stream whose reader lags holds up to a window of packets: below
+	// this many fragments it keeps them as they came rather than copying
+	// them into chunks (one copy more of every byte). Memory stays bounded
+	// by the window.
+	ec.max_frags = C.u32(max(uint64(ec.max_frags), min(uint64(ec.max_stream_window)/maxFragBytes, 1<<16)))
 	ec.key_update_packets = C.u64(cfg.KeyUpdateInterval)
 	ec.new_token = C.bool(!cfg.DisableNewTokens)
 	if cfg.StatelessResetKey != nil {
@@ -355,6 +360,10 @@ const (
 	sendBatchBytes     = 65536
 	sendBatchDatagrams = maxGSOSegments
 )
+
+// maxFragBytes is the smallest average fragment a stream's full window
+// may be stored in without being collapsed.
+const maxFragBytes = 1024
 
 // newConn makes a connection whose engine is configured by ec.
 func newConn(ctx context.Context, isServer bool, ec *C.struct_tquic_conn_config) *Conn {
