@@ -2,10 +2,16 @@ package bridge
 
 import (
 	"bytes"
+	"context"
+	"crypto/sha256"
 	"encoding/binary"
 	"errors"
+	"fmt"
+	"io"
 	"net"
 	"net/netip"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 	"unsafe"
@@ -322,5 +328,95 @@ func TestUDPSocketReadBatchAddresses(t *testing.T) {
 			t.Errorf("%s: got %+v, want one datagram from %v", tc.network, msgs, want)
 		}
 		_ = tx.Close()
+	}
+}
+
+// Many connections on one listener socket send at once: batched reads mix
+// their datagrams, and each connection must get exactly its own bytes.
+func TestListenerManyConnsBulk(t *testing.T) {
+	stls, ctls := interopTLS(t)
+	cfg := &Config{InitialStreamWindow: 1 << 20, InitialConnectionWindow: 2 << 20}
+	ln, err := Listen("127.0.0.1:0", stls, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	// The server answers each stream with the SHA-256 of what it read, and
+	// counts the datagrams its connections could not use: a datagram handed
+	// to the wrong connection fails to decrypt there (QUIC would then
+	// recover the data, hiding the mistake from the digests).
+	var dropped, received atomic.Uint64
+	go func() {
+		for {
+			c, err := ln.AcceptConn(ctx)
+			if err != nil {
+				return
+			}
+			go func() {
+				s, err := c.AcceptStream(ctx)
+				if err != nil {
+					return
+				}
+				h := sha256.New()
+				if _, err := io.Copy(h, s); err != nil {
+					return
+				}
+				st := c.Stats()
+				dropped.Add(st.PacketsDropped)
+				received.Add(st.PacketsReceived)
+				_, _ = s.Write(h.Sum(nil))
+				_ = s.Close()
+			}()
+		}
+	}()
+	const conns, size = 8, 2 << 20
+	var wg sync.WaitGroup
+	errs := make(chan error, conns)
+	for i := range conns {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs <- func() error {
+				c, err := Dial(ctx, ln.Addr().String(), ctls, cfg)
+				if err != nil {
+					return fmt.Errorf("dial %d: %w", i, err)
+				}
+				defer c.CloseWithError(0, "")
+				s, err := c.OpenStream(ctx)
+				if err != nil {
+					return fmt.Errorf("open %d: %w", i, err)
+				}
+				data := make([]byte, size)
+				for j := range data {
+					data[j] = byte(i*131 + j*7 + j>>9)
+				}
+				if _, err := s.Write(data); err != nil {
+					return fmt.Errorf("write %d: %w", i, err)
+				}
+				if err := s.Close(); err != nil {
+					return fmt.Errorf("close %d: %w", i, err)
+				}
+				got, err := io.ReadAll(s)
+				if err != nil {
+					return fmt.Errorf("read %d: %w", i, err)
+				}
+				if want := sha256.Sum256(data); !bytes.Equal(got, want[:]) {
+					return fmt.Errorf("connection %d: the server read other bytes than were sent", i)
+				}
+				return nil
+			}()
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Error(err)
+		}
+	}
+	if received.Load() < conns*size/1500 || dropped.Load() != 0 {
+		t.Errorf("server connections received %d packets and dropped %d", received.Load(), dropped.Load())
 	}
 }
