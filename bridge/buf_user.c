@@ -39,9 +39,10 @@ struct buf_cache {
 	unsigned int n, max;
 };
 
+/* Each class keeps up to 8 MB: a bulk transfer's windows and send buffer. */
 static struct buf_cache buf_caches[] = {
-	{ PTHREAD_MUTEX_INITIALIZER, NULL, 2048, 0, 1024 },	/* datagrams */
-	{ PTHREAD_MUTEX_INITIALIZER, NULL, 16384, 0, 256 },	/* send chunks */
+	{ PTHREAD_MUTEX_INITIALIZER, NULL, 2048, 0, 4096 },	/* datagrams */
+	{ PTHREAD_MUTEX_INITIALIZER, NULL, 16384, 0, 512 },	/* send chunks */
 };
 
 static struct buf_cache *buf_class(size_t len)
