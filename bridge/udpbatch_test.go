@@ -420,3 +420,42 @@ func TestListenerManyConnsBulk(t *testing.T) {
 		t.Errorf("server connections received %d packets and dropped %d", received.Load(), dropped.Load())
 	}
 }
+
+// A dual-stack socket sends GSO trains to an IPv4 peer (as a listener on
+// [::] answers an IPv4 client), with the IPv4 ECN mark.
+func TestUDPSocketGSODualStack(t *testing.T) {
+	txConn, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv6unspecified})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer txConn.Close()
+	tx := newUDPSocket(txConn)
+	rxConn, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rxConn.Close()
+	if err := enableECNReceive(rxConn); err != nil {
+		t.Fatal(err)
+	}
+	to := rxConn.LocalAddr().(*net.UDPAddr).AddrPort()
+	buf, ds := sendBatch(to, 2, 1200, 1200, 1200)
+	if err := tx.send(buf, ds, make([]byte, 0, sendOOBSpace)); err != nil {
+		t.Fatal(err)
+	}
+	if !tx.gso.Load() || tx.gsoSends.Load() != 1 {
+		t.Fatalf("GSO on %v, %d GSO sends", tx.gso.Load(), tx.gsoSends.Load())
+	}
+	_ = rxConn.SetReadDeadline(time.Now().Add(5 * time.Second))
+	oob := make([]byte, recvOOBSpace)
+	for i := range 3 {
+		b := make([]byte, 2000)
+		n, oobn, _, _, err := rxConn.ReadMsgUDPAddrPort(b, oob)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ecn, _ := parseRecvOOB(oob[:oobn]); n != 1200 || ecn != 2 || !bytes.Equal(b[:n], buf[i*1200:(i+1)*1200]) {
+			t.Errorf("datagram %d: %d bytes, ecn %d", i, n, ecn)
+		}
+	}
+}
