@@ -5,6 +5,7 @@ package bridge
 #include "conn.h"
 #include "buf_user.h"
 #include "batch.h"
+#include "pacer.h"
 
 static struct tquic_conn *tqb_conn_client(const struct tquic_conn_config *cfg, u32 version,
 					  const u8 *dcid, u8 dcid_len, const u8 *scid,
@@ -216,15 +217,8 @@ func (cfg *Config) engineConfig() (C.struct_tquic_conn_config, error) {
 	if cfg.SendBuffer > 0 {
 		ec.send_buffer = C.u64(cfg.SendBuffer)
 	}
-	// User-space timers fire tens of microseconds late: a paced path sends
-	// a whole batch (one GSO send) per wake-up rather than the engine's
-	// default burst, which suits the kernel host's hrtimers.
-	ec.pacing_burst = C.u32(min(sendBatchDatagrams, sendBatchBytes/int(ec.max_datagram_size)))
-	// A stream whose reader lags holds up to a window of packets: below
-	// this many fragments it keeps them as they came rather than copying
-	// them into chunks (one copy more of every byte). Memory stays bounded
-	// by the window.
-	ec.max_frags = C.u32(max(uint64(ec.max_frags), min(uint64(ec.max_stream_window)/maxFragBytes, 1<<16)))
+	ec.pacing_burst = C.u32(pacingBurst(int(ec.max_datagram_size), int(C.TQUIC_PACER_BURST_PACKETS)))
+	ec.max_frags = C.u32(maxFrags(uint32(ec.max_frags), uint64(ec.max_stream_window)))
 	ec.key_update_packets = C.u64(cfg.KeyUpdateInterval)
 	ec.new_token = C.bool(!cfg.DisableNewTokens)
 	if cfg.StatelessResetKey != nil {
@@ -361,9 +355,26 @@ const (
 	sendBatchDatagrams = maxGSOSegments
 )
 
+// pacingBurst is how many datagrams of maxDgram bytes a paced path sends
+// back to back. User-space timers fire tens of microseconds late: a whole
+// batch (one GSO send) per wake-up rather than the engine's default burst,
+// which suits the kernel host's hrtimers and stays the floor for
+// datagrams so large that few fit in a batch.
+func pacingBurst(maxDgram, engineDefault int) int {
+	return max(engineDefault, min(sendBatchDatagrams, sendBatchBytes/maxDgram))
+}
+
 // maxFragBytes is the smallest average fragment a stream's full window
 // may be stored in without being collapsed.
 const maxFragBytes = 1024
+
+// maxFrags is the per-stream fragment limit: a stream whose reader lags
+// holds up to a window of packets, and below this many fragments keeps
+// them as they came rather than copying them into chunks (one copy more
+// of every byte). Memory stays bounded by the window either way.
+func maxFrags(engineDefault uint32, maxStreamWindow uint64) uint32 {
+	return uint32(max(uint64(engineDefault), min(maxStreamWindow/maxFragBytes, 1<<16)))
+}
 
 // newConn makes a connection whose engine is configured by ec.
 func newConn(ctx context.Context, isServer bool, ec *C.struct_tquic_conn_config) *Conn {

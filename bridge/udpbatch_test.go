@@ -459,3 +459,29 @@ func TestUDPSocketGSODualStack(t *testing.T) {
 		}
 	}
 }
+
+func TestPacingBurstAndMaxFrags(t *testing.T) {
+	for _, tc := range []struct{ dgram, want int }{
+		{1452, 45},  // one full GSO batch
+		{1200, 54},  // smaller datagrams, more of them
+		{1000, 64},  // capped at the GSO segment limit
+		{9000, 10},  // jumbo: the engine's default burst is the floor
+		{65527, 10}, // likewise
+	} {
+		if got := pacingBurst(tc.dgram, 10); got != tc.want {
+			t.Errorf("pacingBurst(%d) = %d, want %d", tc.dgram, got, tc.want)
+		}
+	}
+	for _, tc := range []struct {
+		window uint64
+		want   uint32
+	}{
+		{256 << 10, 1024}, // small windows keep the engine's default
+		{16 << 20, 16384}, // a 16 MB window of 1 KB fragments
+		{1 << 40, 1 << 16},
+	} {
+		if got := maxFrags(1024, tc.window); got != tc.want {
+			t.Errorf("maxFrags(%d) = %d, want %d", tc.window, got, tc.want)
+		}
+	}
+}
