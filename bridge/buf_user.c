@@ -3,9 +3,10 @@
  * User-space host buffers (kmod/core/buf.h): heap memory with an atomic
  * reference count.  The kernel host backs the same hooks with skbs.
  *
- * Live buffer and byte counts are kept for the tests (leak and memory
- * bound checks); tqb_buf_new() lets tests fake packet buffers whose pinned
- * memory (truesize) is larger than their data, as an skb's is.
+ * A live buffer count is kept for the tests (leak checks): one atomic per
+ * allocation and per free, as the count is shared by the threads.
+ * tqb_buf_new() lets tests fake packet buffers whose pinned memory
+ * (truesize) is larger than their data, as an skb's is.
  */
 #include <pthread.h>
 #include <stdatomic.h>
@@ -24,7 +25,6 @@ struct tquic_buf {
 };
 
 static atomic_long live_bufs;
-static atomic_long live_bytes;
 
 /*
  * Recycled buffers.  Datagram buffers and stream send chunks are allocated
@@ -39,9 +39,10 @@ struct buf_cache {
 	unsigned int n, max;
 };
 
+/* Each class keeps up to 8 MB: a bulk transfer's windows and send buffer. */
 static struct buf_cache buf_caches[] = {
-	{ PTHREAD_MUTEX_INITIALIZER, NULL, 2048, 0, 1024 },	/* datagrams */
-	{ PTHREAD_MUTEX_INITIALIZER, NULL, 16384, 0, 256 },	/* send chunks */
+	{ PTHREAD_MUTEX_INITIALIZER, NULL, 2048, 0, 4096 },	/* datagrams */
+	{ PTHREAD_MUTEX_INITIALIZER, NULL, 16384, 0, 512 },	/* send chunks */
 };
 
 static struct buf_cache *buf_class(size_t len)
@@ -113,7 +114,6 @@ struct tquic_buf *tqb_buf_new(size_t len, size_t truesize)
 	/* The memory pinned is the allocation, as with an skb. */
 	b->truesize = truesize > cap + sizeof(*b) ? truesize : cap + sizeof(*b);
 	atomic_fetch_add(&live_bufs, 1);
-	atomic_fetch_add(&live_bytes, (long)b->truesize);
 	return b;
 }
 
@@ -135,7 +135,6 @@ void tquic_buf_put(struct tquic_buf *b)
 	if (atomic_fetch_sub_explicit(&b->ref, 1, memory_order_acq_rel) != 1)
 		return;
 	atomic_fetch_sub(&live_bufs, 1);
-	atomic_fetch_sub(&live_bytes, (long)b->truesize);
 	if (!buf_cache_put(b))
 		free(b);
 }
@@ -158,9 +157,4 @@ size_t tquic_buf_truesize(const struct tquic_buf *b)
 long tqb_buf_live(void)
 {
 	return atomic_load(&live_bufs);
-}
-
-long tqb_buf_live_bytes(void)
-{
-	return atomic_load(&live_bytes);
 }

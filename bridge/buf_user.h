@@ -7,8 +7,7 @@
 
 /* A buffer of @len bytes that pins @truesize bytes (at least its own size). */
 struct tquic_buf *tqb_buf_new(size_t len, size_t truesize);
-/* Buffers alive, and the memory they pin. */
+/* Buffers alive. */
 long tqb_buf_live(void);
-long tqb_buf_live_bytes(void);
 
 #endif /* _TQUIC_BRIDGE_BUF_USER_H */

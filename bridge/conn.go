@@ -5,6 +5,7 @@ package bridge
 #include "conn.h"
 #include "buf_user.h"
 #include "batch.h"
+#include "pacer.h"
 
 static struct tquic_conn *tqb_conn_client(const struct tquic_conn_config *cfg, u32 version,
 					  const u8 *dcid, u8 dcid_len, const u8 *scid,
@@ -216,10 +217,8 @@ func (cfg *Config) engineConfig() (C.struct_tquic_conn_config, error) {
 	if cfg.SendBuffer > 0 {
 		ec.send_buffer = C.u64(cfg.SendBuffer)
 	}
-	// User-space timers fire tens of microseconds late: a paced path sends
-	// a whole batch (one GSO send) per wake-up rather than the engine's
-	// default burst, which suits the kernel host's hrtimers.
-	ec.pacing_burst = C.u32(min(sendBatchDatagrams, sendBatchBytes/int(ec.max_datagram_size)))
+	ec.pacing_burst = C.u32(pacingBurst(int(ec.max_datagram_size), int(C.TQUIC_PACER_BURST_PACKETS)))
+	ec.max_frags = C.u32(maxFrags(uint32(ec.max_frags), uint64(ec.max_stream_window)))
 	ec.key_update_packets = C.u64(cfg.KeyUpdateInterval)
 	ec.new_token = C.bool(!cfg.DisableNewTokens)
 	if cfg.StatelessResetKey != nil {
@@ -356,6 +355,27 @@ const (
 	sendBatchDatagrams = maxGSOSegments
 )
 
+// pacingBurst is how many datagrams of maxDgram bytes a paced path sends
+// back to back. User-space timers fire tens of microseconds late: a whole
+// batch (one GSO send) per wake-up rather than the engine's default burst,
+// which suits the kernel host's hrtimers and stays the floor for
+// datagrams so large that few fit in a batch.
+func pacingBurst(maxDgram, engineDefault int) int {
+	return max(engineDefault, min(sendBatchDatagrams, sendBatchBytes/maxDgram))
+}
+
+// maxFragBytes is the smallest average fragment a stream's full window
+// may be stored in without being collapsed.
+const maxFragBytes = 1024
+
+// maxFrags is the per-stream fragment limit: a stream whose reader lags
+// holds up to a window of packets, and below this many fragments keeps
+// them as they came rather than copying them into chunks (one copy more
+// of every byte). Memory stays bounded by the window either way.
+func maxFrags(engineDefault uint32, maxStreamWindow uint64) uint32 {
+	return uint32(max(uint64(engineDefault), min(maxStreamWindow/maxFragBytes, 1<<16)))
+}
+
 // newConn makes a connection whose engine is configured by ec.
 func newConn(ctx context.Context, isServer bool, ec *C.struct_tquic_conn_config) *Conn {
 	c := &Conn{
@@ -480,18 +500,24 @@ func (c *Conn) handleBatch(b []byte, seg int, from netip.AddrPort, ecn uint8) {
 	c.afterInput()
 }
 
-// handleReads feeds the reads of one batch, then runs everything they
-// trigger once: one flush (one ACK) for the lot.
-func (c *Conn) handleReads(msgs []recvMsg) {
+// inputReads feeds the reads of one batch; respond then runs what they
+// triggered.
+func (c *Conn) inputReads(msgs []recvMsg) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.c == nil {
-		return
-	}
 	for _, m := range msgs {
 		c.input(m.b, m.seg, m.from, m.ecn)
 	}
-	c.afterInput()
+}
+
+// respond runs what the input fed since the last call triggered: TLS,
+// events, one flush (one ACK for all of it), the timer.
+func (c *Conn) respond() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.c != nil {
+		c.afterInput()
+	}
 }
 
 // input feeds the engine the datagrams of b cut every seg bytes; c.mu is
@@ -1369,7 +1395,7 @@ func (c *Conn) shutdown() {
 func (c *Conn) readLoop(sock *udpSocket) {
 	rb := newRecvBatch(recvBatchSize)
 	for {
-		msgs, err := sock.readBatch(rb)
+		msgs, err := sock.readBatch(rb, true)
 		if err != nil {
 			c.mu.Lock()
 			if c.c != nil && c.closeErr == nil && sock.udp == c.udp {
@@ -1380,7 +1406,15 @@ func (c *Conn) readLoop(sock *udpSocket) {
 			c.mu.Unlock()
 			return
 		}
-		c.handleReads(msgs)
+		c.inputReads(msgs)
+		// A full batch says more is queued: take it in before answering.
+		for i := 1; len(msgs) == recvBatchSize && i < maxReadsPerResponse; i++ {
+			if msgs, err = sock.readBatch(rb, false); err != nil {
+				break // the next read reports it
+			}
+			c.inputReads(msgs)
+		}
+		c.respond()
 	}
 }
 

@@ -50,6 +50,7 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"slices"
 	"sync"
 	"time"
 	"unsafe"
@@ -254,19 +255,33 @@ func (l *Listener) remove(c *Conn) {
 func (l *Listener) readLoop() {
 	rb := newRecvBatch(recvBatchSize)
 	var runs []connRun
+	var fed []*Conn
 	for {
-		msgs, err := l.sock.readBatch(rb)
+		msgs, err := l.sock.readBatch(rb, true)
 		if err != nil {
 			if errors.Is(err, net.ErrClosed) {
 				return
 			}
 			continue
 		}
-		runs = runs[:0]
-		for _, m := range msgs {
-			runs = l.dispatch(runs, m)
+		fed = fed[:0]
+		for i := 0; ; {
+			runs = runs[:0]
+			for _, m := range msgs {
+				runs = l.dispatch(runs, m)
+			}
+			fed = feedRuns(runs, fed)
+			// A full batch says more is queued: take it in before answering.
+			if i++; len(msgs) < recvBatchSize || i == maxReadsPerResponse {
+				break
+			}
+			if msgs, err = l.sock.readBatch(rb, false); err != nil {
+				break // the next read reports it
+			}
 		}
-		feedRuns(runs)
+		for _, c := range fed {
+			c.respond()
+		}
 	}
 }
 
@@ -310,8 +325,8 @@ func (l *Listener) dispatch(runs []connRun, m recvMsg) []connRun {
 }
 
 // feedRuns hands each connection its runs, in order, under one lock, and
-// runs what they trigger once per connection.
-func feedRuns(runs []connRun) {
+// appends the connections fed to fed (once each) for respond.
+func feedRuns(runs []connRun, fed []*Conn) []*Conn {
 	for i := range runs {
 		c := runs[i].c
 		if c == nil {
@@ -324,11 +339,12 @@ func feedRuns(runs []connRun) {
 				r.c = nil
 			}
 		}
-		if c.c != nil {
-			c.afterInput()
-		}
 		c.mu.Unlock()
+		if !slices.Contains(fed, c) {
+			fed = append(fed, c)
+		}
 	}
+	return fed
 }
 
 // lookup returns the connection a datagram is for by its destination

@@ -93,8 +93,12 @@ func (s *udpSocket) WriteToUDPAddrPort(b []byte, addr netip.AddrPort) (int, erro
 }
 
 // recvBatchSize is how many reads one recvmmsg returns at most; each may
-// be a GRO train.
-const recvBatchSize = 8
+// be a GRO train. While batches come back full, up to maxReadsPerResponse
+// of them are fed to the engine before it answers (one ACK for all).
+const (
+	recvBatchSize       = 8
+	maxReadsPerResponse = 4
+)
 
 // recvMsg is one read of a batch: b is a datagram, or a train of GRO
 // datagrams cut every seg bytes (0: one datagram).
@@ -131,9 +135,10 @@ func newRecvBatch(n int) *recvBatch {
 	return rb
 }
 
-// readBatch waits for datagrams and returns, in rb.msgs, those one
-// recvmmsg call gets. Datagrams longer than the buffers are dropped.
-func (s *udpSocket) readBatch(rb *recvBatch) ([]recvMsg, error) {
+// readBatch returns, in rb.msgs, the datagrams one recvmmsg call gets;
+// with wait, it waits for some, else it returns none when none is queued.
+// Datagrams longer than the buffers are dropped.
+func (s *udpSocket) readBatch(rb *recvBatch, wait bool) ([]recvMsg, error) {
 	if s.rc == nil {
 		return nil, errors.New("bridge: read: socket without file descriptor")
 	}
@@ -153,13 +158,18 @@ func (s *udpSocket) readBatch(rb *recvBatch) ([]recvMsg, error) {
 	var n int
 	var errno syscall.Errno
 	err := s.rc.Read(func(fd uintptr) bool {
-		r, _, e := unix.Syscall6(unix.SYS_RECVMMSG, fd, uintptr(unsafe.Pointer(&rb.hdrs[0])),
-			uintptr(len(rb.hdrs)), 0, 0, 0)
-		if e == unix.EAGAIN || e == unix.EINTR {
-			return false // wait until readable
+		for {
+			r, _, e := unix.Syscall6(unix.SYS_RECVMMSG, fd, uintptr(unsafe.Pointer(&rb.hdrs[0])),
+				uintptr(len(rb.hdrs)), 0, 0, 0)
+			switch e {
+			case unix.EINTR:
+				continue
+			case unix.EAGAIN:
+				return !wait // with wait: until readable
+			}
+			n, errno = int(r), e
+			return true
 		}
-		n, errno = int(r), e
-		return true
 	})
 	if err == nil && errno != 0 {
 		err = errno

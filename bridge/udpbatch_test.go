@@ -2,10 +2,16 @@ package bridge
 
 import (
 	"bytes"
+	"context"
+	"crypto/sha256"
 	"encoding/binary"
 	"errors"
+	"fmt"
+	"io"
 	"net"
 	"net/netip"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 	"unsafe"
@@ -264,7 +270,7 @@ func TestUDPSocketGSOGROLoopback(t *testing.T) {
 		var got []byte
 		var reads int
 		for len(got) < len(buf) {
-			msgs, err := rx.readBatch(rb)
+			msgs, err := rx.readBatch(rb, true)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -313,7 +319,7 @@ func TestUDPSocketReadBatchAddresses(t *testing.T) {
 			t.Fatal(err)
 		}
 		_ = rxConn.SetReadDeadline(time.Now().Add(5 * time.Second))
-		msgs, err := rx.readBatch(rb)
+		msgs, err := rx.readBatch(rb, true)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -322,5 +328,160 @@ func TestUDPSocketReadBatchAddresses(t *testing.T) {
 			t.Errorf("%s: got %+v, want one datagram from %v", tc.network, msgs, want)
 		}
 		_ = tx.Close()
+	}
+}
+
+// Many connections on one listener socket send at once: batched reads mix
+// their datagrams, and each connection must get exactly its own bytes.
+func TestListenerManyConnsBulk(t *testing.T) {
+	stls, ctls := interopTLS(t)
+	cfg := &Config{InitialStreamWindow: 1 << 20, InitialConnectionWindow: 2 << 20}
+	ln, err := Listen("127.0.0.1:0", stls, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	// The server answers each stream with the SHA-256 of what it read, and
+	// counts the datagrams its connections could not use: a datagram handed
+	// to the wrong connection fails to decrypt there (QUIC would then
+	// recover the data, hiding the mistake from the digests).
+	var dropped, received atomic.Uint64
+	go func() {
+		for {
+			c, err := ln.AcceptConn(ctx)
+			if err != nil {
+				return
+			}
+			go func() {
+				s, err := c.AcceptStream(ctx)
+				if err != nil {
+					return
+				}
+				h := sha256.New()
+				if _, err := io.Copy(h, s); err != nil {
+					return
+				}
+				st := c.Stats()
+				dropped.Add(st.PacketsDropped)
+				received.Add(st.PacketsReceived)
+				_, _ = s.Write(h.Sum(nil))
+				_ = s.Close()
+			}()
+		}
+	}()
+	const conns, size = 8, 2 << 20
+	var wg sync.WaitGroup
+	errs := make(chan error, conns)
+	for i := range conns {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs <- func() error {
+				c, err := Dial(ctx, ln.Addr().String(), ctls, cfg)
+				if err != nil {
+					return fmt.Errorf("dial %d: %w", i, err)
+				}
+				defer c.CloseWithError(0, "")
+				s, err := c.OpenStream(ctx)
+				if err != nil {
+					return fmt.Errorf("open %d: %w", i, err)
+				}
+				data := make([]byte, size)
+				for j := range data {
+					data[j] = byte(i*131 + j*7 + j>>9)
+				}
+				if _, err := s.Write(data); err != nil {
+					return fmt.Errorf("write %d: %w", i, err)
+				}
+				if err := s.Close(); err != nil {
+					return fmt.Errorf("close %d: %w", i, err)
+				}
+				got, err := io.ReadAll(s)
+				if err != nil {
+					return fmt.Errorf("read %d: %w", i, err)
+				}
+				if want := sha256.Sum256(data); !bytes.Equal(got, want[:]) {
+					return fmt.Errorf("connection %d: the server read other bytes than were sent", i)
+				}
+				return nil
+			}()
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Error(err)
+		}
+	}
+	if received.Load() < conns*size/1500 || dropped.Load() != 0 {
+		t.Errorf("server connections received %d packets and dropped %d", received.Load(), dropped.Load())
+	}
+}
+
+// A dual-stack socket sends GSO trains to an IPv4 peer (as a listener on
+// [::] answers an IPv4 client), with the IPv4 ECN mark.
+func TestUDPSocketGSODualStack(t *testing.T) {
+	txConn, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv6unspecified})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer txConn.Close()
+	tx := newUDPSocket(txConn)
+	rxConn, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rxConn.Close()
+	if err := enableECNReceive(rxConn); err != nil {
+		t.Fatal(err)
+	}
+	to := rxConn.LocalAddr().(*net.UDPAddr).AddrPort()
+	buf, ds := sendBatch(to, 2, 1200, 1200, 1200)
+	if err := tx.send(buf, ds, make([]byte, 0, sendOOBSpace)); err != nil {
+		t.Fatal(err)
+	}
+	if !tx.gso.Load() || tx.gsoSends.Load() != 1 {
+		t.Fatalf("GSO on %v, %d GSO sends", tx.gso.Load(), tx.gsoSends.Load())
+	}
+	_ = rxConn.SetReadDeadline(time.Now().Add(5 * time.Second))
+	oob := make([]byte, recvOOBSpace)
+	for i := range 3 {
+		b := make([]byte, 2000)
+		n, oobn, _, _, err := rxConn.ReadMsgUDPAddrPort(b, oob)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ecn, _ := parseRecvOOB(oob[:oobn]); n != 1200 || ecn != 2 || !bytes.Equal(b[:n], buf[i*1200:(i+1)*1200]) {
+			t.Errorf("datagram %d: %d bytes, ecn %d", i, n, ecn)
+		}
+	}
+}
+
+func TestPacingBurstAndMaxFrags(t *testing.T) {
+	for _, tc := range []struct{ dgram, want int }{
+		{1452, 45},  // one full GSO batch
+		{1200, 54},  // smaller datagrams, more of them
+		{1000, 64},  // capped at the GSO segment limit
+		{9000, 10},  // jumbo: the engine's default burst is the floor
+		{65527, 10}, // likewise
+	} {
+		if got := pacingBurst(tc.dgram, 10); got != tc.want {
+			t.Errorf("pacingBurst(%d) = %d, want %d", tc.dgram, got, tc.want)
+		}
+	}
+	for _, tc := range []struct {
+		window uint64
+		want   uint32
+	}{
+		{256 << 10, 1024}, // small windows keep the engine's default
+		{16 << 20, 16384}, // a 16 MB window of 1 KB fragments
+		{1 << 40, 1 << 16},
+	} {
+		if got := maxFrags(1024, tc.window); got != tc.want {
+			t.Errorf("maxFrags(%d) = %d, want %d", tc.window, got, tc.want)
+		}
 	}
 }
