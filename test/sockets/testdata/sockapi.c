@@ -875,7 +875,7 @@ static int do_flood(long count)
 	union addr la, pa, ca;
 	socklen_t len = sizeof(la);
 	unsigned char b[1500];
-	int lfd, cfd, u, u6;
+	int lfd, lfd2, cfd, u, u6;
 	long i, sent = 0;
 
 	srand(1);
@@ -886,6 +886,16 @@ static int do_flood(long count)
 	if (lfd < 0 || cfd < 0 || bind(lfd, &la.sa, addr_len(&la)) || listen(lfd, 64) ||
 	    getsockname(lfd, &la.sa, &len)) {
 		perror("flood: listener");
+		return 1;
+	}
+	/*
+	 * A second listener on the port, with an ALPN list: the first then
+	 * routes every new client by its ClientHello, garbage included.
+	 */
+	lfd2 = socket(AF_INET6, SOCK_DGRAM, IPPROTO_QUIC);
+	if (lfd2 < 0 || setsockopt(lfd2, SOL_QUIC, QUIC_SOCKOPT_ALPN, "flood2", 6) ||
+	    bind(lfd2, &la.sa, addr_len(&la)) || listen(lfd2, 64)) {
+		perror("flood: second listener");
 		return 1;
 	}
 	loopback(&pa, AF_INET, port_of(&la));
@@ -929,6 +939,7 @@ static int do_flood(long count)
 	close(u);
 	close(u6);
 	close(cfd);
+	close(lfd2);
 	close(lfd);
 	return 0;
 }
