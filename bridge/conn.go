@@ -6,8 +6,10 @@ package bridge
 #include "buf_user.h"
 
 // Copies a received datagram into a host buffer and feeds it to the engine.
+// @local is NULL when the host does not know the address (a client's socket).
 static int tqb_conn_recv(struct tquic_conn *c, const u8 *data, size_t len,
-			 const struct tquic_addr *peer, u8 ecn, u64 now)
+			 const struct tquic_addr *local, const struct tquic_addr *peer, u8 ecn,
+			 u64 now)
 {
 	struct tquic_buf *b = tquic_buf_alloc(len, TQUIC_GFP_KERNEL);
 	int err;
@@ -15,7 +17,7 @@ static int tqb_conn_recv(struct tquic_conn *c, const u8 *data, size_t len,
 	if (!b)
 		return -ENOMEM;
 	memcpy(tquic_buf_data(b), data, len);
-	err = tquic_conn_recv(c, b, NULL, peer, ecn, now, TQUIC_GFP_KERNEL);
+	err = tquic_conn_recv(c, b, local, peer, ecn, now, TQUIC_GFP_KERNEL);
 	tquic_buf_put(b);
 	return err;
 }
@@ -30,7 +32,7 @@ static struct tquic_conn *tqb_conn_client(const struct tquic_conn_config *cfg, u
 }
 
 static long tqb_conn_send(struct tquic_conn *c, u8 *buf, size_t cap, u64 now, u8 *ecn,
-			  struct tquic_addr *peer, u32 *path_id)
+			  struct tquic_addr *peer, struct tquic_addr *local, u32 *path_id)
 {
 	struct tquic_send_info info;
 	long n = tquic_conn_send(c, buf, cap, now, &info, TQUIC_GFP_KERNEL);
@@ -38,6 +40,7 @@ static long tqb_conn_send(struct tquic_conn *c, u8 *buf, size_t cap, u64 now, u8
 	if (n > 0) {
 		*ecn = info.ecn;
 		*peer = *info.peer;
+		*local = *info.local;
 		*path_id = info.path_id;
 	}
 	return n;
@@ -137,6 +140,15 @@ type Config struct {
 	TokenStore TokenStore
 	// DisableNewTokens stops a server from sending NEW_TOKEN frames.
 	DisableNewTokens bool
+	// PreferredAddressV4 and PreferredAddressV6 make a server offer a
+	// preferred_address (RFC 9000 section 9.6) of each family set: the
+	// listener also receives on a socket bound to it (port 0 picks a free
+	// port: Listener.PreferredAddrs tells which), and clients that follow
+	// it move their connections there once the handshake is confirmed.
+	PreferredAddressV4, PreferredAddressV6 netip.AddrPort
+	// DisablePreferredAddress keeps a client on the address it dialed
+	// even when the server offers a preferred address.
+	DisablePreferredAddress bool
 }
 
 // TokenStore keeps NEW_TOKEN tokens for clients. Implementations must be
@@ -246,6 +258,19 @@ func (cfg *Config) engineConfig() (C.struct_tquic_conn_config, error) {
 	}
 	ec.key_update_packets = C.u64(cfg.KeyUpdateInterval)
 	ec.new_token = C.bool(!cfg.DisableNewTokens)
+	ec.disable_preferred_address = C.bool(cfg.DisablePreferredAddress)
+	if ap := cfg.PreferredAddressV4; ap.IsValid() {
+		if !ap.Addr().Unmap().Is4() || ap.Port() == 0 {
+			return ec, fmt.Errorf("bridge: preferred IPv4 address %v: not an IPv4 address and port", ap)
+		}
+		ec.preferred_v4 = connAddr(ap)
+	}
+	if ap := cfg.PreferredAddressV6; ap.IsValid() {
+		if !ap.Addr().Is6() || ap.Addr().Is4In6() || ap.Port() == 0 {
+			return ec, fmt.Errorf("bridge: preferred IPv6 address %v: not an IPv6 address and port", ap)
+		}
+		ec.preferred_v6 = connAddr(ap)
+	}
 	if cfg.StatelessResetKey != nil {
 		for i, b := range cfg.StatelessResetKey {
 			ec.reset_key[i] = C.u8(b)
@@ -357,6 +382,8 @@ type Conn struct {
 	// tokens keeps NEW_TOKEN tokens under tokenKey (client).
 	tokens   TokenStore
 	tokenKey string
+	// movedToPreferred: the client follows the server's preferred address.
+	movedToPreferred bool
 }
 
 // now is the engine time of the connection.
@@ -470,15 +497,17 @@ func (e engine) RejectedEarlyData() { C.tquic_conn_early_data_rejected(e.c.c, C.
 // ---- the event loop pieces, all under c.mu ----
 
 // handleDatagram feeds one datagram and runs everything it triggers.
-// @ecn is the datagram's IP ECN codepoint.
-func (c *Conn) handleDatagram(b []byte, from netip.AddrPort, ecn uint8) {
+// @local is the address it came to (nil: unknown), @ecn its IP ECN
+// codepoint.
+func (c *Conn) handleDatagram(b []byte, local *C.struct_tquic_addr, from netip.AddrPort, ecn uint8) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.c == nil || len(b) == 0 {
 		return
 	}
 	peer := connAddr(from)
-	C.tqb_conn_recv(c.c, (*C.u8)(unsafe.Pointer(&b[0])), C.size_t(len(b)), &peer, C.u8(ecn), C.u64(c.now()))
+	C.tqb_conn_recv(c.c, (*C.u8)(unsafe.Pointer(&b[0])), C.size_t(len(b)), local, &peer, C.u8(ecn),
+		C.u64(c.now()))
 	c.afterInput()
 }
 
@@ -531,11 +560,11 @@ func (c *Conn) flush() {
 		return
 	}
 	var ecn C.u8
-	var peer C.struct_tquic_addr
+	var peer, local C.struct_tquic_addr
 	var pathID C.u32
 	for i := 0; i < 4096; i++ {
 		n := C.tqb_conn_send(c.c, (*C.u8)(unsafe.Pointer(&c.sendBuf[0])), C.size_t(len(c.sendBuf)),
-			C.u64(c.now()), &ecn, &peer, &pathID)
+			C.u64(c.now()), &ecn, &peer, &local, &pathID)
 		if n <= 0 {
 			return
 		}
@@ -548,13 +577,31 @@ func (c *Conn) flush() {
 			}
 		}
 		// Send errors are losses as far as QUIC is concerned.
-		_ = writeECN(c.pc, c.sendBuf[:n], c.sendOOB, uint8(ecn), to)
+		pc := c.pc
+		if c.ln != nil {
+			// From the listener's socket the path's local address is (the preferred one).
+			pc = c.ln.socketFor(&local)
+		}
+		if fw, ok := pc.(fromWriter); ok {
+			fw.writeFrom(c.sendBuf[:n], addrPortFromC(&local), to)
+			continue
+		}
+		_ = writeECN(pc, c.sendBuf[:n], c.sendOOB, uint8(ecn), to)
 	}
 }
 
-// addrPortFromC converts an engine address.
+// fromWriter is a packetWriter that is told the source address too (the
+// simulator's network).
+type fromWriter interface {
+	writeFrom(b []byte, from, to netip.AddrPort)
+}
+
+// addrPortFromC converts an engine address (the zero AddrPort for none).
 func addrPortFromC(a *C.struct_tquic_addr) netip.AddrPort {
 	var ip netip.Addr
+	if a.family == C.TQUIC_ADDR_NONE {
+		return netip.AddrPort{}
+	}
 	if a.family == C.TQUIC_ADDR_V4 {
 		ip = netip.AddrFrom4([4]byte{byte(a.addr[0]), byte(a.addr[1]), byte(a.addr[2]), byte(a.addr[3])})
 	} else {
@@ -624,6 +671,11 @@ func (c *Conn) drainEvents() {
 			c.vnPick = uint32(ev.code)
 		case C.TQUIC_EV_NEW_TOKEN:
 			c.storeNewToken()
+		case C.TQUIC_EV_PREFERRED_ADDRESS:
+			// The active path moved to the server's preferred address.
+			c.raddrC = *(*C.struct_tquic_addr)(unsafe.Pointer(&ev.data[0]))
+			c.raddr = addrPortFromC(&c.raddrC)
+			c.movedToPreferred = true
 		}
 	}
 	c.acceptNew()
@@ -973,9 +1025,13 @@ type Stats struct {
 	// 0-RTT packets a server rejected, whose data was sent again in 1-RTT.
 	EarlySent, EarlyReceived, EarlyRequeued uint64
 	// PeerMigrations counts changes of the path (the peer's address on a
-	// server, our own address on a client); PathReverts the migrated
-	// addresses that failed validation.
+	// server, our own address or the server's preferred address on a
+	// client); PathReverts the migrated addresses that failed validation.
 	PeerMigrations, PathReverts uint64
+	// PreferredAddress: the client moved to the server's preferred address.
+	PreferredAddress bool
+	// Paths is the number of paths: the active one and those being probed.
+	Paths int
 	// ECNCapable says the active path passed ECN validation (RFC 9000
 	// 13.4.2); ECNMarked counts the packets we sent ECT(0), PeerECT0 and
 	// PeerCE the peer's ACK_ECN counts of ours.
@@ -989,10 +1045,12 @@ func (c *Conn) Stats() Stats {
 	defer c.mu.Unlock()
 	var mem uint64
 	var pi C.struct_tquic_path_info
+	var ci C.struct_tquic_conn_info
 	if c.c != nil {
 		C.tquic_conn_stats(c.c, &c.stats)
 		mem = uint64(C.tquic_conn_mem(c.c))
 		C.tquic_conn_path_info(c.c, 0, &pi)
+		C.tquic_conn_get_info(c.c, &ci)
 	}
 	s := c.stats
 	return Stats{
@@ -1007,6 +1065,8 @@ func (c *Conn) Stats() Stats {
 		EarlySent:    uint64(s.early_sent), EarlyReceived: uint64(s.early_recv),
 		EarlyRequeued:  uint64(s.early_requeued),
 		PeerMigrations: uint64(s.peer_migrations), PathReverts: uint64(s.path_reverts),
+		PreferredAddress: c.movedToPreferred,
+		Paths:            int(ci.n_paths),
 	}
 }
 
@@ -1326,7 +1386,7 @@ func (c *Conn) readLoop(udp *net.UDPConn) {
 			c.mu.Unlock()
 			return
 		}
-		c.handleDatagram(buf[:n], netip.AddrPortFrom(from.Addr().Unmap(), from.Port()), ecnFromOOB(oob[:oobn]))
+		c.handleDatagram(buf[:n], nil, netip.AddrPortFrom(from.Addr().Unmap(), from.Port()), ecnFromOOB(oob[:oobn]))
 	}
 }
 

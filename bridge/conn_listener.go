@@ -22,6 +22,7 @@ static struct tquic_conn *tqb_conn_server(const struct tquic_conn_config *cfg,
 					  struct tquic_server_params *sp, const u8 *odcid,
 					  u8 odcid_len, const u8 *dcid, u8 dcid_len,
 					  const u8 *scid, u8 scid_len, const u8 *cid,
+					  const struct tquic_addr *local,
 					  const struct tquic_addr *peer, u64 now, int *err)
 {
 	sp->odcid = odcid;
@@ -31,7 +32,7 @@ static struct tquic_conn *tqb_conn_server(const struct tquic_conn_config *cfg,
 	sp->scid = scid;
 	sp->scid_len = scid_len;
 	sp->cid = cid;
-	return tquic_conn_server_new(cfg, sp, NULL, peer, now, TQUIC_GFP_KERNEL, err);
+	return tquic_conn_server_new(cfg, sp, local, peer, now, TQUIC_GFP_KERNEL, err);
 }
 
 static long tqb_reset_build(const struct tquic_conn_config *cfg, const u8 *cid, size_t cid_len,
@@ -51,6 +52,7 @@ import (
 	"net"
 	"net/netip"
 	"sync"
+	"sync/atomic"
 	"time"
 	"unsafe"
 
@@ -66,14 +68,22 @@ const (
 )
 
 // Listener accepts QUIC connections on a UDP socket; the connections
-// share it. It implements transport.Listener.
+// share it (and the sockets of the preferred addresses, when the
+// configuration offers them). It implements transport.Listener.
 type Listener struct {
-	udp     *net.UDPConn
-	tlsConf *tls.Config
-	cfg     Config
-	ec      C.struct_tquic_conn_config
-	ctx     context.Context
-	cancel  context.CancelFunc
+	udp   *net.UDPConn
+	udpC  C.struct_tquic_addr // its local address in engine form
+	pref  []*net.UDPConn      // sockets of the preferred addresses
+	prefC []C.struct_tquic_addr
+	// Tests: prefGate, when set, drops datagrams to the preferred
+	// addresses until it is closed; prefRecv counts those let in.
+	prefGate atomic.Pointer[chan struct{}]
+	prefRecv atomic.Int64
+	tlsConf  *tls.Config
+	cfg      Config
+	ec       C.struct_tquic_conn_config
+	ctx      context.Context
+	cancel   context.CancelFunc
 
 	mu       sync.Mutex
 	conns    map[string]*Conn
@@ -102,6 +112,57 @@ func Listen(addr string, tlsConf *tls.Config, cfg *Config) (*Listener, error) {
 	return l, nil
 }
 
+// listenPreferred binds the sockets of the preferred addresses of cfg,
+// whose ports it sets to the ones bound.
+func listenPreferred(cfg *Config) ([]*net.UDPConn, error) {
+	var socks []*net.UDPConn
+	for _, ap := range []*netip.AddrPort{&cfg.PreferredAddressV4, &cfg.PreferredAddressV6} {
+		if !ap.IsValid() {
+			continue
+		}
+		network := "udp4"
+		if ap.Addr().Is6() && !ap.Addr().Is4In6() {
+			network = "udp6"
+		}
+		u, err := net.ListenUDP(network, net.UDPAddrFromAddrPort(*ap))
+		if err != nil {
+			for _, s := range socks {
+				_ = s.Close()
+			}
+			return nil, fmt.Errorf("bridge: listen on preferred address %v: %w", *ap, err)
+		}
+		*ap = netip.AddrPortFrom(ap.Addr(), u.LocalAddr().(*net.UDPAddr).AddrPort().Port())
+		socks = append(socks, u)
+	}
+	return socks, nil
+}
+
+// PreferredAddrs returns the preferred addresses the listener offers
+// (with the ports bound).
+func (l *Listener) PreferredAddrs() []netip.AddrPort {
+	var r []netip.AddrPort
+	for _, u := range l.pref {
+		r = append(r, u.LocalAddr().(*net.UDPAddr).AddrPort())
+	}
+	return r
+}
+
+// socketFor is the socket bound to local (the listener's own one unless
+// local is a preferred address).
+func (l *Listener) socketFor(local *C.struct_tquic_addr) packetWriter {
+	for i := range l.prefC {
+		if l.prefC[i] == *local {
+			return l.pref[i]
+		}
+	}
+	return l.udp
+}
+
+func udpLocalC(u *net.UDPConn) C.struct_tquic_addr {
+	ap := u.LocalAddr().(*net.UDPAddr).AddrPort()
+	return connAddr(netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port()))
+}
+
 // ListenOn accepts connections on an existing UDP socket, which the
 // listener then owns.
 func ListenOn(udp *net.UDPConn, tlsConf *tls.Config, cfg *Config) (*Listener, error) {
@@ -111,8 +172,17 @@ func ListenOn(udp *net.UDPConn, tlsConf *tls.Config, cfg *Config) (*Listener, er
 	if tlsConf == nil || (len(tlsConf.Certificates) == 0 && tlsConf.GetCertificate == nil && tlsConf.GetConfigForClient == nil) {
 		return nil, errors.New("bridge: listener needs a TLS certificate")
 	}
+	lcfg := *cfg
+	pref, err := listenPreferred(&lcfg)
+	if err != nil {
+		return nil, err
+	}
+	cfg = &lcfg
 	ec, err := cfg.engineConfig()
 	if err != nil {
+		for _, u := range pref {
+			_ = u.Close()
+		}
 		return nil, err
 	}
 	// One TLS configuration for every connection, so that they share the
@@ -124,6 +194,8 @@ func ListenOn(udp *net.UDPConn, tlsConf *tls.Config, cfg *Config) (*Listener, er
 	}
 	l := &Listener{
 		udp:      udp,
+		udpC:     udpLocalC(udp),
+		pref:     pref,
 		tlsConf:  tlsConf,
 		cfg:      *cfg,
 		ec:       ec,
@@ -132,7 +204,13 @@ func ListenOn(udp *net.UDPConn, tlsConf *tls.Config, cfg *Config) (*Listener, er
 		acceptCh: make(chan struct{}, 1),
 	}
 	l.ctx, l.cancel = context.WithCancel(context.Background())
-	go l.readLoop()
+	for _, u := range pref {
+		l.prefC = append(l.prefC, udpLocalC(u))
+	}
+	go l.readLoop(l.udp, l.udpC, false)
+	for i, u := range pref {
+		go l.readLoop(u, l.prefC[i], true)
+	}
 	return l, nil
 }
 
@@ -201,6 +279,9 @@ func (l *Listener) closeSocket() {
 	if !done {
 		l.cancel()
 		_ = l.udp.Close()
+		for _, u := range l.pref {
+			_ = u.Close()
+		}
 	}
 }
 
@@ -249,19 +330,31 @@ func (l *Listener) remove(c *Conn) {
 	}
 }
 
-func (l *Listener) readLoop() {
+// readLoop reads one of the listener's sockets, bound to local (a
+// preferred address when pref).
+func (l *Listener) readLoop(udp *net.UDPConn, local C.struct_tquic_addr, pref bool) {
 	buf := make([]byte, 65536)
 	oob := make([]byte, ecnOOBSpace)
 	// Without the marks the engine's ECN validation fails and turns ECN off.
-	_ = enableECNReceive(l.udp)
+	_ = enableECNReceive(udp)
 	cidLen := int(l.ec.cid_len)
 	for {
-		n, oobn, _, from, err := l.udp.ReadMsgUDPAddrPort(buf, oob)
+		n, oobn, _, from, err := udp.ReadMsgUDPAddrPort(buf, oob)
 		if err != nil {
 			if errors.Is(err, net.ErrClosed) {
 				return
 			}
 			continue
+		}
+		if pref {
+			if g := l.prefGate.Load(); g != nil {
+				select {
+				case <-*g:
+				default:
+					continue
+				}
+			}
+			l.prefRecv.Add(1)
 		}
 		from = netip.AddrPortFrom(from.Addr().Unmap(), from.Port())
 		b := buf[:n]
@@ -282,16 +375,17 @@ func (l *Listener) readLoop() {
 		l.mu.Unlock()
 		ecn := ecnFromOOB(oob[:oobn])
 		if c != nil {
-			c.handleDatagram(b, from, ecn)
+			c.handleDatagram(b, &local, from, ecn)
 			continue
 		}
-		l.unknown(b, from, ecn)
+		l.unknown(udp, &local, b, from, ecn)
 	}
 }
 
 // unknown handles a datagram for no known connection: a new connection,
 // Version Negotiation, Retry or a stateless reset.
-func (l *Listener) unknown(b []byte, from netip.AddrPort, ecn uint8) {
+func (l *Listener) unknown(udp *net.UDPConn, local *C.struct_tquic_addr, b []byte, from netip.AddrPort,
+	ecn uint8) {
 	// The engine keeps pointers into the datagram in its parameters: C memory.
 	n := len(b)
 	mem := C.malloc(C.size_t(n + 2*int(C.TQUIC_MAX_CID_LEN) + 512))
@@ -311,7 +405,7 @@ func (l *Listener) unknown(b []byte, from netip.AddrPort, ecn uint8) {
 	case C.TQUIC_SERVER_VERSION_NEGOTIATE:
 		r := C.tquic_vn_reply(&l.ec, (*C.u8)(mem), C.size_t(n), (*C.u8)(unsafe.Pointer(&out[0])), C.size_t(len(out)))
 		if r > 0 {
-			_, _ = l.udp.WriteToUDPAddrPort(out[:r], from)
+			_, _ = udp.WriteToUDPAddrPort(out[:r], from)
 		}
 		return
 	case C.TQUIC_SERVER_STATELESS_RESET:
@@ -319,7 +413,7 @@ func (l *Listener) unknown(b []byte, from netip.AddrPort, ecn uint8) {
 		r := C.tqb_reset_build(&l.ec, (*C.u8)(unsafe.Pointer(&cb[1])), C.size_t(cidLen), C.size_t(n),
 			(*C.u8)(unsafe.Pointer(&out[0])), C.size_t(len(out)))
 		if r > 0 {
-			_, _ = l.udp.WriteToUDPAddrPort(out[:r], from)
+			_, _ = udp.WriteToUDPAddrPort(out[:r], from)
 		}
 		return
 	case C.TQUIC_SERVER_ACCEPT:
@@ -357,7 +451,7 @@ func (l *Listener) unknown(b []byte, from netip.AddrPort, ecn uint8) {
 		}
 	}
 	if l.cfg.RequireAddressValidation && !validated {
-		l.sendRetry(&sp, &peer, now, scratch, from)
+		l.sendRetry(udp, &sp, &peer, now, scratch, from)
 		return
 	}
 	if _, err := rand.Read(ourCID[:l.ec.cid_len]); err != nil {
@@ -370,10 +464,10 @@ func (l *Listener) unknown(b []byte, from netip.AddrPort, ecn uint8) {
 	c.pc = l.udp
 	c.raddr = from
 	c.raddrC = peer
-	c.laddr = l.udp.LocalAddr()
+	c.laddr = udp.LocalAddr()
 	var cerr C.int
 	c.c = C.tqb_conn_server(&l.ec, &sp, sp.odcid, sp.odcid_len, sp.dcid, sp.dcid_len, sp.scid,
-		sp.scid_len, (*C.u8)(unsafe.Pointer(&ourCID[0])), &peer, now, &cerr)
+		sp.scid_len, (*C.u8)(unsafe.Pointer(&ourCID[0])), local, &peer, now, &cerr)
 	if c.c == nil {
 		return
 	}
@@ -394,7 +488,7 @@ func (l *Listener) unknown(b []byte, from netip.AddrPort, ecn uint8) {
 		return
 	}
 	c.mu.Unlock()
-	c.handleDatagram(b, from, ecn)
+	c.handleDatagram(b, local, from, ecn)
 	// A datagram that passed classification but not authentication must
 	// not leave state behind: forged Initials would otherwise pin
 	// connections until their handshake timeout.
@@ -409,8 +503,8 @@ func (l *Listener) unknown(b []byte, from netip.AddrPort, ecn uint8) {
 	c.mu.Unlock()
 }
 
-func (l *Listener) sendRetry(sp *C.struct_tquic_server_params, peer *C.struct_tquic_addr, now C.u64,
-	scratch []byte, from netip.AddrPort) {
+func (l *Listener) sendRetry(udp *net.UDPConn, sp *C.struct_tquic_server_params, peer *C.struct_tquic_addr,
+	now C.u64, scratch []byte, from netip.AddrPort) {
 	newSCID := scratch[:l.ec.cid_len]
 	if _, err := rand.Read(newSCID); err != nil {
 		return
@@ -426,7 +520,7 @@ func (l *Listener) sendRetry(sp *C.struct_tquic_server_params, peer *C.struct_tq
 		(*C.u8)(unsafe.Pointer(&token[0])), C.size_t(tl), (*C.u8)(unsafe.Pointer(&out[0])),
 		C.size_t(len(out)), C.TQUIC_GFP_KERNEL)
 	if r > 0 {
-		_, _ = l.udp.WriteToUDPAddrPort(out[:r], from)
+		_, _ = udp.WriteToUDPAddrPort(out[:r], from)
 	}
 }
 
