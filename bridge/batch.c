@@ -29,6 +29,7 @@ long tqb_conn_send_batch(struct tquic_conn *c, u8 *buf, size_t cap, size_t slot,
 		out[n].path_id = info.path_id;
 		out[n].ecn = info.ecn;
 		out[n].peer = *info.peer;
+		out[n].local = *info.local;
 		used += (size_t)r;
 		n++;
 	}
@@ -38,7 +39,8 @@ long tqb_conn_send_batch(struct tquic_conn *c, u8 *buf, size_t cap, size_t slot,
 }
 
 long tqb_conn_recv_batch(struct tquic_conn *c, const u8 *data, size_t len, size_t seg,
-			 const struct tquic_addr *peer, u8 ecn, u64 now)
+			 const struct tquic_addr *local, const struct tquic_addr *peer, u8 ecn,
+			 u64 now)
 {
 	long dropped = 0;
 	size_t off, n;
@@ -55,7 +57,7 @@ long tqb_conn_recv_batch(struct tquic_conn *c, const u8 *data, size_t len, size_
 			continue;
 		}
 		memcpy(tquic_buf_data(b), data + off, n);
-		if (tquic_conn_recv(c, b, NULL, peer, ecn, now, TQUIC_GFP_KERNEL))
+		if (tquic_conn_recv(c, b, local, peer, ecn, now, TQUIC_GFP_KERNEL))
 			dropped++;
 		tquic_buf_put(b);
 	}

@@ -16,6 +16,7 @@ struct tqb_sent {
 	u32 path_id;
 	u8 ecn;				/* IP ECN codepoint to set */
 	struct tquic_addr peer;		/* where it goes */
+	struct tquic_addr local;	/* where it leaves from (family NONE: any) */
 };
 
 /*
@@ -32,10 +33,12 @@ long tqb_conn_send_batch(struct tquic_conn *c, u8 *buf, size_t cap, size_t slot,
 /*
  * Feeds the engine the datagrams of @data (@len bytes) cut every @seg bytes
  * (the last one may be shorter; @seg 0 or >= @len: one datagram), all from
- * @peer with the ECN codepoint @ecn.  Returns how many the engine dropped
- * for a local reason (allocation failures included).
+ * @peer to @local (NULL when the host does not know it: a client's socket)
+ * with the ECN codepoint @ecn.  Returns how many the engine dropped for a
+ * local reason (allocation failures included).
  */
 long tqb_conn_recv_batch(struct tquic_conn *c, const u8 *data, size_t len, size_t seg,
-			 const struct tquic_addr *peer, u8 ecn, u64 now);
+			 const struct tquic_addr *local, const struct tquic_addr *peer, u8 ecn,
+			 u64 now);
 
 #endif /* _TQUIC_BRIDGE_BATCH_H */

@@ -110,6 +110,15 @@ type Config struct {
 	TokenStore TokenStore
 	// DisableNewTokens stops a server from sending NEW_TOKEN frames.
 	DisableNewTokens bool
+	// PreferredAddressV4 and PreferredAddressV6 make a server offer a
+	// preferred_address (RFC 9000 section 9.6) of each family set: the
+	// listener also receives on a socket bound to it (port 0 picks a free
+	// port: Listener.PreferredAddrs tells which), and clients that follow
+	// it move their connections there once the handshake is confirmed.
+	PreferredAddressV4, PreferredAddressV6 netip.AddrPort
+	// DisablePreferredAddress keeps a client on the address it dialed
+	// even when the server offers a preferred address.
+	DisablePreferredAddress bool
 }
 
 // TokenStore keeps NEW_TOKEN tokens for clients. Implementations must be
@@ -221,6 +230,19 @@ func (cfg *Config) engineConfig() (C.struct_tquic_conn_config, error) {
 	ec.max_frags = C.u32(maxFrags(uint32(ec.max_frags), uint64(ec.max_stream_window)))
 	ec.key_update_packets = C.u64(cfg.KeyUpdateInterval)
 	ec.new_token = C.bool(!cfg.DisableNewTokens)
+	ec.disable_preferred_address = C.bool(cfg.DisablePreferredAddress)
+	if ap := cfg.PreferredAddressV4; ap.IsValid() {
+		if !ap.Addr().Unmap().Is4() || ap.Port() == 0 {
+			return ec, fmt.Errorf("bridge: preferred IPv4 address %v: not an IPv4 address and port", ap)
+		}
+		ec.preferred_v4 = connAddr(ap)
+	}
+	if ap := cfg.PreferredAddressV6; ap.IsValid() {
+		if !ap.Addr().Is6() || ap.Addr().Is4In6() || ap.Port() == 0 {
+			return ec, fmt.Errorf("bridge: preferred IPv6 address %v: not an IPv6 address and port", ap)
+		}
+		ec.preferred_v6 = connAddr(ap)
+	}
 	if cfg.StatelessResetKey != nil {
 		for i, b := range cfg.StatelessResetKey {
 			ec.reset_key[i] = C.u8(b)
@@ -338,6 +360,8 @@ type Conn struct {
 	// tokens keeps NEW_TOKEN tokens under tokenKey (client).
 	tokens   TokenStore
 	tokenKey string
+	// movedToPreferred: the client follows the server's preferred address.
+	movedToPreferred bool
 }
 
 // now is the engine time of the connection.
@@ -483,30 +507,26 @@ func (e engine) RejectedEarlyData() { C.tquic_conn_early_data_rejected(e.c.c, C.
 // ---- the event loop pieces, all under c.mu ----
 
 // handleDatagram feeds one datagram and runs everything it triggers.
-// @ecn is the datagram's IP ECN codepoint.
-func (c *Conn) handleDatagram(b []byte, from netip.AddrPort, ecn uint8) {
-	c.handleBatch(b, 0, from, ecn)
-}
-
-// handleBatch feeds the datagrams of b, cut every seg bytes (a GRO read;
-// 0: one datagram), then runs everything they trigger once.
-func (c *Conn) handleBatch(b []byte, seg int, from netip.AddrPort, ecn uint8) {
+// @local is the address it came to (nil: unknown), @ecn its IP ECN
+// codepoint.
+func (c *Conn) handleDatagram(b []byte, local *C.struct_tquic_addr, from netip.AddrPort, ecn uint8) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.c == nil {
 		return
 	}
-	c.input(b, seg, from, ecn)
+	c.input(b, 0, local, from, ecn)
 	c.afterInput()
 }
 
-// inputReads feeds the reads of one batch; respond then runs what they
+// inputReads feeds the reads of one batch of a client's socket (whose
+// local address the engine is not told); respond then runs what they
 // triggered.
 func (c *Conn) inputReads(msgs []recvMsg) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	for _, m := range msgs {
-		c.input(m.b, m.seg, m.from, m.ecn)
+		c.input(m.b, m.seg, nil, m.from, m.ecn)
 	}
 }
 
@@ -520,15 +540,15 @@ func (c *Conn) respond() {
 	}
 }
 
-// input feeds the engine the datagrams of b cut every seg bytes; c.mu is
-// held. The caller runs afterInput.
-func (c *Conn) input(b []byte, seg int, from netip.AddrPort, ecn uint8) {
+// input feeds the engine the datagrams of b cut every seg bytes, from
+// from to local (nil: unknown); c.mu is held. The caller runs afterInput.
+func (c *Conn) input(b []byte, seg int, local *C.struct_tquic_addr, from netip.AddrPort, ecn uint8) {
 	if c.c == nil || len(b) == 0 {
 		return
 	}
 	peer := connAddr(from)
-	C.tqb_conn_recv_batch(c.c, (*C.u8)(unsafe.Pointer(&b[0])), C.size_t(len(b)), C.size_t(seg), &peer,
-		C.u8(ecn), C.u64(c.now()))
+	C.tqb_conn_recv_batch(c.c, (*C.u8)(unsafe.Pointer(&b[0])), C.size_t(len(b)), C.size_t(seg), local,
+		&peer, C.u8(ecn), C.u64(c.now()))
 }
 
 func (c *Conn) onTimer() {
@@ -586,7 +606,6 @@ func (c *Conn) flush() {
 	if c.c == nil {
 		return
 	}
-	sock, batched := c.pc.(*udpSocket)
 	for total := 0; total < flushMaxDatagrams; {
 		var full C.int
 		n := int(C.tqb_conn_send_batch(c.c, (*C.u8)(unsafe.Pointer(&c.sendBuf[0])), C.size_t(len(c.sendBuf)),
@@ -608,18 +627,50 @@ func (c *Conn) flush() {
 			}
 			c.out = append(c.out, outDatagram{off: int(d.off), len: int(d.len), ecn: uint8(d.ecn), to: to})
 		}
-		// Send errors are losses as far as QUIC is concerned.
-		if batched {
-			_ = sock.send(c.sendBuf, c.out, c.sendOOB)
-		} else {
-			for _, d := range c.out {
-				_ = writeECN(c.pc, c.sendBuf[d.off:d.off+d.len], c.sendOOB[:cap(c.sendOOB)], d.ecn, d.to)
+		// Each run of datagrams from the same local address leaves from
+		// its socket.
+		for i := 0; i < n; {
+			j := i + 1
+			for j < n && c.sent[j].local == c.sent[i].local {
+				j++
 			}
+			c.write(c.out[i:j], &c.sent[i].local)
+			i = j
 		}
 		if full == 0 && !c.sendDue() {
 			return
 		}
 	}
+}
+
+// write sends datagrams of sendBuf that leave from local: batched on a
+// UDP socket, else one by one. Send errors are losses as far as QUIC is
+// concerned.
+func (c *Conn) write(ds []outDatagram, local *C.struct_tquic_addr) {
+	pc := c.pc
+	if c.ln != nil {
+		// From the listener's socket the path's local address is (the preferred one).
+		pc = c.ln.socketFor(local)
+	}
+	switch w := pc.(type) {
+	case *udpSocket:
+		_ = w.send(c.sendBuf, ds, c.sendOOB)
+	case fromWriter:
+		from := addrPortFromC(local)
+		for _, d := range ds {
+			w.writeFrom(c.sendBuf[d.off:d.off+d.len], from, d.to)
+		}
+	default:
+		for _, d := range ds {
+			_ = writeECN(pc, c.sendBuf[d.off:d.off+d.len], c.sendOOB[:cap(c.sendOOB)], d.ecn, d.to)
+		}
+	}
+}
+
+// fromWriter is a packetWriter that is told the source address too (the
+// simulator's network).
+type fromWriter interface {
+	writeFrom(b []byte, from, to netip.AddrPort)
 }
 
 // sendDue says the engine's next deadline has passed: sending the last
@@ -633,9 +684,12 @@ func (c *Conn) sendDue() bool {
 	return d != math.MaxUint64 && d <= c.now()
 }
 
-// addrPortFromC converts an engine address.
+// addrPortFromC converts an engine address (the zero AddrPort for none).
 func addrPortFromC(a *C.struct_tquic_addr) netip.AddrPort {
 	var ip netip.Addr
+	if a.family == C.TQUIC_ADDR_NONE {
+		return netip.AddrPort{}
+	}
 	if a.family == C.TQUIC_ADDR_V4 {
 		ip = netip.AddrFrom4([4]byte{byte(a.addr[0]), byte(a.addr[1]), byte(a.addr[2]), byte(a.addr[3])})
 	} else {
@@ -705,6 +759,11 @@ func (c *Conn) drainEvents() {
 			c.vnPick = uint32(ev.code)
 		case C.TQUIC_EV_NEW_TOKEN:
 			c.storeNewToken()
+		case C.TQUIC_EV_PREFERRED_ADDRESS:
+			// The active path moved to the server's preferred address.
+			c.raddrC = *(*C.struct_tquic_addr)(unsafe.Pointer(&ev.data[0]))
+			c.raddr = addrPortFromC(&c.raddrC)
+			c.movedToPreferred = true
 		}
 	}
 	c.acceptNew()
@@ -1054,9 +1113,13 @@ type Stats struct {
 	// 0-RTT packets a server rejected, whose data was sent again in 1-RTT.
 	EarlySent, EarlyReceived, EarlyRequeued uint64
 	// PeerMigrations counts changes of the path (the peer's address on a
-	// server, our own address on a client); PathReverts the migrated
-	// addresses that failed validation.
+	// server, our own address or the server's preferred address on a
+	// client); PathReverts the migrated addresses that failed validation.
 	PeerMigrations, PathReverts uint64
+	// PreferredAddress: the client moved to the server's preferred address.
+	PreferredAddress bool
+	// Paths is the number of paths: the active one and those being probed.
+	Paths int
 	// ECNCapable says the active path passed ECN validation (RFC 9000
 	// 13.4.2); ECNMarked counts the packets we sent ECT(0), PeerECT0 and
 	// PeerCE the peer's ACK_ECN counts of ours.
@@ -1070,10 +1133,12 @@ func (c *Conn) Stats() Stats {
 	defer c.mu.Unlock()
 	var mem uint64
 	var pi C.struct_tquic_path_info
+	var ci C.struct_tquic_conn_info
 	if c.c != nil {
 		C.tquic_conn_stats(c.c, &c.stats)
 		mem = uint64(C.tquic_conn_mem(c.c))
 		C.tquic_conn_path_info(c.c, 0, &pi)
+		C.tquic_conn_get_info(c.c, &ci)
 	}
 	s := c.stats
 	return Stats{
@@ -1088,6 +1153,8 @@ func (c *Conn) Stats() Stats {
 		EarlySent:    uint64(s.early_sent), EarlyReceived: uint64(s.early_recv),
 		EarlyRequeued:  uint64(s.early_requeued),
 		PeerMigrations: uint64(s.peer_migrations), PathReverts: uint64(s.path_reverts),
+		PreferredAddress: c.movedToPreferred,
+		Paths:            int(ci.n_paths),
 	}
 }
 

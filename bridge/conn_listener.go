@@ -22,6 +22,7 @@ static struct tquic_conn *tqb_conn_server(const struct tquic_conn_config *cfg,
 					  struct tquic_server_params *sp, const u8 *odcid,
 					  u8 odcid_len, const u8 *dcid, u8 dcid_len,
 					  const u8 *scid, u8 scid_len, const u8 *cid,
+					  const struct tquic_addr *local,
 					  const struct tquic_addr *peer, u64 now, int *err)
 {
 	sp->odcid = odcid;
@@ -31,7 +32,7 @@ static struct tquic_conn *tqb_conn_server(const struct tquic_conn_config *cfg,
 	sp->scid = scid;
 	sp->scid_len = scid_len;
 	sp->cid = cid;
-	return tquic_conn_server_new(cfg, sp, NULL, peer, now, TQUIC_GFP_KERNEL, err);
+	return tquic_conn_server_new(cfg, sp, local, peer, now, TQUIC_GFP_KERNEL, err);
 }
 
 static long tqb_reset_build(const struct tquic_conn_config *cfg, const u8 *cid, size_t cid_len,
@@ -52,6 +53,7 @@ import (
 	"net/netip"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 	"unsafe"
 
@@ -67,15 +69,23 @@ const (
 )
 
 // Listener accepts QUIC connections on a UDP socket; the connections
-// share it. It implements transport.Listener.
+// share it (and the sockets of the preferred addresses, when the
+// configuration offers them). It implements transport.Listener.
 type Listener struct {
-	udp     *net.UDPConn
-	sock    *udpSocket // udp with batched I/O, shared by the connections
-	tlsConf *tls.Config
-	cfg     Config
-	ec      C.struct_tquic_conn_config
-	ctx     context.Context
-	cancel  context.CancelFunc
+	udp   *net.UDPConn
+	sock  *udpSocket          // udp with batched I/O, shared by the connections
+	udpC  C.struct_tquic_addr // its local address in engine form
+	pref  []*udpSocket        // sockets of the preferred addresses
+	prefC []C.struct_tquic_addr
+	// Tests: prefGate, when set, drops datagrams to the preferred
+	// addresses until it is closed; prefRecv counts those let in.
+	prefGate atomic.Pointer[chan struct{}]
+	prefRecv atomic.Int64
+	tlsConf  *tls.Config
+	cfg      Config
+	ec       C.struct_tquic_conn_config
+	ctx      context.Context
+	cancel   context.CancelFunc
 
 	mu       sync.Mutex
 	conns    map[string]*Conn
@@ -104,6 +114,57 @@ func Listen(addr string, tlsConf *tls.Config, cfg *Config) (*Listener, error) {
 	return l, nil
 }
 
+// listenPreferred binds the sockets of the preferred addresses of cfg,
+// whose ports it sets to the ones bound.
+func listenPreferred(cfg *Config) ([]*net.UDPConn, error) {
+	var socks []*net.UDPConn
+	for _, ap := range []*netip.AddrPort{&cfg.PreferredAddressV4, &cfg.PreferredAddressV6} {
+		if !ap.IsValid() {
+			continue
+		}
+		network := "udp4"
+		if ap.Addr().Is6() && !ap.Addr().Is4In6() {
+			network = "udp6"
+		}
+		u, err := net.ListenUDP(network, net.UDPAddrFromAddrPort(*ap))
+		if err != nil {
+			for _, s := range socks {
+				_ = s.Close()
+			}
+			return nil, fmt.Errorf("bridge: listen on preferred address %v: %w", *ap, err)
+		}
+		*ap = netip.AddrPortFrom(ap.Addr(), u.LocalAddr().(*net.UDPAddr).AddrPort().Port())
+		socks = append(socks, u)
+	}
+	return socks, nil
+}
+
+// PreferredAddrs returns the preferred addresses the listener offers
+// (with the ports bound).
+func (l *Listener) PreferredAddrs() []netip.AddrPort {
+	var r []netip.AddrPort
+	for _, s := range l.pref {
+		r = append(r, s.udp.LocalAddr().(*net.UDPAddr).AddrPort())
+	}
+	return r
+}
+
+// socketFor is the socket bound to local (the listener's own one unless
+// local is a preferred address).
+func (l *Listener) socketFor(local *C.struct_tquic_addr) packetWriter {
+	for i := range l.prefC {
+		if l.prefC[i] == *local {
+			return l.pref[i]
+		}
+	}
+	return l.sock
+}
+
+func udpLocalC(u *net.UDPConn) C.struct_tquic_addr {
+	ap := u.LocalAddr().(*net.UDPAddr).AddrPort()
+	return connAddr(netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port()))
+}
+
 // ListenOn accepts connections on an existing UDP socket, which the
 // listener then owns.
 func ListenOn(udp *net.UDPConn, tlsConf *tls.Config, cfg *Config) (*Listener, error) {
@@ -113,8 +174,17 @@ func ListenOn(udp *net.UDPConn, tlsConf *tls.Config, cfg *Config) (*Listener, er
 	if tlsConf == nil || (len(tlsConf.Certificates) == 0 && tlsConf.GetCertificate == nil && tlsConf.GetConfigForClient == nil) {
 		return nil, errors.New("bridge: listener needs a TLS certificate")
 	}
+	lcfg := *cfg
+	pref, err := listenPreferred(&lcfg)
+	if err != nil {
+		return nil, err
+	}
+	cfg = &lcfg
 	ec, err := cfg.engineConfig()
 	if err != nil {
+		for _, u := range pref {
+			_ = u.Close()
+		}
 		return nil, err
 	}
 	// One TLS configuration for every connection, so that they share the
@@ -127,6 +197,7 @@ func ListenOn(udp *net.UDPConn, tlsConf *tls.Config, cfg *Config) (*Listener, er
 	l := &Listener{
 		udp:      udp,
 		sock:     newUDPSocket(udp),
+		udpC:     udpLocalC(udp),
 		tlsConf:  tlsConf,
 		cfg:      *cfg,
 		ec:       ec,
@@ -135,7 +206,14 @@ func ListenOn(udp *net.UDPConn, tlsConf *tls.Config, cfg *Config) (*Listener, er
 		acceptCh: make(chan struct{}, 1),
 	}
 	l.ctx, l.cancel = context.WithCancel(context.Background())
-	go l.readLoop()
+	for _, u := range pref {
+		l.pref = append(l.pref, newUDPSocket(u))
+		l.prefC = append(l.prefC, udpLocalC(u))
+	}
+	go l.readLoop(l.sock, l.udpC, false)
+	for i, s := range l.pref {
+		go l.readLoop(s, l.prefC[i], true)
+	}
 	return l, nil
 }
 
@@ -204,6 +282,9 @@ func (l *Listener) closeSocket() {
 	if !done {
 		l.cancel()
 		_ = l.udp.Close()
+		for _, s := range l.pref {
+			_ = s.udp.Close()
+		}
 	}
 }
 
@@ -252,12 +333,14 @@ func (l *Listener) remove(c *Conn) {
 	}
 }
 
-func (l *Listener) readLoop() {
+// readLoop reads one of the listener's sockets, bound to local (a
+// preferred address when pref), in batches.
+func (l *Listener) readLoop(sock *udpSocket, local C.struct_tquic_addr, pref bool) {
 	rb := newRecvBatch(recvBatchSize)
 	var runs []connRun
 	var fed []*Conn
 	for {
-		msgs, err := l.sock.readBatch(rb, true)
+		msgs, err := sock.readBatch(rb, true)
 		if err != nil {
 			if errors.Is(err, net.ErrClosed) {
 				return
@@ -268,14 +351,17 @@ func (l *Listener) readLoop() {
 		for i := 0; ; {
 			runs = runs[:0]
 			for _, m := range msgs {
-				runs = l.dispatch(runs, m)
+				if pref && !l.prefLetIn(m) {
+					continue
+				}
+				runs = l.dispatch(runs, sock, &local, m)
 			}
 			fed = feedRuns(runs, fed)
 			// A full batch says more is queued: take it in before answering.
 			if i++; len(msgs) < recvBatchSize || i == maxReadsPerResponse {
 				break
 			}
-			if msgs, err = l.sock.readBatch(rb, false); err != nil {
+			if msgs, err = sock.readBatch(rb, false); err != nil {
 				break // the next read reports it
 			}
 		}
@@ -285,21 +371,40 @@ func (l *Listener) readLoop() {
 	}
 }
 
-// connRun is datagrams of one read for one connection: b cut every seg
-// bytes.
-type connRun struct {
-	c    *Conn
-	b    []byte
-	seg  int
-	from netip.AddrPort
-	ecn  uint8
+// prefLetIn says whether a read on a preferred address's socket passes
+// the tests' gate (prefGate), and counts its datagrams (prefRecv) if so.
+func (l *Listener) prefLetIn(m recvMsg) bool {
+	if g := l.prefGate.Load(); g != nil {
+		select {
+		case <-*g:
+		default:
+			return false
+		}
+	}
+	n := 1
+	if m.seg > 0 && m.seg < len(m.b) {
+		n = (len(m.b) + m.seg - 1) / m.seg
+	}
+	l.prefRecv.Add(int64(n))
+	return true
 }
 
-// dispatch routes the datagrams of one read to their connections by
-// destination connection ID and appends them to runs, consecutive ones for
-// the same connection in one run. Datagrams for no connection are handled
-// at once.
-func (l *Listener) dispatch(runs []connRun, m recvMsg) []connRun {
+// connRun is datagrams of one read for one connection: b cut every seg
+// bytes, from from to local (the address of the socket that read them).
+type connRun struct {
+	c     *Conn
+	b     []byte
+	seg   int
+	local C.struct_tquic_addr
+	from  netip.AddrPort
+	ecn   uint8
+}
+
+// dispatch routes the datagrams of one read on sock (bound to local) to
+// their connections by destination connection ID and appends them to runs,
+// consecutive ones for the same connection in one run. Datagrams for no
+// connection are handled at once.
+func (l *Listener) dispatch(runs []connRun, sock *udpSocket, local *C.struct_tquic_addr, m recvMsg) []connRun {
 	b, seg := m.b, m.seg
 	if seg <= 0 || seg > len(b) {
 		seg = len(b)
@@ -315,10 +420,10 @@ func (l *Listener) dispatch(runs []connRun, m recvMsg) []connRun {
 		runStart = -1
 		switch {
 		case c != nil:
-			runs = append(runs, connRun{c: c, b: d, seg: seg, from: m.from, ecn: m.ecn})
+			runs = append(runs, connRun{c: c, b: d, seg: seg, local: *local, from: m.from, ecn: m.ecn})
 			runStart = off
 		case ok:
-			l.unknown(d, m.from, m.ecn)
+			l.unknown(sock, local, d, m.from, m.ecn)
 		}
 	}
 	return runs
@@ -335,7 +440,7 @@ func feedRuns(runs []connRun, fed []*Conn) []*Conn {
 		c.mu.Lock()
 		for j := i; j < len(runs); j++ {
 			if r := &runs[j]; r.c == c {
-				c.input(r.b, r.seg, r.from, r.ecn)
+				c.input(r.b, r.seg, &r.local, r.from, r.ecn)
 				r.c = nil
 			}
 		}
@@ -373,7 +478,8 @@ func (l *Listener) lookup(d []byte) (*Conn, bool) {
 
 // unknown handles a datagram for no known connection: a new connection,
 // Version Negotiation, Retry or a stateless reset.
-func (l *Listener) unknown(b []byte, from netip.AddrPort, ecn uint8) {
+func (l *Listener) unknown(sock *udpSocket, local *C.struct_tquic_addr, b []byte, from netip.AddrPort,
+	ecn uint8) {
 	// The engine keeps pointers into the datagram in its parameters: C memory.
 	n := len(b)
 	mem := C.malloc(C.size_t(n + 2*int(C.TQUIC_MAX_CID_LEN) + 512))
@@ -393,7 +499,7 @@ func (l *Listener) unknown(b []byte, from netip.AddrPort, ecn uint8) {
 	case C.TQUIC_SERVER_VERSION_NEGOTIATE:
 		r := C.tquic_vn_reply(&l.ec, (*C.u8)(mem), C.size_t(n), (*C.u8)(unsafe.Pointer(&out[0])), C.size_t(len(out)))
 		if r > 0 {
-			_, _ = l.udp.WriteToUDPAddrPort(out[:r], from)
+			_, _ = sock.WriteToUDPAddrPort(out[:r], from)
 		}
 		return
 	case C.TQUIC_SERVER_STATELESS_RESET:
@@ -401,7 +507,7 @@ func (l *Listener) unknown(b []byte, from netip.AddrPort, ecn uint8) {
 		r := C.tqb_reset_build(&l.ec, (*C.u8)(unsafe.Pointer(&cb[1])), C.size_t(cidLen), C.size_t(n),
 			(*C.u8)(unsafe.Pointer(&out[0])), C.size_t(len(out)))
 		if r > 0 {
-			_, _ = l.udp.WriteToUDPAddrPort(out[:r], from)
+			_, _ = sock.WriteToUDPAddrPort(out[:r], from)
 		}
 		return
 	case C.TQUIC_SERVER_ACCEPT:
@@ -439,7 +545,7 @@ func (l *Listener) unknown(b []byte, from netip.AddrPort, ecn uint8) {
 		}
 	}
 	if l.cfg.RequireAddressValidation && !validated {
-		l.sendRetry(&sp, &peer, now, scratch, from)
+		l.sendRetry(sock, &sp, &peer, now, scratch, from)
 		return
 	}
 	if _, err := rand.Read(ourCID[:l.ec.cid_len]); err != nil {
@@ -452,10 +558,10 @@ func (l *Listener) unknown(b []byte, from netip.AddrPort, ecn uint8) {
 	c.pc = l.sock
 	c.raddr = from
 	c.raddrC = peer
-	c.laddr = l.udp.LocalAddr()
+	c.laddr = sock.udp.LocalAddr()
 	var cerr C.int
 	c.c = C.tqb_conn_server(&l.ec, &sp, sp.odcid, sp.odcid_len, sp.dcid, sp.dcid_len, sp.scid,
-		sp.scid_len, (*C.u8)(unsafe.Pointer(&ourCID[0])), &peer, now, &cerr)
+		sp.scid_len, (*C.u8)(unsafe.Pointer(&ourCID[0])), local, &peer, now, &cerr)
 	if c.c == nil {
 		return
 	}
@@ -476,7 +582,7 @@ func (l *Listener) unknown(b []byte, from netip.AddrPort, ecn uint8) {
 		return
 	}
 	c.mu.Unlock()
-	c.handleDatagram(b, from, ecn)
+	c.handleDatagram(b, local, from, ecn)
 	// A datagram that passed classification but not authentication must
 	// not leave state behind: forged Initials would otherwise pin
 	// connections until their handshake timeout.
@@ -491,8 +597,8 @@ func (l *Listener) unknown(b []byte, from netip.AddrPort, ecn uint8) {
 	c.mu.Unlock()
 }
 
-func (l *Listener) sendRetry(sp *C.struct_tquic_server_params, peer *C.struct_tquic_addr, now C.u64,
-	scratch []byte, from netip.AddrPort) {
+func (l *Listener) sendRetry(sock *udpSocket, sp *C.struct_tquic_server_params, peer *C.struct_tquic_addr,
+	now C.u64, scratch []byte, from netip.AddrPort) {
 	newSCID := scratch[:l.ec.cid_len]
 	if _, err := rand.Read(newSCID); err != nil {
 		return
@@ -508,7 +614,7 @@ func (l *Listener) sendRetry(sp *C.struct_tquic_server_params, peer *C.struct_tq
 		(*C.u8)(unsafe.Pointer(&token[0])), C.size_t(tl), (*C.u8)(unsafe.Pointer(&out[0])),
 		C.size_t(len(out)), C.TQUIC_GFP_KERNEL)
 	if r > 0 {
-		_, _ = l.udp.WriteToUDPAddrPort(out[:r], from)
+		_, _ = sock.WriteToUDPAddrPort(out[:r], from)
 	}
 }
 

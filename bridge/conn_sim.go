@@ -40,7 +40,7 @@ static long tqb_sim_forge_1rtt(struct tquic_conn *c, const u8 *payload, size_t l
 // Creates the server side of a simulated connection from the client's
 // first Initial (C copy in @dgram); returns NULL unless it is acceptable.
 static struct tquic_conn *tqb_sim_server(const struct tquic_conn_config *cfg, const u8 *dgram,
-					 size_t len, const u8 *cid,
+					 size_t len, const u8 *cid, const struct tquic_addr *local,
 					 const struct tquic_addr *peer, u64 now)
 {
 	struct tquic_server_params sp;
@@ -51,7 +51,7 @@ static struct tquic_conn *tqb_sim_server(const struct tquic_conn_config *cfg, co
 	if (tquic_server_classify(cfg, dgram, len, &sp, &tok, &tok_len) != TQUIC_SERVER_ACCEPT)
 		return NULL;
 	sp.cid = cid;
-	return tquic_conn_server_new(cfg, &sp, NULL, peer, now, TQUIC_GFP_KERNEL, &err);
+	return tquic_conn_server_new(cfg, &sp, local, peer, now, TQUIC_GFP_KERNEL, &err);
 }
 
 */
@@ -93,6 +93,9 @@ type connSimOptions struct {
 	Datagrams                int
 	LimitNs                  uint64 // virtual time budget
 	MemLimit                 uint64 // engine bytes per connection
+	// Preferred: the server offers a preferred address (another host of
+	// its /24), which drops everything sent to it when PrefUnreachable.
+	Preferred, PrefUnreachable bool
 }
 
 // connSimResult is what one simulated run observed.
@@ -104,12 +107,14 @@ type connSimResult struct {
 	ClientStats Stats
 	ServerStats Stats
 	Version     uint32
+	ToPref      uint64 // datagrams delivered to the server's preferred address
 }
 
 type connSimPkt struct {
 	at       uint64
 	seq      uint64
 	toServer bool
+	from, to netip.AddrPort
 	data     []byte
 }
 
@@ -142,7 +147,7 @@ type connSim struct {
 	sent     uint64
 }
 
-func (s *connSim) tracef(toServer bool, b []byte, what string) {
+func (s *connSim) tracef(toServer bool, from, to netip.AddrPort, b []byte, what string) {
 	if s.trace == nil {
 		return
 	}
@@ -154,31 +159,44 @@ func (s *connSim) tracef(toServer bool, b []byte, what string) {
 	if len(b) > 0 && b[0]&0x80 != 0 {
 		kind = fmt.Sprintf("long%x", (b[0]>>4)&3)
 	}
-	fmt.Fprintf(s.trace, "%9.3fms %s %5d %s %s\n", float64(s.now)/1e6, dir, len(b), kind, what)
+	fmt.Fprintf(s.trace, "%9.3fms %s %v->%v %5d %s %s\n", float64(s.now)/1e6, dir, from, to, len(b), kind, what)
 }
 
 type connSimWriter struct {
 	s        *connSim
 	toServer bool
+	self     netip.AddrPort // the source address when the host does not say
 }
 
-func (w connSimWriter) WriteToUDPAddrPort(b []byte, _ netip.AddrPort) (int, error) {
-	w.s.transmit(w.toServer, b)
+func (w connSimWriter) WriteToUDPAddrPort(b []byte, to netip.AddrPort) (int, error) {
+	w.s.transmit(w.toServer, b, w.self, to)
 	return len(b), nil
 }
 
-func (s *connSim) transmit(toServer bool, b []byte) {
+// writeFrom sends from the address the engine chose (a server's preferred one).
+func (w connSimWriter) writeFrom(b []byte, from, to netip.AddrPort) {
+	if !from.IsValid() {
+		from = w.self
+	}
+	w.s.transmit(w.toServer, b, from, to)
+}
+
+func (s *connSim) transmit(toServer bool, b []byte, from, to netip.AddrPort) {
 	s.sent++
 	o := &s.o
 	if o.BlackholeNs > 0 && s.now >= o.BlackholeAt && s.now < o.BlackholeAt+o.BlackholeNs {
-		s.tracef(toServer, b, "blackholed")
+		s.tracef(toServer, from, to, b, "blackholed")
+		return
+	}
+	if o.PrefUnreachable && toServer && to == connSimPref {
+		s.tracef(toServer, from, to, b, "to the unreachable preferred address")
 		return
 	}
 	if s.rng.Float64() < o.Loss {
-		s.tracef(toServer, b, "lost")
+		s.tracef(toServer, from, to, b, "lost")
 		return
 	}
-	s.tracef(toServer, b, "sent")
+	s.tracef(toServer, from, to, b, "sent")
 	copies := 1
 	if s.rng.Float64() < o.Dup {
 		copies = 2
@@ -208,7 +226,7 @@ func (s *connSim) transmit(toServer bool, b []byte) {
 			at += uint64(s.rng.Int63n(int64(4*o.DelayNs + 1)))
 		}
 		s.seq++
-		heap.Push(&s.q, connSimPkt{at: at, seq: s.seq, toServer: toServer, data: d})
+		heap.Push(&s.q, connSimPkt{at: at, seq: s.seq, toServer: toServer, from: from, to: to, data: d})
 	}
 }
 
@@ -278,15 +296,17 @@ func connSimRun(seed int64, o connSimOptions, stls, ctls *tls.Config) (res connS
 	}
 	clock := func() uint64 { return s.now }
 	ctx := context.Background()
-	caddr := netip.MustParseAddrPort("10.0.0.1:4433")
-	saddr := netip.MustParseAddrPort("10.0.0.2:443")
+	caddr, saddr := connSimClientAddr, connSimServerAddr
 	ccfg := &Config{Versions: o.Versions, KeyUpdateInterval: o.KeyUpdateInterval, EnableDatagrams: o.Datagrams > 0,
 		DisablePacing: s.rng.Intn(2) == 0}
 	if s.rng.Intn(2) == 0 {
 		ccfg.CongestionControl = "newreno"
 	}
 	scfg := &Config{Versions: o.ServerVersions, KeyUpdateInterval: o.KeyUpdateInterval / 2, EnableDatagrams: o.Datagrams > 0}
-	cli, err := startClient(ctx, connSimWriter{s, true}, saddr, ctls, ccfg, clock)
+	if o.Preferred {
+		scfg.PreferredAddressV4 = connSimPref
+	}
+	cli, err := startClient(ctx, connSimWriter{s, true, caddr}, saddr, ctls, ccfg, clock)
 	if err != nil {
 		res.Err = err
 		return res
@@ -501,16 +521,20 @@ func connSimRun(seed int64, o connSimOptions, stls, ctls *tls.Config) (res connS
 		for len(s.q) > 0 && s.q[0].at <= s.now {
 			p := heap.Pop(&s.q).(connSimPkt)
 			if !p.toServer {
-				cli.handleDatagram(p.data, saddr, 0)
+				cli.handleDatagram(p.data, nil, p.from, 0)
 				continue
 			}
+			local := connAddr(p.to)
+			if p.to == connSimPref {
+				res.ToPref++
+			}
 			if srv == nil {
-				srv = connSimServer(&sec, stls, p.data, caddr, clock, connSimWriter{s, false})
+				srv = connSimServer(&sec, stls, p.data, &local, caddr, clock, connSimWriter{s, false, saddr})
 				if srv == nil {
 					continue
 				}
 			}
-			srv.handleDatagram(p.data, caddr, 0)
+			srv.handleDatagram(p.data, &local, p.from, 0)
 		}
 		for _, c := range []*Conn{cli, srv} {
 			if c == nil {
@@ -526,15 +550,22 @@ func connSimRun(seed int64, o connSimOptions, stls, ctls *tls.Config) (res connS
 	}
 }
 
+// The simulated hosts' addresses; the server's preferred one is on its /24.
+var (
+	connSimClientAddr = netip.MustParseAddrPort("10.0.0.1:4433")
+	connSimServerAddr = netip.MustParseAddrPort("10.0.0.2:443")
+	connSimPref       = netip.MustParseAddrPort("10.0.0.3:443")
+)
+
 // connSimServer creates the server connection for a first Initial.
-func connSimServer(ec *C.struct_tquic_conn_config, stls *tls.Config, b []byte, from netip.AddrPort,
-	clock func() uint64, pc packetWriter) *Conn {
+func connSimServer(ec *C.struct_tquic_conn_config, stls *tls.Config, b []byte, local *C.struct_tquic_addr,
+	from netip.AddrPort, clock func() uint64, pc packetWriter) *Conn {
 	mem := C.CBytes(b)
 	defer C.free(mem)
 	cid := C.CBytes([]byte{0x53, 0x52, 0x56, 0x01, 0x02, 0x03, 0x04, 0x05})
 	defer C.free(cid)
 	peer := connAddr(from)
-	cc := C.tqb_sim_server(ec, (*C.u8)(mem), C.size_t(len(b)), (*C.u8)(cid), &peer, C.u64(clock()))
+	cc := C.tqb_sim_server(ec, (*C.u8)(mem), C.size_t(len(b)), (*C.u8)(cid), local, &peer, C.u64(clock()))
 	if cc == nil {
 		return nil
 	}
@@ -565,6 +596,8 @@ func (c *Conn) statsLocked() Stats {
 		PacketsLost: uint64(s.pkts_lost), PacketsDropped: uint64(s.pkts_dropped),
 		BytesSent: uint64(s.bytes_sent), BytesReceived: uint64(s.bytes_recv),
 		KeyUpdates: uint64(s.key_updates), AmplificationViolations: uint64(s.amp_violations),
+		PeerMigrations: uint64(s.peer_migrations), PathReverts: uint64(s.path_reverts),
+		PreferredAddress: c.movedToPreferred,
 	}
 }
 
@@ -582,15 +615,15 @@ func newConnSimPair(stls, ctls *tls.Config, ccfg, scfg *Config) (*connSimPair, e
 	p := &connSimPair{
 		s:     &connSim{rng: rand.New(rand.NewSource(1)), now: 1, o: connSimOptions{DelayNs: 5e6}},
 		stls:  stls,
-		caddr: netip.MustParseAddrPort("10.0.0.1:4433"),
-		saddr: netip.MustParseAddrPort("10.0.0.2:443"),
+		caddr: connSimClientAddr,
+		saddr: connSimServerAddr,
 	}
 	var err error
 	if p.sec, err = scfg.engineConfig(); err != nil {
 		return nil, err
 	}
 	clock := func() uint64 { return p.s.now }
-	p.cli, err = startClient(context.Background(), connSimWriter{p.s, true}, p.saddr, ctls, ccfg, clock)
+	p.cli, err = startClient(context.Background(), connSimWriter{p.s, true, p.caddr}, p.saddr, ctls, ccfg, clock)
 	if err != nil {
 		return nil, err
 	}
@@ -626,17 +659,18 @@ func (p *connSimPair) step() bool {
 	for len(s.q) > 0 && s.q[0].at <= s.now {
 		pkt := heap.Pop(&s.q).(connSimPkt)
 		if !pkt.toServer {
-			p.cli.handleDatagram(pkt.data, p.saddr, 0)
+			p.cli.handleDatagram(pkt.data, nil, pkt.from, 0)
 			continue
 		}
+		local := connAddr(pkt.to)
 		if p.srv == nil {
-			p.srv = connSimServer(&p.sec, p.stls, pkt.data, p.caddr, func() uint64 { return s.now },
-				connSimWriter{s, false})
+			p.srv = connSimServer(&p.sec, p.stls, pkt.data, &local, p.caddr, func() uint64 { return s.now },
+				connSimWriter{s, false, p.saddr})
 			if p.srv == nil {
 				continue
 			}
 		}
-		p.srv.handleDatagram(pkt.data, p.caddr, 0)
+		p.srv.handleDatagram(pkt.data, &local, pkt.from, 0)
 	}
 	for _, c := range []*Conn{p.cli, p.srv} {
 		if c == nil {
@@ -679,7 +713,10 @@ func (p *connSimPair) forge(payload []byte) ([]byte, error) {
 }
 
 // toServer delivers a datagram to the server right away.
-func (p *connSimPair) toServer(b []byte) { p.srv.handleDatagram(b, p.caddr, 0) }
+func (p *connSimPair) toServer(b []byte) {
+	local := connAddr(p.saddr)
+	p.srv.handleDatagram(b, &local, p.caddr, 0)
+}
 
 // serverErr is the server's close error (nil while open).
 func (p *connSimPair) serverErr() error {

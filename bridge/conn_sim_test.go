@@ -91,7 +91,39 @@ func connSimScenarios() []connSimScenario {
 			o.Loss = rng.Float64() * 0.10
 			return o
 		}},
+		{"preferred-address", 60, func(rng *rand.Rand) connSimOptions {
+			o := base(rng)
+			o.Preferred = true
+			o.PrefUnreachable = rng.Intn(4) == 0
+			if rng.Intn(2) == 0 {
+				o.Loss = rng.Float64() * 0.10
+				o.Reorder = rng.Float64() * 0.1
+			}
+			o.MaxStreamSize = 256 << 10
+			return o
+		}},
 	}
+}
+
+// checkPreferred holds a preferred-address seed to what the network
+// allowed: a client that reached the preferred address ended up there and
+// the transfer went on through it; an unreachable one left the connection
+// where it was.
+func checkPreferred(o connSimOptions, r connSimResult) error {
+	moved := r.ClientStats.PreferredAddress
+	switch {
+	case o.PrefUnreachable && moved:
+		return fmt.Errorf("moved to an unreachable preferred address")
+	case o.PrefUnreachable && r.ToPref != 0:
+		return fmt.Errorf("%d datagrams reached an unreachable address", r.ToPref)
+	case !o.PrefUnreachable && o.Loss == 0 && !moved:
+		return fmt.Errorf("did not move to the preferred address on a clean network (%d datagrams to it)", r.ToPref)
+	case moved && r.ServerStats.PeerMigrations != 1:
+		return fmt.Errorf("server saw %d migrations, want 1", r.ServerStats.PeerMigrations)
+	case moved && r.ToPref < 4:
+		return fmt.Errorf("moved, but only %d datagrams reached the preferred address", r.ToPref)
+	}
+	return nil
 }
 
 // TestConnSimulation runs two engines over a simulated network with
@@ -106,7 +138,7 @@ func TestConnSimulation(t *testing.T) {
 		t.Fatal(err)
 	}
 	before := liveBufs()
-	total := 0
+	total, prefMoved, prefSeeds := 0, 0, 0
 	for si, sc := range connSimScenarios() {
 		n := sc.seeds
 		if c := connSimSeedCount(); c > 0 {
@@ -128,6 +160,16 @@ func TestConnSimulation(t *testing.T) {
 				t.Fatalf("%s seed %d (replay: go test ./bridge -run TestConnSimulation -conn.seeds %d -conn.seed %d, TQUIC_SIM_TRACE=1 traces datagrams): %v\n options %+v\n client %+v\n server %+v",
 					sc.name, seed, all, seed, r.Err, o, r.ClientStats, r.ServerStats)
 			}
+			if sc.name == "preferred-address" {
+				prefSeeds++
+				if r.ClientStats.PreferredAddress {
+					prefMoved++
+				}
+				if err := checkPreferred(o, r); err != nil {
+					t.Fatalf("%s seed %d: %v\n options %+v\n client %+v\n server %+v", sc.name, seed, err, o,
+						r.ClientStats, r.ServerStats)
+				}
+			}
 			if sc.name == "v2-negotiation" && r.Version != Version2 {
 				t.Fatalf("%s seed %d: negotiated %#x, want v2", sc.name, seed, r.Version)
 			}
@@ -142,5 +184,5 @@ func TestConnSimulation(t *testing.T) {
 	if *connSimSeed < 0 && total < 500 && connSimSeedCount() == 0 {
 		t.Fatalf("only %d seeds ran", total)
 	}
-	t.Log(fmt.Sprintf("%d seeds", total))
+	t.Log(fmt.Sprintf("%d seeds; %d of %d preferred-address seeds moved", total, prefMoved, prefSeeds))
 }

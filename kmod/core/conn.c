@@ -461,9 +461,12 @@ enum tquic_addr_change tquic_conn_path_adopt(struct tquic_conn *c, struct tquic_
 {
 	u64 pto = max_u64(tquic_conn_pto(c), 2 * c->path->x->rtt.initial_rtt);
 	struct tquic_path *p = c->path;
-	enum tquic_addr_change ch;
+	enum tquic_addr_change ch, lch;
 	u32 i;
 
+	/* Our own address moving (to the preferred one) changes the path too. */
+	lch = p->local.family && np->local.family ?
+	      tquic_addr_classify(&p->local, &np->local) : TQUIC_ADDR_SAME;
 	p->local = np->local;
 	ch = tquic_path_peer_moved(p, &np->peer, tquic_ns_to_us(c->now), tquic_ns_to_us(pto));
 	if (ch != TQUIC_ADDR_SAME) {
@@ -476,8 +479,8 @@ enum tquic_addr_change tquic_conn_path_adopt(struct tquic_conn *c, struct tquic_
 			p->bytes_recv = np->bytes_recv;
 			p->bytes_sent = np->bytes_sent;
 		}
-		tquic_conn_path_moved(c, ch);
 	}
+	tquic_conn_path_moved(c, lch > ch ? lch : ch);
 	path_take_dcid(c, np);
 	for (i = 0; i < np->nresponses; i++)
 		tquic_path_on_challenge(p, np->responses[i]);

@@ -149,7 +149,10 @@ void tquic_path_free(struct tquic_path *p);
 void tquic_path_start_validation(struct tquic_path *p, u64 now_us, u64 pto_us);
 /* The peer's address is validated by other means (handshake, token). */
 void tquic_path_set_validated(struct tquic_path *p);
-/* Stops a validation in progress without a verdict (the address was proven elsewhere). */
+/*
+ * Ends a validation in progress as if it succeeded, without touching
+ * addr_validated: the address was proven on another path object.
+ */
 void tquic_path_cancel_validation(struct tquic_path *p);
 /*
  * A PATH_RESPONSE arrived (on any path).  Returns TQUIC_PATH_EV_VALIDATED

@@ -772,6 +772,14 @@ static void tquic_drain_events(struct sock *sk)
 		case TQUIC_EV_PEER_MIGRATED:
 			tquic_genl_conn_event(sk, TQUIC_EVENT_PATH_CHANGE);
 			break;
+		case TQUIC_EV_PREFERRED_ADDRESS: {
+			/* The peer moved us to its preferred address: not a local migration. */
+			u8 local = 0;
+
+			tquic_notify(sk, QUIC_EVENT_CONNECTION_MIGRATION, &local, sizeof(local));
+			tquic_genl_conn_event(sk, TQUIC_EVENT_PATH_CHANGE);
+			break;
+		}
 		default:
 			break;
 		}
