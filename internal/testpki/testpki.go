@@ -81,3 +81,16 @@ func writePEM(path, typ string, der []byte) error {
 	}
 	return nil
 }
+
+// LoadCAPool reads a PEM CA file (such as Files.CA) into a certificate pool.
+func LoadCAPool(path string) (*x509.CertPool, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("testpki: read CA: %w", err)
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(b) {
+		return nil, fmt.Errorf("testpki: no certificate in %s", path)
+	}
+	return pool, nil
+}

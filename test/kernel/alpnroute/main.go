@@ -10,8 +10,6 @@ package main
 import (
 	"context"
 	"crypto/tls"
-	"crypto/x509"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -22,6 +20,7 @@ import (
 
 	"github.com/quic-go/quic-go"
 
+	"github.com/tquic/tquic/internal/testpki"
 	"github.com/tquic/tquic/sockapi"
 )
 
@@ -46,13 +45,9 @@ func run(certFile, keyFile, caFile string) error {
 	if err != nil {
 		return fmt.Errorf("load server certificate: %w", err)
 	}
-	pem, err := os.ReadFile(caFile)
+	pool, err := testpki.LoadCAPool(caFile)
 	if err != nil {
-		return fmt.Errorf("read CA: %w", err)
-	}
-	pool := x509.NewCertPool()
-	if !pool.AppendCertsFromPEM(pem) {
-		return errors.New("no certificate in the CA file")
+		return err
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()

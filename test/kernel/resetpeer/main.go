@@ -8,7 +8,6 @@ package main
 import (
 	"context"
 	"crypto/tls"
-	"crypto/x509"
 	"errors"
 	"flag"
 	"fmt"
@@ -16,6 +15,8 @@ import (
 	"time"
 
 	"github.com/quic-go/quic-go"
+
+	"github.com/tquic/tquic/internal/testpki"
 )
 
 func main() {
@@ -31,13 +32,9 @@ func main() {
 }
 
 func run(addr, caFile, ready, goFile string) error {
-	pem, err := os.ReadFile(caFile)
+	pool, err := testpki.LoadCAPool(caFile)
 	if err != nil {
-		return fmt.Errorf("read CA: %w", err)
-	}
-	pool := x509.NewCertPool()
-	if !pool.AppendCertsFromPEM(pem) {
-		return errors.New("no certificate in the CA file")
+		return err
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
