@@ -1460,7 +1460,9 @@ func (c *Conn) shutdown() {
 // readLoop reads one of the client's own sockets (the current one, or
 // one that Migrate replaced, until it is closed).
 func (c *Conn) readLoop(sock *udpSocket) {
-	rb := newRecvBatch(recvBatchSize)
+	rb := recvBatches.Get().(*recvBatch)
+	// Reads are fed to the engine before the next one: nothing keeps rb.
+	defer recvBatches.Put(rb)
 	for {
 		msgs, err := sock.readBatch(rb, true)
 		if err != nil {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"unsafe"
@@ -118,6 +119,10 @@ type recvBatch struct {
 	hdrs  []unix.Mmsghdr
 	msgs  []recvMsg
 }
+
+// recvBatches recycles the read memory of connections that ended (about
+// half a megabyte each): a handshake should not have to allocate it.
+var recvBatches = sync.Pool{New: func() any { return newRecvBatch(recvBatchSize) }}
 
 func newRecvBatch(n int) *recvBatch {
 	rb := &recvBatch{
