@@ -217,7 +217,8 @@ int tquic_server_initial_crypto(const struct tquic_server_params *sp, const u8 *
 				size_t len, u8 *out, size_t cap, struct tquic_crypto_extent *ext,
 				u32 *n_ext, u32 max_ext, unsigned int gfp)
 {
-	struct tquic_keys client = {}, server = {};
+	u8 cs[TQUIC_INITIAL_SECRET_LEN], ss[TQUIC_INITIAL_SECRET_LEN];
+	struct tquic_keys client = {};
 	struct tquic_frame *f = NULL;
 	struct tquic_cursor cur;
 	struct tquic_hdr h;
@@ -231,13 +232,15 @@ int tquic_server_initial_crypto(const struct tquic_server_params *sp, const u8 *
 	if (!pkt)
 		return -ENOMEM;
 	memcpy(pkt, dgram, h.len);
-	ret = tquic_initial_keys(sp->version, sp->dcid, sp->dcid_len, &client, &server, gfp);
+	/* Only the client's keys: the server's are not needed to read it. */
+	ret = tquic_initial_secrets(sp->version, sp->dcid, sp->dcid_len, cs, ss);
+	if (!ret)
+		ret = tquic_keys_init(&client, sp->version, TQUIC_SUITE_AES_128_GCM_SHA256, cs,
+				      sizeof(cs), gfp);
+	tquic_memzero_explicit(cs, sizeof(cs));
+	tquic_memzero_explicit(ss, sizeof(ss));
 	if (ret)
 		goto out;
-	/* The header was parsed from @dgram: the same bytes sit in @pkt. */
-	h.dcid = pkt + (h.dcid - dgram);
-	h.scid = pkt + (h.scid - dgram);
-	h.token = h.token ? pkt + (h.token - dgram) : NULL;
 	if (tquic_packet_unprotect(&client, pkt, &h, 0, false, 0)) {
 		ret = -EBADMSG;
 		goto out;
@@ -266,7 +269,6 @@ int tquic_server_initial_crypto(const struct tquic_server_params *sp, const u8 *
 out:
 	tquic_mem_free(f);
 	tquic_keys_destroy(&client);
-	tquic_keys_destroy(&server);
 	tquic_memzero_explicit(pkt, h.len);
 	tquic_mem_free(pkt);
 	return ret;
