@@ -3,6 +3,7 @@ package bridge
 /*
 #include <stdlib.h>
 #include "glue.h"
+#include "aesgcm.h"
 */
 import "C"
 
@@ -242,4 +243,31 @@ func (ks *Keys) Seal(dst, nonce, aad, plaintext []byte) ([]byte, error) {
 		return nil, err
 	}
 	return append(dst, out...), nil
+}
+
+// Open opens ciphertext (with its tag) with the raw AEAD of these keys, the
+// counterpart of Seal: it returns the plaintext appended to dst.
+func (ks *Keys) Open(dst, nonce, aad, ciphertext []byte) ([]byte, error) {
+	if len(nonce) != C.TQUIC_AEAD_NONCE_LEN {
+		return nil, fmt.Errorf("open: nonce of %d bytes", len(nonce))
+	}
+	if len(ciphertext) < C.TQUIC_AEAD_TAG_LEN {
+		return nil, fmt.Errorf("open: %d bytes, shorter than a tag", len(ciphertext))
+	}
+	out := make([]byte, len(ciphertext)-C.TQUIC_AEAD_TAG_LEN)
+	rc := C.tquic_aead_open(ks.k.pkt.aead, bptr(nonce), bptr(aad), C.size_t(len(aad)),
+		bptr(ciphertext), bptr(out), C.size_t(len(ciphertext)))
+	if err := engineErr("open", rc); err != nil {
+		return nil, err
+	}
+	return append(dst, out...), nil
+}
+
+// setFastAES makes the keys made from now on use the VAES AES-GCM (where
+// the CPU has it) or OpenSSL's, and returns the previous choice: tests
+// cover both.
+func setFastAES(on bool) bool {
+	prev := !bool(C.tqb_gcm_off)
+	C.tqb_gcm_off = C.bool(!on)
+	return prev
 }

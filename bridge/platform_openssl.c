@@ -1,8 +1,10 @@
 // SPDX-License-Identifier: GPL-2.0 OR MIT
 /*
  * The user-space platform of the TQUIC engine: memory from libc, crypto
- * from OpenSSL libcrypto (EVP).  Each key object owns its cipher contexts;
- * a key object is used by one thread at a time, as in the kernel host.
+ * from OpenSSL libcrypto (EVP), but for AES-GCM and AES header protection
+ * on CPUs with VAES (aesgcm.c: EVP costs more per packet than the cipher).
+ * Each key object owns its cipher contexts; a key object is used by one
+ * thread at a time, as in the kernel host.
  */
 #include <limits.h>
 #include <pthread.h>
@@ -17,6 +19,7 @@
 
 #include "platform.h"
 #include "glue.h"
+#include "aesgcm.h"
 
 void *tquic_mem_alloc(size_t size, unsigned int gfp)
 {
@@ -74,9 +77,12 @@ size_t tqb_log_take(char *out, size_t cap)
 	return n;
 }
 
+/* AES-GCM keys use gcm where the CPU has VAES, else the EVP contexts. */
 struct tquic_aead {
 	EVP_CIPHER_CTX *enc;
 	EVP_CIPHER_CTX *dec;
+	bool fast;
+	struct tqb_gcm gcm;
 };
 
 static const EVP_CIPHER *tqb_aead_cipher(enum tquic_aead_alg alg,
@@ -105,6 +111,11 @@ struct tquic_aead *tquic_aead_alloc(enum tquic_aead_alg alg, const u8 *key,
 	a = calloc(1, sizeof(*a));
 	if (!a)
 		return NULL;
+	if (alg != TQUIC_AEAD_CHACHA20_POLY1305 && tqb_gcm_usable()) {
+		a->fast = !tqb_gcm_init(&a->gcm, key, key_len);
+		if (a->fast)
+			return a;
+	}
 	a->enc = EVP_CIPHER_CTX_new();
 	a->dec = EVP_CIPHER_CTX_new();
 	if (!a->enc || !a->dec ||
@@ -122,6 +133,7 @@ void tquic_aead_free(struct tquic_aead *aead)
 		return;
 	EVP_CIPHER_CTX_free(aead->enc);
 	EVP_CIPHER_CTX_free(aead->dec);
+	OPENSSL_cleanse(aead, sizeof(*aead));
 	free(aead);
 }
 
@@ -134,6 +146,10 @@ int tquic_aead_seal(struct tquic_aead *aead, const u8 *nonce,
 
 	if (len > INT_MAX - 64 || aad_len > INT_MAX)
 		return -EINVAL;
+	if (aead->fast) {
+		tqb_gcm_seal(&aead->gcm, nonce, aad, aad_len, src, dst, len);
+		return 0;
+	}
 	if (EVP_EncryptInit_ex(c, NULL, NULL, NULL, nonce) != 1)
 		return -EIO;
 	if (aad_len && EVP_EncryptUpdate(c, NULL, &n, aad, (int)aad_len) != 1)
@@ -160,6 +176,8 @@ int tquic_aead_open(struct tquic_aead *aead, const u8 *nonce,
 		return -EBADMSG;
 	if (len > INT_MAX || aad_len > INT_MAX)
 		return -EINVAL;
+	if (aead->fast)
+		return tqb_gcm_open(&aead->gcm, nonce, aad, aad_len, src, dst, len);
 	ct_len = len - TQUIC_AEAD_TAG_LEN;
 	memcpy(tag, src + ct_len, sizeof(tag));
 	if (EVP_DecryptInit_ex(c, NULL, NULL, NULL, nonce) != 1 ||
@@ -175,8 +193,10 @@ int tquic_aead_open(struct tquic_aead *aead, const u8 *nonce,
 }
 
 struct tquic_hp {
-	EVP_CIPHER_CTX *ctx;		/* AES-ECB */
+	EVP_CIPHER_CTX *ctx;		/* AES-ECB without VAES */
 	enum tquic_hp_alg alg;
+	bool fast;			/* AES in aes */
+	struct tqb_aes aes;
 	u32 chacha_key[8];		/* ChaCha20 */
 };
 
@@ -272,6 +292,11 @@ struct tquic_hp *tquic_hp_alloc(enum tquic_hp_alg alg, const u8 *key,
 	if (!hp)
 		return NULL;
 	hp->alg = alg;
+	if (tqb_gcm_usable()) {
+		hp->fast = !tqb_aes_init(&hp->aes, key, key_len);
+		if (hp->fast)
+			return hp;
+	}
 	hp->ctx = EVP_CIPHER_CTX_new();
 	if (!hp->ctx ||
 	    EVP_EncryptInit_ex(hp->ctx, cipher, NULL, key, NULL) != 1 ||
@@ -298,6 +323,11 @@ int tquic_hp_mask(struct tquic_hp *hp, const u8 *sample, u8 *mask)
 	if (hp->alg == TQUIC_HP_CHACHA20) {
 		/* counter = sample[0..3] (little endian), nonce = sample[4..15] */
 		tqb_chacha20_block(hp->chacha_key, sample, mask, TQUIC_HP_MASK_LEN);
+		return 0;
+	}
+	if (hp->fast) {
+		tqb_aes_block(&hp->aes, sample, block);
+		memcpy(mask, block, TQUIC_HP_MASK_LEN);
 		return 0;
 	}
 	/* One ECB block; EVP_Cipher skips EVP_EncryptUpdate's buffering. */
