@@ -5,8 +5,9 @@
  * GHASH is computed as POLYVAL (RFC 8452): GHASH(H, X...) =
  * ByteReverse(POLYVAL(mulX(ByteReverse(H)), ByteReverse(X)...)), whose
  * little-endian field elements suit the carry-less multiply.  Eight blocks
- * are hashed per reduction, with the powers H^8..H^1; the counter mode
- * runs eight blocks at a time, two per 256-bit register.
+ * are hashed per reduction, with the powers H^8..H^1 (Karatsuba: three
+ * multiplies a block); the counter mode runs eight blocks at a time, two
+ * per 256-bit register, in the same loop as their hashing.
  */
 #include <errno.h>
 #include <string.h>
@@ -161,38 +162,65 @@ TGT int tqb_gcm_init(struct tqb_gcm *g, const uint8_t *key, size_t key_len)
 	p = h;
 	for (i = 7; i >= 0; i--) {
 		_mm_storeu_si128((__m128i *)g->hpow[i], p);
+		/* Both halves XORed, in both lanes: Karatsuba's middle factor. */
+		_mm_storeu_si128((__m128i *)g->hkar[i],
+				 _mm_xor_si128(_mm_unpacklo_epi64(p, p), _mm_unpackhi_epi64(p, p)));
 		p = gf_mul(p, h);
 	}
 	return 0;
 }
 
-/* Hashes @len bytes into @acc, the last block zero-padded. */
-static TGT __m128i ghash(const struct tqb_gcm *g, __m128i acc, const uint8_t *p, size_t len)
+/*
+ * Hashes the eight blocks of c0..c3 (two per register, in memory order)
+ * into @acc: one Karatsuba product per block with H^8 .. H^1, one reduction.
+ */
+/* One register of two blocks times the powers at @i, accumulated. */
+#define GHASH2(d, i)							\
+	do {								\
+		__m256i k_ = _mm256_loadu_si256((const __m256i *)g->hpow[i]); \
+		__m256i kk_ = _mm256_loadu_si256((const __m256i *)g->hkar[i]); \
+		__m256i dd_ = _mm256_xor_si256(d, _mm256_shuffle_epi32(d, 0x4e)); \
+		l = _mm256_xor_si256(l, _mm256_clmulepi64_epi128(d, k_, 0x00)); \
+		h = _mm256_xor_si256(h, _mm256_clmulepi64_epi128(d, k_, 0x11)); \
+		m = _mm256_xor_si256(m, _mm256_clmulepi64_epi128(dd_, kk_, 0x00)); \
+	} while (0)
+
+static inline TGT __m128i ghash8(const struct tqb_gcm *g, __m128i acc, __m256i c0, __m256i c1,
+				 __m256i c2, __m256i c3)
 {
 	const __m256i rev = _mm256_broadcastsi128_si256(_mm_setr_epi8(15, 14, 13, 12, 11, 10, 9, 8,
 								      7, 6, 5, 4, 3, 2, 1, 0));
+	__m256i l = _mm256_setzero_si256(), m = l, h = l;
+	__m128i lo, hi, mid;
+
+	c0 = _mm256_xor_si256(_mm256_shuffle_epi8(c0, rev), _mm256_zextsi128_si256(acc));
+	c1 = _mm256_shuffle_epi8(c1, rev);
+	c2 = _mm256_shuffle_epi8(c2, rev);
+	c3 = _mm256_shuffle_epi8(c3, rev);
+	GHASH2(c0, 0);
+	GHASH2(c1, 2);
+	GHASH2(c2, 4);
+	GHASH2(c3, 6);
+	lo = _mm_xor_si128(_mm256_castsi256_si128(l), _mm256_extracti128_si256(l, 1));
+	hi = _mm_xor_si128(_mm256_castsi256_si128(h), _mm256_extracti128_si256(h, 1));
+	mid = _mm_xor_si128(_mm256_castsi256_si128(m), _mm256_extracti128_si256(m, 1));
+	return gf_finish(lo, _mm_xor_si128(mid, _mm_xor_si128(lo, hi)), hi);
+}
+
+static inline TGT __m256i load256(const uint8_t *p)
+{
+	return _mm256_loadu_si256((const __m256i *)p);
+}
+
+/* Hashes @len bytes into @acc, the last block zero-padded. */
+static TGT __m128i ghash(const struct tqb_gcm *g, __m128i acc, const uint8_t *p, size_t len)
+{
 	__m128i lo, mid, hi, x;
 	uint8_t last[16];
 	size_t n, i;
 
-	for (; len >= 128; len -= 128, p += 128) {
-		__m256i l = _mm256_setzero_si256(), m = l, h = l;
-
-		for (i = 0; i < 4; i++) {
-			__m256i d = _mm256_shuffle_epi8(_mm256_loadu_si256((const __m256i *)(p + 32 * i)), rev);
-			__m256i k = _mm256_loadu_si256((const __m256i *)g->hpow[2 * i]);
-
-			if (i == 0)
-				d = _mm256_xor_si256(d, _mm256_zextsi128_si256(acc));
-			l = _mm256_xor_si256(l, _mm256_clmulepi64_epi128(d, k, 0x00));
-			h = _mm256_xor_si256(h, _mm256_clmulepi64_epi128(d, k, 0x11));
-			m = _mm256_xor_si256(m, _mm256_clmulepi64_epi128(d, k, 0x01));
-			m = _mm256_xor_si256(m, _mm256_clmulepi64_epi128(d, k, 0x10));
-		}
-		acc = gf_finish(_mm_xor_si128(_mm256_castsi256_si128(l), _mm256_extracti128_si256(l, 1)),
-				_mm_xor_si128(_mm256_castsi256_si128(m), _mm256_extracti128_si256(m, 1)),
-				_mm_xor_si128(_mm256_castsi256_si128(h), _mm256_extracti128_si256(h, 1)));
-	}
+	for (; len >= 128; len -= 128, p += 128)
+		acc = ghash8(g, acc, load256(p), load256(p + 32), load256(p + 64), load256(p + 96));
 	if (!len)
 		return acc;
 	/* The last n <= 8 blocks, with H^n .. H^1. */
@@ -215,108 +243,89 @@ static TGT __m128i ghash(const struct tqb_gcm *g, __m128i acc, const uint8_t *p,
 	return gf_finish(lo, mid, hi);
 }
 
-/* Encrypts one 256-bit register of two blocks. */
-#define AES2(b, a, rounds)						\
-	do {								\
-		int r_;							\
-		b = _mm256_xor_si256(b, _mm256_broadcastsi128_si256(rkey(a, 0))); \
-		for (r_ = 1; r_ < (rounds); r_++)			\
-			b = _mm256_aesenc_epi128(b, _mm256_broadcastsi128_si256(rkey(a, r_))); \
-		b = _mm256_aesenclast_epi128(b, _mm256_broadcastsi128_si256(rkey(a, rounds))); \
-	} while (0)
-
 /*
- * XORs @len bytes of @src with the key stream from counter block @ctr0
- * (inc32 per block) into @dst.
+ * Counter mode: the counter blocks of two registers hold the 32-bit
+ * big-endian counter word as a little-endian lane (swap is its own
+ * inverse), so that inc32 is an addition.
  */
-static TGT void ctr_xor(const struct tqb_aes *a, __m128i ctr0, const uint8_t *src, uint8_t *dst,
-			size_t len)
+struct ctr {
+	__m256i c;
+	__m256i swap;
+};
+
+static inline TGT struct ctr ctr_start(__m128i j0)
 {
-	/* The 32-bit big-endian counter word as a little-endian lane, and back. */
-	const __m256i swap = _mm256_broadcastsi128_si256(_mm_setr_epi8(0, 1, 2, 3, 4, 5, 6, 7, 8, 9,
-								       10, 11, 15, 14, 13, 12));
-	const __m256i two = _mm256_setr_epi32(0, 0, 0, 2, 0, 0, 0, 2);
-	const int rounds = a->rounds;
-	__m256i c, b0, b1, b2, b3;
-	uint8_t tmp[32];
-	size_t n;
-	int r;
+	struct ctr ct;
 
-	c = _mm256_shuffle_epi8(_mm256_broadcastsi128_si256(ctr0), swap);
-	c = _mm256_add_epi32(c, _mm256_setr_epi32(0, 0, 0, 1, 0, 0, 0, 2));
-	for (; len >= 128; len -= 128, src += 128, dst += 128) {
-		b0 = _mm256_shuffle_epi8(c, swap);
-		c = _mm256_add_epi32(c, two);
-		b1 = _mm256_shuffle_epi8(c, swap);
-		c = _mm256_add_epi32(c, two);
-		b2 = _mm256_shuffle_epi8(c, swap);
-		c = _mm256_add_epi32(c, two);
-		b3 = _mm256_shuffle_epi8(c, swap);
-		c = _mm256_add_epi32(c, two);
-		{
-			__m256i k = _mm256_broadcastsi128_si256(rkey(a, 0));
-
-			b0 = _mm256_xor_si256(b0, k);
-			b1 = _mm256_xor_si256(b1, k);
-			b2 = _mm256_xor_si256(b2, k);
-			b3 = _mm256_xor_si256(b3, k);
-		}
-		for (r = 1; r < rounds; r++) {
-			__m256i k = _mm256_broadcastsi128_si256(rkey(a, r));
-
-			b0 = _mm256_aesenc_epi128(b0, k);
-			b1 = _mm256_aesenc_epi128(b1, k);
-			b2 = _mm256_aesenc_epi128(b2, k);
-			b3 = _mm256_aesenc_epi128(b3, k);
-		}
-		{
-			__m256i k = _mm256_broadcastsi128_si256(rkey(a, rounds));
-
-			b0 = _mm256_aesenclast_epi128(b0, k);
-			b1 = _mm256_aesenclast_epi128(b1, k);
-			b2 = _mm256_aesenclast_epi128(b2, k);
-			b3 = _mm256_aesenclast_epi128(b3, k);
-		}
-		_mm256_storeu_si256((__m256i *)dst, _mm256_xor_si256(b0,
-					_mm256_loadu_si256((const __m256i *)src)));
-		_mm256_storeu_si256((__m256i *)(dst + 32), _mm256_xor_si256(b1,
-					_mm256_loadu_si256((const __m256i *)(src + 32))));
-		_mm256_storeu_si256((__m256i *)(dst + 64), _mm256_xor_si256(b2,
-					_mm256_loadu_si256((const __m256i *)(src + 64))));
-		_mm256_storeu_si256((__m256i *)(dst + 96), _mm256_xor_si256(b3,
-					_mm256_loadu_si256((const __m256i *)(src + 96))));
-	}
-	for (; len; len -= n, src += n, dst += n) {
-		n = len < 32 ? len : 32;
-		b0 = _mm256_shuffle_epi8(c, swap);
-		c = _mm256_add_epi32(c, two);
-		AES2(b0, a, rounds);
-		if (n == 32) {
-			_mm256_storeu_si256((__m256i *)dst, _mm256_xor_si256(b0,
-						_mm256_loadu_si256((const __m256i *)src)));
-			continue;
-		}
-		memcpy(tmp, src, n);
-		_mm256_storeu_si256((__m256i *)tmp, _mm256_xor_si256(b0,
-					_mm256_loadu_si256((const __m256i *)tmp)));
-		memcpy(dst, tmp, n);
-	}
+	ct.swap = _mm256_broadcastsi128_si256(_mm_setr_epi8(0, 1, 2, 3, 4, 5, 6, 7, 8, 9,
+							    10, 11, 15, 14, 13, 12));
+	ct.c = _mm256_shuffle_epi8(_mm256_broadcastsi128_si256(j0), ct.swap);
+	/* The first data block is inc32(J0). */
+	ct.c = _mm256_add_epi32(ct.c, _mm256_setr_epi32(0, 0, 0, 1, 0, 0, 0, 2));
+	return ct;
 }
 
-/* The tag of @aad and the ciphertext @ct, XORed with E(K, J0) by the caller. */
-static TGT __m128i gcm_hash(const struct tqb_gcm *g, const uint8_t *aad, size_t aad_len,
-			    const uint8_t *ct, size_t len)
+/* The next two counter blocks. */
+static inline TGT __m256i ctr_next(struct ctr *ct)
 {
-	__m128i acc = _mm_setzero_si128(), lens;
+	__m256i b = _mm256_shuffle_epi8(ct->c, ct->swap);
 
-	if (aad_len)
-		acc = ghash(g, acc, aad, aad_len);
-	if (len)
-		acc = ghash(g, acc, ct, len);
+	ct->c = _mm256_add_epi32(ct->c, _mm256_setr_epi32(0, 0, 0, 2, 0, 0, 0, 2));
+	return b;
+}
+
+/* The key stream of the next eight blocks (written out: kept in registers). */
+static inline TGT void ctr8(const struct tqb_aes *a, struct ctr *ct, __m256i b[4])
+{
+	__m256i k = _mm256_broadcastsi128_si256(rkey(a, 0));
+	__m256i b0, b1, b2, b3;
+	int r;
+
+	b0 = _mm256_xor_si256(ctr_next(ct), k);
+	b1 = _mm256_xor_si256(ctr_next(ct), k);
+	b2 = _mm256_xor_si256(ctr_next(ct), k);
+	b3 = _mm256_xor_si256(ctr_next(ct), k);
+	for (r = 1; r < a->rounds; r++) {
+		k = _mm256_broadcastsi128_si256(rkey(a, r));
+		b0 = _mm256_aesenc_epi128(b0, k);
+		b1 = _mm256_aesenc_epi128(b1, k);
+		b2 = _mm256_aesenc_epi128(b2, k);
+		b3 = _mm256_aesenc_epi128(b3, k);
+	}
+	k = _mm256_broadcastsi128_si256(rkey(a, a->rounds));
+	b[0] = _mm256_aesenclast_epi128(b0, k);
+	b[1] = _mm256_aesenclast_epi128(b1, k);
+	b[2] = _mm256_aesenclast_epi128(b2, k);
+	b[3] = _mm256_aesenclast_epi128(b3, k);
+}
+
+/* XORs the key stream into @len < 128 bytes. */
+static TGT void ctr_tail(const struct tqb_aes *a, struct ctr *ct, const uint8_t *src, uint8_t *dst,
+			 size_t len)
+{
+	__m256i k[4];
+	uint8_t tmp[128];
+	size_t i;
+
+	if (!len)
+		return;
+	ctr8(a, ct, k);
+	memcpy(tmp, src, len);
+	for (i = 0; i < 4; i++)
+		_mm256_storeu_si256((__m256i *)(tmp + 32 * i),
+				    _mm256_xor_si256(k[i], load256(tmp + 32 * i)));
+	memcpy(dst, tmp, len);
+}
+
+/* The GHASH of @aad and the ciphertext @ct is @acc; the tag's, with J0. */
+static TGT __m128i gcm_tag(const struct tqb_gcm *g, __m128i acc, size_t aad_len, size_t len,
+			   __m128i j0)
+{
 	/* The length block, big-endian bit counts, byte-reversed for POLYVAL. */
-	lens = _mm_set_epi64x((long long)(aad_len * 8), (long long)(len * 8));
+	__m128i lens = _mm_set_epi64x((long long)(aad_len * 8), (long long)(len * 8));
+
 	acc = gf_mul(_mm_xor_si128(acc, lens), hpow(g, 7));
-	return bswap128(acc);
+	return _mm_xor_si128(bswap128(acc), aes_enc(&g->aes, j0));
 }
 
 static TGT __m128i j0_block(const uint8_t *nonce)
@@ -331,31 +340,71 @@ static TGT __m128i j0_block(const uint8_t *nonce)
 	return _mm_loadu_si128((const __m128i *)j0);
 }
 
+/* Each eight blocks are encrypted and hashed in one pass (the units overlap). */
 TGT void tqb_gcm_seal(const struct tqb_gcm *g, const uint8_t *nonce, const uint8_t *aad,
 		      size_t aad_len, const uint8_t *src, uint8_t *dst, size_t len)
 {
-	__m128i j0 = j0_block(nonce), tag;
+	__m128i j0 = j0_block(nonce), acc = _mm_setzero_si128();
+	struct ctr ct = ctr_start(j0);
+	size_t left = len;
+	__m256i k[4], c0, c1, c2, c3;
 
-	ctr_xor(&g->aes, j0, src, dst, len);
-	tag = _mm_xor_si128(gcm_hash(g, aad, aad_len, dst, len), aes_enc(&g->aes, j0));
-	_mm_storeu_si128((__m128i *)(dst + len), tag);
+	if (aad_len)
+		acc = ghash(g, acc, aad, aad_len);
+	for (; left >= 128; left -= 128, src += 128, dst += 128) {
+		ctr8(&g->aes, &ct, k);
+		c0 = _mm256_xor_si256(k[0], load256(src));
+		c1 = _mm256_xor_si256(k[1], load256(src + 32));
+		c2 = _mm256_xor_si256(k[2], load256(src + 64));
+		c3 = _mm256_xor_si256(k[3], load256(src + 96));
+		_mm256_storeu_si256((__m256i *)dst, c0);
+		_mm256_storeu_si256((__m256i *)(dst + 32), c1);
+		_mm256_storeu_si256((__m256i *)(dst + 64), c2);
+		_mm256_storeu_si256((__m256i *)(dst + 96), c3);
+		acc = ghash8(g, acc, c0, c1, c2, c3);
+	}
+	ctr_tail(&g->aes, &ct, src, dst, left);
+	acc = ghash(g, acc, dst, left);
+	_mm_storeu_si128((__m128i *)(dst + left), gcm_tag(g, acc, aad_len, len, j0));
 }
 
 TGT int tqb_gcm_open(const struct tqb_gcm *g, const uint8_t *nonce, const uint8_t *aad,
 		     size_t aad_len, const uint8_t *src, uint8_t *dst, size_t len)
 {
-	__m128i j0, tag, diff;
+	__m128i j0 = j0_block(nonce), acc = _mm_setzero_si128(), diff;
+	struct ctr ct = ctr_start(j0);
+	uint8_t *out = dst;
+	size_t left;
+	__m256i k[4], c0, c1, c2, c3;
 
 	if (len < 16)
 		return -EBADMSG;
 	len -= 16;
-	j0 = j0_block(nonce);
-	tag = _mm_xor_si128(gcm_hash(g, aad, aad_len, src, len), aes_enc(&g->aes, j0));
-	/* Compared in constant time. */
-	diff = _mm_xor_si128(tag, _mm_loadu_si128((const __m128i *)(src + len)));
-	if (!_mm_testz_si128(diff, diff))
+	left = len;
+	if (aad_len)
+		acc = ghash(g, acc, aad, aad_len);
+	for (; left >= 128; left -= 128, src += 128, dst += 128) {
+		c0 = load256(src);
+		c1 = load256(src + 32);
+		c2 = load256(src + 64);
+		c3 = load256(src + 96);
+		ctr8(&g->aes, &ct, k);
+		_mm256_storeu_si256((__m256i *)dst, _mm256_xor_si256(k[0], c0));
+		_mm256_storeu_si256((__m256i *)(dst + 32), _mm256_xor_si256(k[1], c1));
+		_mm256_storeu_si256((__m256i *)(dst + 64), _mm256_xor_si256(k[2], c2));
+		_mm256_storeu_si256((__m256i *)(dst + 96), _mm256_xor_si256(k[3], c3));
+		acc = ghash8(g, acc, c0, c1, c2, c3);
+	}
+	/* Hashed before it is decrypted: src may be dst. */
+	acc = ghash(g, acc, src, left);
+	diff = _mm_xor_si128(gcm_tag(g, acc, aad_len, len, j0),
+			     _mm_loadu_si128((const __m128i *)(src + left)));
+	ctr_tail(&g->aes, &ct, src, dst, left);
+	/* Compared in constant time; no unauthenticated plaintext is left. */
+	if (!_mm_testz_si128(diff, diff)) {
+		memset(out, 0, len);
 		return -EBADMSG;
-	ctr_xor(&g->aes, j0, src, dst, len);
+	}
 	return 0;
 }
 

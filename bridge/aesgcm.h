@@ -24,6 +24,8 @@ struct tqb_gcm {
 	struct tqb_aes aes;
 	/* H^8 .. H^1, in the POLYVAL domain (RFC 8452 appendix A). */
 	uint8_t hpow[8][16];
+	/* Each power's two 64-bit halves XORed (twice). */
+	uint8_t hkar[8][16];
 };
 
 /* Whether this CPU runs the functions below (and tqb_gcm_off is false). */
