@@ -108,6 +108,16 @@ static void rearm(struct tquic_ackmgr *am, enum tquic_pn_space space)
 	else
 		s->deadline = tquic_sat_add(s->first_unacked_time,
 					    space_max_ack_delay(am, space));
+	if (s->eliciting && s->deadline < s->hold_until)
+		s->deadline = s->hold_until;
+}
+
+void tquic_ackmgr_hold(struct tquic_ackmgr *am, enum tquic_pn_space space, u64 until)
+{
+	if (!space_ok(am, space))
+		return;
+	am->sp[space].hold_until = until;
+	rearm(am, space);
 }
 
 int tquic_ackmgr_on_ack_frequency(struct tquic_ackmgr *am,
@@ -326,7 +336,8 @@ bool tquic_ackmgr_should_send(const struct tquic_ackmgr *am,
 	if (!space_ok(am, space))
 		return false;
 	s = &am->sp[space];
-	return s->eliciting && s->nranges && (s->immediate || s->deadline <= now);
+	return s->eliciting && s->nranges && now >= s->hold_until &&
+	       (s->immediate || s->deadline <= now);
 }
 
 bool tquic_ackmgr_has_pending(const struct tquic_ackmgr *am,

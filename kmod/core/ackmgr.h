@@ -38,6 +38,7 @@ struct tquic_ackmgr_space {
 	u64 largest_reported;	/* Largest Acknowledged of the last ACK sent */
 	u64 first_unacked_time;	/* arrival of the oldest unacknowledged ack-eliciting packet */
 	u64 deadline;		/* TQUIC_TIME_NONE when no ACK is due */
+	u64 hold_until;		/* no ACK-only packet before (0: none) */
 	u32 eliciting;		/* ack-eliciting packets since the last ACK */
 	bool pending;		/* anything received since the last ACK */
 	bool immediate;
@@ -70,6 +71,11 @@ void tquic_ackmgr_release(struct tquic_ackmgr *am);
 void tquic_ackmgr_set_max_ranges(struct tquic_ackmgr *am, u32 n);
 void tquic_ackmgr_set_path_ack(struct tquic_ackmgr *am, bool on);
 void tquic_ackmgr_set_accurate_ecn(struct tquic_ackmgr *am, bool on);
+/*
+ * Sends no ACK of @space on its own before @until (0 lifts the hold); an
+ * ACK still rides on any packet of the space sent meanwhile.
+ */
+void tquic_ackmgr_hold(struct tquic_ackmgr *am, enum tquic_pn_space space, u64 until);
 /* Our min_ack_delay transport parameter (enables ACK_FREQUENCY checks). */
 void tquic_ackmgr_set_min_ack_delay(struct tquic_ackmgr *am, u64 ns);
 

@@ -691,6 +691,9 @@ static struct tquic_conn *conn_alloc(const struct tquic_conn_config *cfg, bool i
 	*err = path0_new(c, local, peer, validated);
 	if (*err)
 		goto fail_path;
+	if (is_server)
+		tquic_ackmgr_hold(&c->path->x->ack, TQUIC_PN_SPACE_INITIAL,
+				  tquic_sat_add(now, TQUIC_SERVER_INITIAL_ACK_HOLD_NS));
 	return c;
 
 fail_path:
@@ -1011,6 +1014,9 @@ int tquic_conn_crypto_write(struct tquic_conn *c, enum tquic_level level,
 	space = tquic_level_space(level);
 	if (c->discarded[space])
 		return -ESTALE;
+	/* The ServerHello carries the held ACK of the client's Initials. */
+	if (c->is_server && space == TQUIC_PN_SPACE_INITIAL)
+		tquic_ackmgr_hold(&c->path->x->ack, space, 0);
 	return tquic_crypto_stream_write(&c->cs[space], data, len, gfp);
 }
 

@@ -32,6 +32,14 @@
 #define TQUIC_CONN_SCRATCH		96	/* frame records per datagram */
 #define TQUIC_CONN_MAX_PKTS		4	/* packets coalesced per datagram */
 #define TQUIC_CONN_DGRAM_MAX_QUEUE	1024
+/*
+ * A server's first ACK rides on its ServerHello, as it does where TLS runs
+ * inline, unless TLS takes longer than this.  An early ACK-only packet
+ * hands the client an RTT sample that leaves out the server's handshake
+ * work, and its PTO then probes a busy server again and again (RFC 9002
+ * 6.2.1 asks clients not to; this keeps them from having to).
+ */
+#define TQUIC_SERVER_INITIAL_ACK_HOLD_NS	(100ULL * 1000 * 1000)
 
 enum tquic_conn_state {
 	TQUIC_CONN_HANDSHAKE = 0,
