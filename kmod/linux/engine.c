@@ -168,7 +168,13 @@ void tquic_engine_sock_destroy(struct sock *sk)
 
 int __init tquic_engine_init(void)
 {
-	tquic_wq = alloc_workqueue("tquic", WQ_HIGHPRI, 0);
+	/*
+	 * Unbound: a socket's work is queued from the softirq of whoever
+	 * sent to it, over veth or loopback the peer's own CPU; bound to that
+	 * CPU, a receiver's decryption would compete with its sender while
+	 * another CPU idles.
+	 */
+	tquic_wq = alloc_workqueue("tquic", WQ_UNBOUND | WQ_HIGHPRI, 0);
 	return tquic_wq ? 0 : -ENOMEM;
 }
 
