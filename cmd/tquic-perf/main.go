@@ -36,6 +36,11 @@ import (
 
 const alpn = "tquic-perf"
 
+// handshakeTimeout is every QUIC implementation's handshake budget: one
+// figure, so that a loaded machine (32 handshakes in flight under QEMU/TCG)
+// fails neither side sooner than the other.
+const handshakeTimeout = 20 * time.Second
+
 // Implementations a run can use.
 const (
 	implKernel = "kernel"
@@ -169,14 +174,15 @@ func runServer(c *cli.Context) error {
 	case implKernel:
 		l, err := sockapi.Listen(c.String("listen"), tlsConf, &sockapi.Config{Version: version,
 			Congestion: c.String("congestion"), EnableDatagrams: true, MaxIncomingStreams: 1000,
-			MaxIdleTimeout: c.Duration("idle-timeout")})
+			MaxIdleTimeout: c.Duration("idle-timeout"), HandshakeTimeout: handshakeTimeout})
 		if err != nil {
 			return err
 		}
 		ln = l
 	case implQUICGo:
 		l, err := quicgoadapter.Listen(c.String("listen"), tlsConf, &quic.Config{EnableDatagrams: true,
-			MaxIncomingStreams: 1000, Versions: quicGoVersions(version), MaxIdleTimeout: c.Duration("idle-timeout")})
+			MaxIncomingStreams: 1000, Versions: quicGoVersions(version), MaxIdleTimeout: c.Duration("idle-timeout"),
+			HandshakeIdleTimeout: handshakeTimeout})
 		if err != nil {
 			return err
 		}
@@ -357,7 +363,7 @@ func dialer(impl string, version uint32, congestion string, idle time.Duration) 
 	switch impl {
 	case implKernel:
 		cfg := &sockapi.Config{Version: version, Congestion: congestion, EnableDatagrams: true,
-			MaxIdleTimeout: idle}
+			MaxIdleTimeout: idle, HandshakeTimeout: handshakeTimeout}
 		return func(ctx context.Context, addr string, tlsConf *tls.Config) (transport.Connection, error) {
 			c, err := sockapi.Dial(ctx, addr, tlsConf, cfg)
 			if err != nil {
@@ -367,7 +373,7 @@ func dialer(impl string, version uint32, congestion string, idle time.Duration) 
 		}, nil
 	case implQUICGo:
 		return quicgoadapter.Dialer(&quic.Config{EnableDatagrams: true, Versions: quicGoVersions(version),
-			MaxIdleTimeout: idle}), nil
+			MaxIdleTimeout: idle, HandshakeIdleTimeout: handshakeTimeout}), nil
 	}
 	return nil, fmt.Errorf("unknown --impl %q", impl)
 }
