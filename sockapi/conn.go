@@ -529,21 +529,23 @@ func (c *Conn) readLoop() {
 		}
 		c.hsMu.Unlock()
 	}()
-	buf := make([]byte, recvBufSize)
 	oob := make([]byte, recvOOBSize)
 	for c.waitReceiveSpace() {
-		n, oobn, flags, err := c.ep.recv(buf, oob)
+		bp, n, oobn, flags, err := c.ep.recv(oob)
 		if err != nil {
 			c.fail(c.socketError(err))
 			return
 		}
-		complete := n < len(buf) || flags&unix.MSG_EOR != 0
-		msg, err := parseMessage(buf[:n], oob[:oobn], flags, complete)
+		complete := n < len(*bp) || flags&unix.MSG_EOR != 0
+		msg, err := parseMessage((*bp)[:n], oob[:oobn], flags, complete)
 		if err != nil {
+			recvBufs.Put(bp)
 			c.fail(&transport.TransportError{Err: err})
 			return
 		}
-		if err := c.dispatch(msg); err != nil {
+		err = c.dispatch(msg) // copies what it keeps
+		recvBufs.Put(bp)
+		if err != nil {
 			c.fail(err)
 			return
 		}

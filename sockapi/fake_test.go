@@ -91,20 +91,21 @@ func (f *fakeSock) calls() []string {
 	return append([]string(nil), f.log...)
 }
 
-func (f *fakeSock) recv(p, oob []byte) (int, int, int, error) {
+func (f *fakeSock) recv(oob []byte) (*[]byte, int, int, int, error) {
 	select {
 	case m := <-f.in:
 		if m.err != nil {
-			return 0, 0, 0, m.err
+			return nil, 0, 0, 0, m.err
 		}
-		n := copy(p, m.data)
+		p := recvBufs.Get().(*[]byte)
+		n := copy(*p, m.data)
 		flags := m.flags
 		if n == len(m.data) {
 			flags |= unix.MSG_EOR
 		}
-		return n, copy(oob, m.oob), flags, nil
+		return p, n, copy(oob, m.oob), flags, nil
 	case <-f.closed:
-		return 0, 0, 0, net.ErrClosed
+		return nil, 0, 0, 0, net.ErrClosed
 	}
 }
 

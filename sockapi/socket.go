@@ -22,8 +22,9 @@ var ErrNoKernelModule = errors.New("tquic kernel module not loaded (modprobe tqu
 // endpoint is what a Conn needs from its socket. *sock implements it over
 // an IPPROTO_QUIC socket; the tests implement it without a kernel.
 type endpoint interface {
-	// recv reads one message, waiting until there is one.
-	recv(p, oob []byte) (n, oobn, flags int, err error)
+	// recv reads one message, waiting until there is one, into a
+	// recvBufSize buffer from recvBufs that the caller puts back.
+	recv(oob []byte) (p *[]byte, n, oobn, flags int, err error)
 	// send sends one message without waiting; EAGAIN when the kernel has
 	// no room.
 	send(p, oob []byte, flags int) (int, error)
@@ -119,16 +120,34 @@ func (s *sock) send(p, oob []byte, flags int) (n int, err error) {
 	return n, err
 }
 
-func (s *sock) recv(p, oob []byte) (n, oobn, flags int, err error) {
+// recvBufs holds the readers' buffers: a reader takes one only for a
+// message that is there to read, so waiting connections hold none.
+var recvBufs = sync.Pool{New: func() any { b := make([]byte, recvBufSize); return &b }}
+
+// recv reads one message into a buffer of recvBufSize bytes from recvBufs,
+// returned with the message (nil with an error); the caller puts it back.
+func (s *sock) recv(oob []byte) (p *[]byte, n, oobn, flags int, err error) {
 	var opErr error
 	err = s.rc.Read(func(fd uintptr) bool {
-		n, oobn, flags, opErr = recvmsg(int(fd), p, oob)
-		return opErr != unix.EAGAIN
+		p = recvBufs.Get().(*[]byte)
+		n, oobn, flags, opErr = recvmsg(int(fd), *p, oob)
+		if opErr == unix.EAGAIN {
+			recvBufs.Put(p)
+			p = nil
+			return false
+		}
+		return true
 	})
-	if err != nil {
-		return 0, 0, 0, s.closedErr(err)
+	if err == nil && opErr != nil {
+		err = opErr
+	} else if err != nil {
+		err = s.closedErr(err)
 	}
-	return n, oobn, flags, opErr
+	if err != nil && p != nil {
+		recvBufs.Put(p)
+		p = nil
+	}
+	return p, n, oobn, flags, err
 }
 
 func (s *sock) writeWait() <-chan struct{} {

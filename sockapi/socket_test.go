@@ -37,13 +37,13 @@ func TestSockRecvWaitsAndCloseWakes(t *testing.T) {
 	a, b := seqpacketPair(t)
 	got := make(chan string, 1)
 	go func() {
-		buf := make([]byte, 64)
-		n, _, _, err := a.recv(buf, make([]byte, 64))
+		buf, n, _, _, err := a.recv(make([]byte, 64))
 		if err != nil {
 			got <- "error: " + err.Error()
 			return
 		}
-		got <- string(buf[:n])
+		got <- string((*buf)[:n])
+		recvBufs.Put(buf)
 	}()
 	select {
 	case g := <-got:
@@ -64,7 +64,7 @@ func TestSockRecvWaitsAndCloseWakes(t *testing.T) {
 
 	errc := make(chan error, 1)
 	go func() {
-		_, _, _, err := a.recv(make([]byte, 64), nil)
+		_, _, _, _, err := a.recv(nil)
 		errc <- err
 	}()
 	time.Sleep(20 * time.Millisecond)
