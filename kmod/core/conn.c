@@ -656,6 +656,7 @@ static struct tquic_conn *conn_alloc(const struct tquic_conn_config *cfg, bool i
 	c->gfp = gfp;
 	c->now = now;
 	c->idle_start = now;
+	c->active_at = now;
 	c->idle_timeout = cfg->idle_timeout * TQUIC_NSEC_PER_MSEC;
 	c->rx_prev_expiry = TQUIC_TIME_NONE;
 	c->close_deadline = TQUIC_TIME_NONE;
@@ -890,11 +891,12 @@ void tquic_conn_free(struct tquic_conn *c)
 	tquic_mem_free(c->token);
 	tquic_mem_free(c->new_token);
 	tquic_mem_free(c->peer_pref);
+	tquic_mem_free(c->close_reason);
 	tquic_memzero_explicit(c, sizeof(*c));
 	tquic_mem_free(c);
 }
 
-/* Replaces *@dst (@dst_len bytes) with a heap copy of @src. */
+/* Replaces *@dst (@dst_len bytes) with a heap copy of @src (tokens, the close reason). */
 int tquic_conn_token_set(struct tquic_conn *c, u8 **dst, size_t *dst_len, const u8 *src,
 			 size_t len)
 {
@@ -1578,11 +1580,11 @@ static void set_close(struct tquic_conn *c, u32 flags, u64 code, u64 frame_type,
 	c->close_flags = flags;
 	c->close_code = code;
 	c->close_frame_type = frame_type;
-	if (reason_len > TQUIC_CONN_REASON_MAX)
-		reason_len = TQUIC_CONN_REASON_MAX;
-	if (reason && reason_len)
-		memcpy(c->close_reason, reason, reason_len);
-	c->close_reason_len = reason ? reason_len : 0;
+	if (reason_len > TQUIC_CONN_REASON_MAX || !reason)
+		reason_len = reason ? TQUIC_CONN_REASON_MAX : 0;
+	/* Without memory the reason is left out: it is informational. */
+	if (tquic_conn_token_set(c, &c->close_reason, &c->close_reason_len, reason, reason_len))
+		tquic_conn_token_set(c, &c->close_reason, &c->close_reason_len, NULL, 0);
 	c->close_deadline = c->now + 3 * tquic_conn_pto(c);
 	tquic_conn_event(c, TQUIC_EV_CLOSED, flags, 0, code, NULL, 0);
 }
@@ -1667,6 +1669,75 @@ static u64 idle_deadline(const struct tquic_conn *c)
 	return c->idle_start + max_u64(c->idle_timeout, 3 * tquic_conn_pto(c));
 }
 
+/* ---- idle ---- */
+
+/*
+ * A connection without packets in or out for this long frees what it can
+ * rebuild: the crypto objects of its keys (several KiB of transforms per
+ * connection; the key material stays), its sent-packet records once none
+ * is in flight and its empty event ring.  The next packet unparks it.
+ */
+#define TQUIC_CONN_PARK_NS	1000000000ULL
+
+static u64 park_deadline(const struct tquic_conn *c)
+{
+	if (c->parked || !c->handshake_confirmed || tquic_conn_closed(c))
+		return TQUIC_TIME_NONE;
+	return c->active_at + TQUIC_CONN_PARK_NS;
+}
+
+static void conn_park(struct tquic_conn *c)
+{
+	u8 l;
+
+	for (l = 0; l < TQUIC_LEVEL_COUNT; l++) {
+		if (c->has_rx & (1U << l))
+			tquic_keys_park(&c->rx[l]);
+		if (c->has_tx & (1U << l))
+			tquic_keys_park(&c->tx[l]);
+	}
+	if (c->has_rx_next)
+		tquic_aead_keys_park(&c->rx_next);
+	if (c->has_rx_prev)
+		tquic_aead_keys_park(&c->rx_prev);
+	tquic_recovery_trim(&c->path->x->rec);
+	if (!c->ev_len) {
+		tquic_mem_free(c->ev);
+		c->ev = NULL;
+		c->ev_cap = 0;
+		c->ev_head = 0;
+	}
+	c->parked = true;
+}
+
+/*
+ * Rebuilds every parked key, all directions and phases at once so that the
+ * time a packet takes does not depend on its key phase.  Keys that failed
+ * stay parked and the caller drops its packet (or sends nothing).
+ */
+int tquic_conn_unpark(struct tquic_conn *c)
+{
+	int err = 0;
+	u8 l;
+
+	if (!c->parked)
+		return 0;
+	for (l = 0; l < TQUIC_LEVEL_COUNT && !err; l++) {
+		if (c->has_rx & (1U << l))
+			err = tquic_keys_unpark(&c->rx[l], c->gfp);
+		if (!err && (c->has_tx & (1U << l)))
+			err = tquic_keys_unpark(&c->tx[l], c->gfp);
+	}
+	if (!err && c->has_rx_next)
+		err = tquic_aead_keys_unpark(&c->rx_next, c->gfp);
+	if (!err && c->has_rx_prev)
+		err = tquic_aead_keys_unpark(&c->rx_prev, c->gfp);
+	if (err)
+		return err;
+	c->parked = false;
+	return 0;
+}
+
 u64 tquic_conn_next_deadline(const struct tquic_conn *c)
 {
 	const struct tquic_path *p;
@@ -1682,6 +1753,7 @@ u64 tquic_conn_next_deadline(const struct tquic_conn *c)
 	t = min_u64(t, c->pacer_wait);
 	if (c->has_rx_prev)
 		t = min_u64(t, c->rx_prev_expiry);
+	t = min_u64(t, park_deadline(c));
 	tquic_list_for_each_entry(p, &c->paths, node) {
 		u64 d = tquic_path_deadline(p);
 
@@ -1799,6 +1871,8 @@ void tquic_conn_on_timeout(struct tquic_conn *c, u64 now)
 	}
 	if (now >= c->pacer_wait)
 		c->pacer_wait = TQUIC_TIME_NONE;
+	if (now >= park_deadline(c))
+		conn_park(c);
 	path_timers(c, now);
 	r = tquic_recovery_on_timeout(&c->path->x->rec, now);
 	if (r == TQUIC_TIMER_PTO && tquic_recovery_probes(&c->path->x->rec, &space)) {
@@ -1852,6 +1926,9 @@ int tquic_conn_key_update(struct tquic_conn *c, u64 now)
 	/* Our previous update must have been answered (RFC 9001 6.5). */
 	if (c->tx_phase != c->rx_phase)
 		return -EAGAIN;
+	err = tquic_conn_unpark(c);
+	if (err)
+		return err;
 	err = tquic_conn_keys_next(c, &c->tx[TQUIC_LEVEL_APP].pkt, &next);
 	if (err)
 		return err;

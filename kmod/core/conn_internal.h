@@ -170,6 +170,9 @@ struct tquic_conn {
 	u64 pkts_in_phase;
 	bool ku_compat;			/* v2 peer derives key updates with "quic ku" (quic-go) */
 	u64 key_updates;
+	/* Crypto objects freed while idle (tquic_conn_park()). */
+	bool parked;
+	u64 active_at;			/* last packet received or sent */
 
 	struct tquic_crypto_stream cs[TQUIC_PN_SPACE_COUNT];
 	bool discarded[TQUIC_PN_SPACE_COUNT];
@@ -232,7 +235,7 @@ struct tquic_conn {
 	u32 close_flags;		/* TQUIC_CLOSE_F_* */
 	u64 close_code;
 	u64 close_frame_type;
-	u8 close_reason[TQUIC_CONN_REASON_MAX];
+	u8 *close_reason;		/* heap, while there is one */
 	size_t close_reason_len;
 	u64 close_deadline;
 	bool close_send;		/* a CONNECTION_CLOSE is due */
@@ -301,6 +304,7 @@ int tquic_conn_switch_version(struct tquic_conn *c, u32 version);
 void tquic_conn_release_pending(struct tquic_conn *c);
 int tquic_conn_issue_cids(struct tquic_conn *c);
 void tquic_conn_process_pending(struct tquic_conn *c, u8 level);
+int tquic_conn_unpark(struct tquic_conn *c);
 struct tquic_path *tquic_conn_path_new(struct tquic_conn *c, const struct tquic_addr *local,
 				       const struct tquic_addr *peer, bool validated);
 void tquic_conn_path_free(struct tquic_conn *c, struct tquic_path *p);

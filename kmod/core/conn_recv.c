@@ -434,6 +434,11 @@ int tquic_conn_recv_packet(struct tquic_conn *c, struct tquic_buf *b, u8 *pkt,
 			keep_pending(c, pkt, h->len, level, ecn);
 		return 0;
 	}
+	if (tquic_conn_unpark(c)) {
+		c->stats.pkts_dropped++;
+		tquic_conn_qlog_pkt(c, TQUIC_QL_PACKET_DROPPED, h->type, space, 0, h->len, TQUIC_QL_DROP_RESOURCES);
+		return 0;
+	}
 	largest = x->ack.sp[space].largest;
 	if (h->type == TQUIC_PKT_1RTT)
 		err = open_1rtt(c, pkt, h, largest, &rotate);
@@ -503,6 +508,7 @@ int tquic_conn_recv_packet(struct tquic_conn *c, struct tquic_buf *b, u8 *pkt,
 		c->stats.early_recv++;
 	tquic_conn_qlog_pkt(c, TQUIC_QL_PACKET_RECEIVED, h->type, space, h->pn, h->len, 0);
 	c->idle_start = c->now;
+	c->active_at = c->now;
 	c->eliciting_since_recv = false;
 	return 0;
 }

@@ -113,6 +113,9 @@ static bool start_packet(struct tquic_conn *c, struct tquic_pkt_build *pb, u8 *b
 	struct tquic_path_xmit *p = c->path->x;
 	struct tquic_hdr_out o;
 
+	/* Nothing is written yet: without keys, nothing is sent this time. */
+	if (tquic_conn_unpark(c))
+		return false;
 	memset(pb, 0, sizeof(*pb));
 	pb->type = level_pkt_type(level);
 	pb->space = space;
@@ -472,6 +475,7 @@ static int finish_packet(struct tquic_conn *c, struct tquic_pkt_build *pb, u8 *d
 		c->stats.early_sent++;
 	}
 	c->stats.pkts_sent++;
+	c->active_at = c->now;
 	tquic_conn_qlog_pkt(c, TQUIC_QL_PACKET_SENT, pb->type, pb->space, pb->pn, sp.size, 0);
 	return 0;
 }
