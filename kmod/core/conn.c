@@ -1735,6 +1735,8 @@ int tquic_conn_unpark(struct tquic_conn *c)
 	if (err)
 		return err;
 	c->parked = false;
+	/* Rebuilt keys are kept a while even if no packet comes of it. */
+	c->active_at = c->now;
 	return 0;
 }
 
