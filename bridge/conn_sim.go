@@ -16,7 +16,7 @@ static long tqb_sim_forge_1rtt(struct tquic_conn *c, const u8 *payload, size_t l
 	u64 pn;
 	int err;
 
-	if (!(c->has_tx & (1U << TQUIC_LEVEL_APP)))
+	if (!c->tx[TQUIC_LEVEL_APP])
 		return -EAGAIN;
 	err = tquic_conn_unpark(c);
 	if (err)
@@ -36,15 +36,15 @@ static long tqb_sim_forge_1rtt(struct tquic_conn *c, const u8 *payload, size_t l
 	if (hl + len + TQUIC_AEAD_TAG_LEN > cap)
 		return -ENOBUFS;
 	memcpy(out + hl, payload, len);
-	err = tquic_packet_protect(&c->tx[TQUIC_LEVEL_APP], out, hl, 4, pn, len, false, 0);
+	err = tquic_packet_protect(c->tx[TQUIC_LEVEL_APP], out, hl, 4, pn, len, false, 0);
 	return err ? err : (long)(hl + len + TQUIC_AEAD_TAG_LEN);
 }
 
 // Whether @c's crypto objects are parked (an idle connection).
 static bool tqb_sim_parked(const struct tquic_conn *c)
 {
-	return c->parked && !c->tx[TQUIC_LEVEL_APP].hp && !c->tx[TQUIC_LEVEL_APP].pkt.aead &&
-	       !c->rx[TQUIC_LEVEL_APP].hp && !c->rx[TQUIC_LEVEL_APP].pkt.aead &&
+	return c->parked && !c->tx[TQUIC_LEVEL_APP]->hp && !c->tx[TQUIC_LEVEL_APP]->pkt.aead &&
+	       !c->rx[TQUIC_LEVEL_APP]->hp && !c->rx[TQUIC_LEVEL_APP]->pkt.aead &&
 	       !c->rx_next.aead;
 }
 
