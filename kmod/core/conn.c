@@ -1487,10 +1487,10 @@ void tquic_conn_discard_space(struct tquic_conn *c, enum tquic_pn_space space)
 	crypto_stream_free(&c->cs[space]);
 	tquic_conn_keys_free(&c->rx[level]);
 	tquic_conn_keys_free(&c->tx[level]);
-	if (space == TQUIC_PN_SPACE_INITIAL)
+	if (space == TQUIC_PN_SPACE_INITIAL) {
 		tquic_conn_keys_free(&c->orig_initial_rx);
-	if (space == TQUIC_PN_SPACE_INITIAL)
 		tquic_conn_token_set(c, &c->token, &c->token_len, NULL, 0);
+	}
 	drop_pending_level(c, level);
 }
 
@@ -1596,8 +1596,10 @@ static void set_close(struct tquic_conn *c, u32 flags, u64 code, u64 frame_type,
 	c->close_flags = flags;
 	c->close_code = code;
 	c->close_frame_type = frame_type;
-	if (reason_len > TQUIC_CONN_REASON_MAX || !reason)
-		reason_len = reason ? TQUIC_CONN_REASON_MAX : 0;
+	if (!reason)
+		reason_len = 0;
+	if (reason_len > TQUIC_CONN_REASON_MAX)
+		reason_len = TQUIC_CONN_REASON_MAX;
 	/* Without memory the reason is left out: it is informational. */
 	if (tquic_conn_token_set(c, &c->close_reason, &c->close_reason_len, reason, reason_len))
 		tquic_conn_token_set(c, &c->close_reason, &c->close_reason_len, NULL, 0);
@@ -1691,7 +1693,8 @@ static u64 idle_deadline(const struct tquic_conn *c)
  * A connection without packets in or out for this long frees what it can
  * rebuild: the crypto objects of its keys (several KiB of transforms per
  * connection; the key material stays), its sent-packet records once none
- * is in flight and its empty event ring.  The next packet unparks it.
+ * is in flight, and its empty event ring and pending-packet slots.  The
+ * next packet unparks it.
  */
 #define TQUIC_CONN_PARK_NS	1000000000ULL
 
