@@ -690,7 +690,8 @@ static struct tquic_conn *conn_alloc(const struct tquic_conn_config *cfg, bool i
 	ccfg.reset_key_len = sizeof(c->cfg.reset_key);
 	/* Tables sized by the limits: as many CIDs as either side keeps active. */
 	ccfg.active_cid_limit = c->cfg.active_cid_limit;
-	ccfg.issue_cap = c->cfg.active_cid_limit;
+	ccfg.issue_cap = c->cfg.active_cid_limit < TQUIC_CONN_ISSUE_CIDS ?
+			 c->cfg.active_cid_limit : TQUIC_CONN_ISSUE_CIDS;
 	*err = tquic_cids_init(&c->cids, &ccfg);
 	if (*err)
 		goto fail_streams;

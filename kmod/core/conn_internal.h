@@ -25,6 +25,13 @@
 #include "conn.h"
 
 #define TQUIC_CONN_MAX_CIDS		8	/* cap of active_cid_limit */
+/*
+ * Local CIDs kept issued per path: the one in use and three to migrate or
+ * rebind with.  Fewer than a peer's active_connection_id_limit may allow
+ * (RFC 9000 5.1.1 lets an endpoint limit issuance): each costs a demux
+ * entry here and a record at the peer for the life of the connection.
+ */
+#define TQUIC_CONN_ISSUE_CIDS		4
 #define TQUIC_CONN_MAX_PATHS		2	/* the active path and one being probed */
 #define TQUIC_CONN_EVENTS_MIN		8	/* the event ring's first size */
 #define TQUIC_CONN_EVENTS_MAX		1024	/* its cap: events past it are dropped */
