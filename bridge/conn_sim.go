@@ -16,8 +16,11 @@ static long tqb_sim_forge_1rtt(struct tquic_conn *c, const u8 *payload, size_t l
 	u64 pn;
 	int err;
 
-	if (!(c->has_tx & (1U << TQUIC_LEVEL_APP)))
+	if (!c->tx[TQUIC_LEVEL_APP])
 		return -EAGAIN;
+	err = tquic_conn_unpark(c);
+	if (err)
+		return err;
 	pn = c->path->x->next_pn[TQUIC_PN_SPACE_APP]++;
 	memset(&o, 0, sizeof(o));
 	o.type = TQUIC_PKT_1RTT;
@@ -33,8 +36,16 @@ static long tqb_sim_forge_1rtt(struct tquic_conn *c, const u8 *payload, size_t l
 	if (hl + len + TQUIC_AEAD_TAG_LEN > cap)
 		return -ENOBUFS;
 	memcpy(out + hl, payload, len);
-	err = tquic_packet_protect(&c->tx[TQUIC_LEVEL_APP], out, hl, 4, pn, len, false, 0);
+	err = tquic_packet_protect(c->tx[TQUIC_LEVEL_APP], out, hl, 4, pn, len, false, 0);
 	return err ? err : (long)(hl + len + TQUIC_AEAD_TAG_LEN);
+}
+
+// Whether @c's crypto objects are parked (an idle connection).
+static bool tqb_sim_parked(const struct tquic_conn *c)
+{
+	return c->parked && !c->tx[TQUIC_LEVEL_APP]->hp && !c->tx[TQUIC_LEVEL_APP]->pkt.aead &&
+	       !c->rx[TQUIC_LEVEL_APP]->hp && !c->rx[TQUIC_LEVEL_APP]->pkt.aead &&
+	       !c->rx_next.aead;
 }
 
 // Creates the server side of a simulated connection from the client's
@@ -725,6 +736,17 @@ func (p *connSimPair) serverErr() error {
 	return p.srv.closeErr
 }
 
+// parked reports whether both ends parked their crypto objects.
+func (p *connSimPair) parked() bool {
+	both := true
+	for _, c := range []*Conn{p.cli, p.srv} {
+		c.mu.Lock()
+		both = both && c.c != nil && bool(C.tqb_sim_parked(c.c))
+		c.mu.Unlock()
+	}
+	return both
+}
+
 func (p *connSimPair) serverMem() uint64 {
 	p.srv.mu.Lock()
 	defer p.srv.mu.Unlock()
@@ -739,4 +761,14 @@ func (p *connSimPair) close() {
 			c.mu.Unlock()
 		}
 	}
+}
+
+// streamOpen opens a client bidirectional stream; c.mu is held.
+func streamOpen(c *Conn, id *uint64) bool {
+	var cid C.u64
+	if C.tquic_conn_stream_open(c.c, false, &cid, C.TQUIC_GFP_KERNEL) != 0 {
+		return false
+	}
+	*id = uint64(cid)
+	return true
 }

@@ -47,6 +47,15 @@ void tquic_conn_config_init(struct tquic_conn_config *cfg)
 	cfg->reset_stream_at = true;
 }
 
+static void crypto_stream_free(struct tquic_crypto_stream **cs)
+{
+	if (!*cs)
+		return;
+	tquic_crypto_stream_destroy(*cs);
+	tquic_mem_free(*cs);
+	*cs = NULL;
+}
+
 /* ---- events ---- */
 
 /* Doubles the event ring (up to its cap), keeping the queued events in order. */
@@ -131,7 +140,7 @@ static void sent_ctrl_frame(const struct tquic_sent_entry *e, struct tquic_frame
 void tquic_conn_sent_entries(struct tquic_conn *c, const struct tquic_sent_entry *ents, u32 n,
 			     bool acked)
 {
-	struct tquic_frame *f = &c->ctrl_scratch;
+	struct tquic_frame frame, *f = &frame;
 	struct tquic_stream_sent rec;
 	u32 i;
 
@@ -157,16 +166,16 @@ void tquic_conn_sent_entries(struct tquic_conn *c, const struct tquic_sent_entry
 			rec.len = e->c;
 			rec.fin = false;
 			if (acked)
-				tquic_crypto_stream_on_acked(&c->cs[e->space], &rec);
+				tquic_crypto_stream_on_acked(c->cs[e->space], &rec);
 			else
-				tquic_crypto_stream_on_lost(&c->cs[e->space], &rec);
+				tquic_crypto_stream_on_lost(c->cs[e->space], &rec);
 			break;
 		case TQUIC_SK_CTRL:
-			sent_ctrl_frame(e, &c->ctrl_scratch);
+			sent_ctrl_frame(e, f);
 			if (acked)
-				tquic_streams_ctrl_acked(&c->streams, &c->ctrl_scratch);
+				tquic_streams_ctrl_acked(&c->streams, f);
 			else
-				tquic_streams_ctrl_lost(&c->streams, &c->ctrl_scratch);
+				tquic_streams_ctrl_lost(&c->streams, f);
 			break;
 		case TQUIC_SK_HANDSHAKE_DONE:
 			if (!acked)
@@ -220,7 +229,7 @@ static void rec_on_acked(void *ctx, enum tquic_pn_space space, struct tquic_sent
 	if (pkt->flags & TQUIC_SENT_HAS_ACK)
 		tquic_ackmgr_on_ack_acked(&c->path->x->ack, space, pkt->ack_largest);
 	if (space == TQUIC_PN_SPACE_APP && pkt->pn >= c->tx_phase_first_pn &&
-	    c->has_tx & (1U << TQUIC_LEVEL_APP))
+	    c->tx[TQUIC_LEVEL_APP])
 		c->tx_phase_acked = true;
 	if (!sf)
 		return;
@@ -656,6 +665,7 @@ static struct tquic_conn *conn_alloc(const struct tquic_conn_config *cfg, bool i
 	c->gfp = gfp;
 	c->now = now;
 	c->idle_start = now;
+	c->active_at = now;
 	c->idle_timeout = cfg->idle_timeout * TQUIC_NSEC_PER_MSEC;
 	c->rx_prev_expiry = TQUIC_TIME_NONE;
 	c->close_deadline = TQUIC_TIME_NONE;
@@ -664,8 +674,14 @@ static struct tquic_conn *conn_alloc(const struct tquic_conn_config *cfg, bool i
 	tquic_list_init(&c->paths);
 	tquic_list_init(&c->dgram_rx);
 	tquic_list_init(&c->dgram_tx);
-	for (i = 0; i < TQUIC_PN_SPACE_COUNT; i++)
-		tquic_crypto_stream_init(&c->cs[i], cfg->crypto_rx_cap, 256 << 10);
+	for (i = 0; i < TQUIC_PN_SPACE_COUNT; i++) {
+		c->cs[i] = tquic_mem_alloc(sizeof(*c->cs[i]), gfp);
+		if (!c->cs[i]) {
+			*err = -ENOMEM;
+			goto fail_cs;
+		}
+		tquic_crypto_stream_init(c->cs[i], cfg->crypto_rx_cap, 256 << 10);
+	}
 	memset(&ccfg, 0, sizeof(ccfg));
 	ccfg.ops = &conn_cid_ops;
 	ccfg.ctx = c;
@@ -674,7 +690,8 @@ static struct tquic_conn *conn_alloc(const struct tquic_conn_config *cfg, bool i
 	ccfg.reset_key_len = sizeof(c->cfg.reset_key);
 	/* Tables sized by the limits: as many CIDs as either side keeps active. */
 	ccfg.active_cid_limit = c->cfg.active_cid_limit;
-	ccfg.issue_cap = c->cfg.active_cid_limit;
+	ccfg.issue_cap = c->cfg.active_cid_limit < TQUIC_CONN_ISSUE_CIDS ?
+			 c->cfg.active_cid_limit : TQUIC_CONN_ISSUE_CIDS;
 	*err = tquic_cids_init(&c->cids, &ccfg);
 	if (*err)
 		goto fail_streams;
@@ -699,9 +716,10 @@ static struct tquic_conn *conn_alloc(const struct tquic_conn_config *cfg, bool i
 fail_path:
 	tquic_streams_destroy(&c->streams);
 fail_streams:
-	for (i = 0; i < TQUIC_PN_SPACE_COUNT; i++)
-		tquic_crypto_stream_destroy(&c->cs[i]);
 	tquic_cids_destroy(&c->cids);
+fail_cs:
+	for (i = 0; i < TQUIC_PN_SPACE_COUNT; i++)
+		crypto_stream_free(&c->cs[i]);
 	tquic_mem_free(c);
 	return NULL;
 }
@@ -732,23 +750,40 @@ static int conn_set_scid(struct tquic_conn *c, const u8 *id, u8 len)
 	return tquic_cids_local_add(&c->cids, 0, 0, &cid, NULL, c->gfp);
 }
 
+void tquic_conn_keys_free(struct tquic_keys **k)
+{
+	if (!*k)
+		return;
+	tquic_keys_destroy(*k);
+	tquic_mem_free(*k);
+	*k = NULL;
+}
+
+/* Initial keys of @version into *@cl (client's) and *@sv (server's), on the heap. */
+static int initial_keys_new(struct tquic_conn *c, u32 version, struct tquic_keys **cl,
+			    struct tquic_keys **sv)
+{
+	*cl = tquic_mem_alloc(sizeof(**cl), c->gfp);
+	*sv = tquic_mem_alloc(sizeof(**sv), c->gfp);
+	if (*cl && *sv && !tquic_initial_keys(version, c->idcid, c->idcid_len, *cl, *sv, c->gfp))
+		return 0;
+	/* tquic_initial_keys() leaves nothing allocated in them on failure. */
+	tquic_mem_free(*cl);
+	tquic_mem_free(*sv);
+	*cl = NULL;
+	*sv = NULL;
+	return -ENOMEM;
+}
+
 int tquic_conn_initial_keys(struct tquic_conn *c, u32 version)
 {
-	struct tquic_keys *cl, *sv;
+	struct tquic_keys **cl, **sv;
 
 	cl = c->is_server ? &c->rx[TQUIC_LEVEL_INITIAL] : &c->tx[TQUIC_LEVEL_INITIAL];
 	sv = c->is_server ? &c->tx[TQUIC_LEVEL_INITIAL] : &c->rx[TQUIC_LEVEL_INITIAL];
-	if (c->has_rx & (1U << TQUIC_LEVEL_INITIAL))
-		tquic_keys_destroy(&c->rx[TQUIC_LEVEL_INITIAL]);
-	if (c->has_tx & (1U << TQUIC_LEVEL_INITIAL))
-		tquic_keys_destroy(&c->tx[TQUIC_LEVEL_INITIAL]);
-	c->has_rx &= ~(1U << TQUIC_LEVEL_INITIAL);
-	c->has_tx &= ~(1U << TQUIC_LEVEL_INITIAL);
-	if (tquic_initial_keys(version, c->idcid, c->idcid_len, cl, sv, c->gfp))
-		return -ENOMEM;
-	c->has_rx |= 1U << TQUIC_LEVEL_INITIAL;
-	c->has_tx |= 1U << TQUIC_LEVEL_INITIAL;
-	return 0;
+	tquic_conn_keys_free(cl);
+	tquic_conn_keys_free(sv);
+	return initial_keys_new(c, version, cl, sv);
 }
 
 struct tquic_conn *tquic_conn_client_new(const struct tquic_conn_config *cfg,
@@ -853,6 +888,8 @@ void tquic_conn_release_pending(struct tquic_conn *c)
 	for (i = 0; i < c->n_pending; i++)
 		tquic_buf_put(c->pending[i].buf);
 	c->n_pending = 0;
+	tquic_mem_free(c->pending);
+	c->pending = NULL;
 }
 
 void tquic_conn_free(struct tquic_conn *c)
@@ -871,19 +908,16 @@ void tquic_conn_free(struct tquic_conn *c)
 		tquic_mem_free((struct tquic_conn_path0 *)c->path);
 	}
 	for (i = 0; i < TQUIC_LEVEL_COUNT; i++) {
-		if (c->has_rx & (1U << i))
-			tquic_keys_destroy(&c->rx[i]);
-		if (c->has_tx & (1U << i))
-			tquic_keys_destroy(&c->tx[i]);
+		tquic_conn_keys_free(&c->rx[i]);
+		tquic_conn_keys_free(&c->tx[i]);
 	}
-	if (c->has_orig_initial_rx)
-		tquic_keys_destroy(&c->orig_initial_rx);
+	tquic_conn_keys_free(&c->orig_initial_rx);
 	if (c->has_rx_next)
 		tquic_aead_keys_destroy(&c->rx_next);
 	if (c->has_rx_prev)
 		tquic_aead_keys_destroy(&c->rx_prev);
 	for (i = 0; i < TQUIC_PN_SPACE_COUNT; i++)
-		tquic_crypto_stream_destroy(&c->cs[i]);
+		crypto_stream_free(&c->cs[i]);
 	tquic_streams_destroy(&c->streams);
 	dgram_list_free(&c->dgram_rx);
 	dgram_list_free(&c->dgram_tx);
@@ -893,11 +927,12 @@ void tquic_conn_free(struct tquic_conn *c)
 	tquic_mem_free(c->token);
 	tquic_mem_free(c->new_token);
 	tquic_mem_free(c->peer_pref);
+	tquic_mem_free(c->close_reason);
 	tquic_memzero_explicit(c, sizeof(*c));
 	tquic_mem_free(c);
 }
 
-/* Replaces *@dst (@dst_len bytes) with a heap copy of @src. */
+/* Replaces *@dst (@dst_len bytes) with a heap copy of @src (tokens, the close reason). */
 int tquic_conn_token_set(struct tquic_conn *c, u8 **dst, size_t *dst_len, const u8 *src,
 			 size_t len)
 {
@@ -927,7 +962,7 @@ int tquic_conn_set_token(struct tquic_conn *c, const u8 *token, size_t len)
 /* Server, compatible version negotiation: switch to @version before answering. */
 int tquic_conn_switch_version(struct tquic_conn *c, u32 version)
 {
-	struct tquic_keys cl, sv;
+	struct tquic_keys *cl, *sv;
 
 	if (version == c->version)
 		return 0;
@@ -935,19 +970,15 @@ int tquic_conn_switch_version(struct tquic_conn *c, u32 version)
 		c->version = version;
 		return tquic_conn_initial_keys(c, version);
 	}
-	if (c->has_tx & ~(1U << TQUIC_LEVEL_INITIAL) ||
-	    c->cs[TQUIC_PN_SPACE_INITIAL].tx.send_off)
+	if (c->tx[TQUIC_LEVEL_EARLY] || c->tx[TQUIC_LEVEL_HANDSHAKE] || c->tx[TQUIC_LEVEL_APP] ||
+	    c->cs[TQUIC_PN_SPACE_INITIAL]->tx.send_off)
 		return -EALREADY;
-	memset(&cl, 0, sizeof(cl));
-	memset(&sv, 0, sizeof(sv));
-	if (tquic_initial_keys(version, c->idcid, c->idcid_len, &cl, &sv, c->gfp))
+	if (initial_keys_new(c, version, &cl, &sv))
 		return -ENOMEM;
 	/* Keep receiving the original version's Initial packets. */
-	if (c->has_orig_initial_rx)
-		tquic_keys_destroy(&c->orig_initial_rx);
+	tquic_conn_keys_free(&c->orig_initial_rx);
 	c->orig_initial_rx = c->rx[TQUIC_LEVEL_INITIAL];
-	c->has_orig_initial_rx = true;
-	tquic_keys_destroy(&c->tx[TQUIC_LEVEL_INITIAL]);
+	tquic_conn_keys_free(&c->tx[TQUIC_LEVEL_INITIAL]);
 	c->rx[TQUIC_LEVEL_INITIAL] = cl;
 	c->tx[TQUIC_LEVEL_INITIAL] = sv;
 	c->version = version;
@@ -958,8 +989,7 @@ int tquic_conn_install_secret(struct tquic_conn *c, enum tquic_level level,
 			      bool write, u16 suite, const u8 *secret,
 			      size_t secret_len, u64 now, unsigned int gfp)
 {
-	struct tquic_keys *k;
-	u8 bit;
+	struct tquic_keys *k, **slot;
 	int err;
 
 	if ((unsigned int)level >= TQUIC_LEVEL_COUNT || level == TQUIC_LEVEL_INITIAL ||
@@ -967,36 +997,34 @@ int tquic_conn_install_secret(struct tquic_conn *c, enum tquic_level level,
 		return -EINVAL;
 	c->now = now;
 	c->gfp = gfp;
-	bit = 1U << level;
-	if ((write ? c->has_tx : c->has_rx) & bit)
+	slot = write ? &c->tx[level] : &c->rx[level];
+	if (*slot)
 		return -EEXIST;
 	if (c->discarded[tquic_level_space(level)])
 		return -ESTALE;
-	k = write ? &c->tx[level] : &c->rx[level];
+	k = tquic_mem_alloc(sizeof(*k), gfp);
+	if (!k)
+		return -ENOMEM;
 	err = tquic_keys_init(k, c->version, (enum tquic_suite)suite, secret,
 			      secret_len, gfp);
-	if (err)
+	if (err) {
+		tquic_mem_free(k);
 		return err;
-	if (write)
-		c->has_tx |= bit;
-	else
-		c->has_rx |= bit;
+	}
+	*slot = k;
 	if (level == TQUIC_LEVEL_APP && !write) {
 		err = tquic_aead_keys_next(&k->pkt, &c->rx_next, gfp);
 		if (err)
 			return err;
 		c->has_rx_next = true;
 	}
-	if (level == TQUIC_LEVEL_HANDSHAKE && (c->has_tx & c->has_rx & bit))
+	if (level == TQUIC_LEVEL_HANDSHAKE && c->tx[level] && c->rx[level])
 		tquic_recovery_on_handshake_keys(&c->path->x->rec, now);
 	if (level == TQUIC_LEVEL_EARLY && !write && c->is_server)
 		c->early_keys = true;
 	/* A client sends no more 0-RTT once it has 1-RTT keys (RFC 9001 4.9.3). */
-	if (level == TQUIC_LEVEL_APP && write && !c->is_server &&
-	    (c->has_tx & (1U << TQUIC_LEVEL_EARLY))) {
-		tquic_keys_destroy(&c->tx[TQUIC_LEVEL_EARLY]);
-		c->has_tx &= ~(1U << TQUIC_LEVEL_EARLY);
-	}
+	if (level == TQUIC_LEVEL_APP && write && !c->is_server)
+		tquic_conn_keys_free(&c->tx[TQUIC_LEVEL_EARLY]);
 	if (!write)
 		tquic_conn_process_pending(c, (u8)level);
 	return 0;
@@ -1017,7 +1045,7 @@ int tquic_conn_crypto_write(struct tquic_conn *c, enum tquic_level level,
 	/* The ServerHello carries the held ACK of the client's Initials. */
 	if (c->is_server && space == TQUIC_PN_SPACE_INITIAL)
 		tquic_ackmgr_hold(&c->path->x->ack, space, 0);
-	return tquic_crypto_stream_write(&c->cs[space], data, len, gfp);
+	return tquic_crypto_stream_write(c->cs[space], data, len, gfp);
 }
 
 long tquic_conn_crypto_read(struct tquic_conn *c, enum tquic_level level,
@@ -1030,7 +1058,7 @@ long tquic_conn_crypto_read(struct tquic_conn *c, enum tquic_level level,
 	space = tquic_level_space(level);
 	if (c->discarded[space])
 		return 0;
-	return (long)tquic_rbuf_read(&c->cs[space].rx, dst, cap);
+	return (long)tquic_rbuf_read(&c->cs[space]->rx, dst, cap);
 }
 
 size_t tquic_conn_crypto_readable(const struct tquic_conn *c, enum tquic_level level)
@@ -1042,7 +1070,7 @@ size_t tquic_conn_crypto_readable(const struct tquic_conn *c, enum tquic_level l
 	space = tquic_level_space(level);
 	if (c->discarded[space])
 		return 0;
-	return (size_t)tquic_rbuf_readable(&c->cs[space].rx);
+	return (size_t)tquic_rbuf_readable(&c->cs[space]->rx);
 }
 
 /* ---- transport parameters ---- */
@@ -1463,19 +1491,13 @@ void tquic_conn_discard_space(struct tquic_conn *c, enum tquic_pn_space space)
 	c->discarded[space] = true;
 	tquic_recovery_discard_space(&c->path->x->rec, space, c->now);
 	tquic_ackmgr_discard(&c->path->x->ack, space);
-	tquic_crypto_stream_destroy(&c->cs[space]);
-	if (c->has_rx & (1U << level))
-		tquic_keys_destroy(&c->rx[level]);
-	if (c->has_tx & (1U << level))
-		tquic_keys_destroy(&c->tx[level]);
-	c->has_rx &= ~(1U << level);
-	c->has_tx &= ~(1U << level);
-	if (space == TQUIC_PN_SPACE_INITIAL && c->has_orig_initial_rx) {
-		tquic_keys_destroy(&c->orig_initial_rx);
-		c->has_orig_initial_rx = false;
-	}
-	if (space == TQUIC_PN_SPACE_INITIAL)
+	crypto_stream_free(&c->cs[space]);
+	tquic_conn_keys_free(&c->rx[level]);
+	tquic_conn_keys_free(&c->tx[level]);
+	if (space == TQUIC_PN_SPACE_INITIAL) {
+		tquic_conn_keys_free(&c->orig_initial_rx);
 		tquic_conn_token_set(c, &c->token, &c->token_len, NULL, 0);
+	}
 	drop_pending_level(c, level);
 }
 
@@ -1552,10 +1574,7 @@ void tquic_conn_early_data_rejected(struct tquic_conn *c, u64 now)
 	if (c->is_server || c->early_rejected)
 		return;
 	c->early_rejected = true;
-	if (c->has_tx & (1U << TQUIC_LEVEL_EARLY)) {
-		tquic_keys_destroy(&c->tx[TQUIC_LEVEL_EARLY]);
-		c->has_tx &= ~(1U << TQUIC_LEVEL_EARLY);
-	}
+	tquic_conn_keys_free(&c->tx[TQUIC_LEVEL_EARLY]);
 	if (!c->early_sent)
 		return;
 	/* Nothing waits for their acknowledgment: the data goes again in 1-RTT. */
@@ -1584,11 +1603,13 @@ static void set_close(struct tquic_conn *c, u32 flags, u64 code, u64 frame_type,
 	c->close_flags = flags;
 	c->close_code = code;
 	c->close_frame_type = frame_type;
+	if (!reason)
+		reason_len = 0;
 	if (reason_len > TQUIC_CONN_REASON_MAX)
 		reason_len = TQUIC_CONN_REASON_MAX;
-	if (reason && reason_len)
-		memcpy(c->close_reason, reason, reason_len);
-	c->close_reason_len = reason ? reason_len : 0;
+	/* Without memory the reason is left out: it is informational. */
+	if (tquic_conn_token_set(c, &c->close_reason, &c->close_reason_len, reason, reason_len))
+		tquic_conn_token_set(c, &c->close_reason, &c->close_reason_len, NULL, 0);
 	c->close_deadline = c->now + 3 * tquic_conn_pto(c);
 	tquic_conn_event(c, TQUIC_EV_CLOSED, flags, 0, code, NULL, 0);
 }
@@ -1673,6 +1694,80 @@ static u64 idle_deadline(const struct tquic_conn *c)
 	return c->idle_start + max_u64(c->idle_timeout, 3 * tquic_conn_pto(c));
 }
 
+/* ---- idle ---- */
+
+/*
+ * A connection without packets in or out for this long frees what it can
+ * rebuild: the crypto objects of its keys (several KiB of transforms per
+ * connection; the key material stays), its sent-packet records once none
+ * is in flight, and its empty event ring and pending-packet slots.  The
+ * next packet unparks it.
+ */
+#define TQUIC_CONN_PARK_NS	1000000000ULL
+
+static u64 park_deadline(const struct tquic_conn *c)
+{
+	if (c->parked || !c->handshake_confirmed || tquic_conn_closed(c))
+		return TQUIC_TIME_NONE;
+	return c->active_at + TQUIC_CONN_PARK_NS;
+}
+
+static void conn_park(struct tquic_conn *c)
+{
+	u8 l;
+
+	for (l = 0; l < TQUIC_LEVEL_COUNT; l++) {
+		if (c->rx[l])
+			tquic_keys_park(c->rx[l]);
+		if (c->tx[l])
+			tquic_keys_park(c->tx[l]);
+	}
+	if (c->has_rx_next)
+		tquic_aead_keys_park(&c->rx_next);
+	if (c->has_rx_prev)
+		tquic_aead_keys_park(&c->rx_prev);
+	tquic_recovery_trim(&c->path->x->rec);
+	if (!c->n_pending)
+		tquic_conn_release_pending(c);
+	if (!c->ev_len) {
+		tquic_mem_free(c->ev);
+		c->ev = NULL;
+		c->ev_cap = 0;
+		c->ev_head = 0;
+	}
+	c->parked = true;
+}
+
+/*
+ * Rebuilds every parked key, all directions and phases at once so that the
+ * time a packet takes does not depend on its key phase.  Keys that failed
+ * stay parked and the caller drops its packet (or sends nothing).
+ */
+int tquic_conn_unpark(struct tquic_conn *c)
+{
+	int err = 0;
+	u8 l;
+
+	if (!c->parked)
+		return 0;
+	for (l = 0; l < TQUIC_LEVEL_COUNT && !err; l++) {
+		if (c->rx[l])
+			err = tquic_keys_unpark(c->rx[l], c->gfp);
+		if (!err && c->tx[l])
+			err = tquic_keys_unpark(c->tx[l], c->gfp);
+	}
+	if (!err && c->has_rx_next)
+		err = tquic_aead_keys_unpark(&c->rx_next, c->gfp);
+	if (!err && c->has_rx_prev)
+		err = tquic_aead_keys_unpark(&c->rx_prev, c->gfp);
+	if (err)
+		return err;
+	c->parked = false;
+	/* Rebuilt keys are kept a while even if no packet comes of it. */
+	c->active_at = c->now;
+	return 0;
+}
+
 u64 tquic_conn_next_deadline(const struct tquic_conn *c)
 {
 	const struct tquic_path *p;
@@ -1688,6 +1783,7 @@ u64 tquic_conn_next_deadline(const struct tquic_conn *c)
 	t = min_u64(t, c->pacer_wait);
 	if (c->has_rx_prev)
 		t = min_u64(t, c->rx_prev_expiry);
+	t = min_u64(t, park_deadline(c));
 	tquic_list_for_each_entry(p, &c->paths, node) {
 		u64 d = tquic_path_deadline(p);
 
@@ -1742,7 +1838,7 @@ static void path_timers(struct tquic_conn *c, u64 now)
 /* Marks every unacknowledged CRYPTO byte of @space for retransmission. */
 static void requeue_crypto(struct tquic_conn *c, enum tquic_pn_space space)
 {
-	struct tquic_crypto_stream *cs = &c->cs[space];
+	struct tquic_crypto_stream *cs = c->cs[space];
 	struct tquic_stream_sent rec;
 
 	if (c->discarded[space] || cs->tx.send_off <= cs->tx.acked_off)
@@ -1805,6 +1901,8 @@ void tquic_conn_on_timeout(struct tquic_conn *c, u64 now)
 	}
 	if (now >= c->pacer_wait)
 		c->pacer_wait = TQUIC_TIME_NONE;
+	if (now >= park_deadline(c))
+		conn_park(c);
 	path_timers(c, now);
 	r = tquic_recovery_on_timeout(&c->path->x->rec, now);
 	if (r == TQUIC_TIMER_PTO && tquic_recovery_probes(&c->path->x->rec, &space)) {
@@ -1852,17 +1950,20 @@ int tquic_conn_key_update(struct tquic_conn *c, u64 now)
 	int err;
 
 	c->now = max_u64(c->now, now);
-	if (!c->handshake_confirmed || !(c->has_tx & (1U << TQUIC_LEVEL_APP)) ||
+	if (!c->handshake_confirmed || !c->tx[TQUIC_LEVEL_APP] ||
 	    !c->tx_phase_acked || tquic_conn_closed(c))
 		return -EAGAIN;
 	/* Our previous update must have been answered (RFC 9001 6.5). */
 	if (c->tx_phase != c->rx_phase)
 		return -EAGAIN;
-	err = tquic_conn_keys_next(c, &c->tx[TQUIC_LEVEL_APP].pkt, &next);
+	err = tquic_conn_unpark(c);
 	if (err)
 		return err;
-	tquic_aead_keys_destroy(&c->tx[TQUIC_LEVEL_APP].pkt);
-	c->tx[TQUIC_LEVEL_APP].pkt = next;
+	err = tquic_conn_keys_next(c, &c->tx[TQUIC_LEVEL_APP]->pkt, &next);
+	if (err)
+		return err;
+	tquic_aead_keys_destroy(&c->tx[TQUIC_LEVEL_APP]->pkt);
+	c->tx[TQUIC_LEVEL_APP]->pkt = next;
 	c->tx_phase ^= 1;
 	c->tx_phase_first_pn = c->path->x->next_pn[TQUIC_PN_SPACE_APP];
 	c->tx_phase_acked = false;
@@ -2131,7 +2232,7 @@ size_t tquic_conn_mem(const struct tquic_conn *c)
 	for (i = 0; i < TQUIC_PN_SPACE_COUNT; i++) {
 		m += (size_t)x->rec.sp[i].ring.cap * sizeof(struct tquic_sent_pkt);
 		m += (size_t)x->ack.sp[i].cap * sizeof(struct tquic_ack_range);
-		m += (size_t)c->cs[i].rx.mem;
+		m += c->cs[i] ? (size_t)c->cs[i]->rx.mem : 0;
 	}
 	m += ((size_t)1 << c->streams.hash_bits) * sizeof(struct tquic_list);
 	m += (size_t)c->streams.count * sizeof(struct tquic_stream);

@@ -25,6 +25,13 @@
 #include "conn.h"
 
 #define TQUIC_CONN_MAX_CIDS		8	/* cap of active_cid_limit */
+/*
+ * Local CIDs kept issued per path: the one in use and three to migrate or
+ * rebind with.  Fewer than a peer's active_connection_id_limit may allow
+ * (RFC 9000 5.1.1 lets an endpoint limit issuance): each costs a demux
+ * entry here and a record at the peer for the life of the connection.
+ */
+#define TQUIC_CONN_ISSUE_CIDS		4
 #define TQUIC_CONN_MAX_PATHS		2	/* the active path and one being probed */
 #define TQUIC_CONN_EVENTS_MIN		8	/* the event ring's first size */
 #define TQUIC_CONN_EVENTS_MAX		1024	/* its cap: events past it are dropped */
@@ -156,14 +163,14 @@ struct tquic_conn {
 	struct tquic_path *rx_path;	/* the datagram being processed came on it */
 	struct tquic_path *tx_path;	/* the datagram being built goes on it */
 
-	/* Keys: [level] rx and tx; 1-RTT key phases below. */
-	struct tquic_keys rx[TQUIC_LEVEL_COUNT];
-	struct tquic_keys tx[TQUIC_LEVEL_COUNT];
-	u8 has_rx;			/* 1 << level */
-	u8 has_tx;
+	/*
+	 * Keys: [level] rx and tx, on the heap while the level has them (an
+	 * established connection keeps only 1-RTT ones); key phases below.
+	 */
+	struct tquic_keys *rx[TQUIC_LEVEL_COUNT];
+	struct tquic_keys *tx[TQUIC_LEVEL_COUNT];
 	/* Server, compatible negotiation: Initial keys of the original version. */
-	struct tquic_keys orig_initial_rx;
-	bool has_orig_initial_rx;
+	struct tquic_keys *orig_initial_rx;
 	/* 1-RTT key update (RFC 9001 section 6). */
 	struct tquic_aead_keys rx_next;
 	struct tquic_aead_keys rx_prev;
@@ -171,16 +178,20 @@ struct tquic_conn {
 	bool has_rx_prev;
 	u8 rx_phase;
 	u8 tx_phase;
+	bool tx_phase_acked;		/* a packet of the current tx phase was acknowledged */
+	bool ku_compat;			/* v2 peer derives key updates with "quic ku" (quic-go) */
+	/* Crypto objects freed while idle (conn_park()). */
+	bool parked;
+	bool discarded[TQUIC_PN_SPACE_COUNT];
 	u64 rx_prev_expiry;
 	u64 rx_phase_first_pn;
 	u64 tx_phase_first_pn;
-	bool tx_phase_acked;		/* a packet of the current tx phase was acknowledged */
 	u64 pkts_in_phase;
-	bool ku_compat;			/* v2 peer derives key updates with "quic ku" (quic-go) */
 	u64 key_updates;
+	u64 active_at;			/* last packet received or sent */
 
-	struct tquic_crypto_stream cs[TQUIC_PN_SPACE_COUNT];
-	bool discarded[TQUIC_PN_SPACE_COUNT];
+	/* CRYPTO streams on the heap, until their space is discarded. */
+	struct tquic_crypto_stream *cs[TQUIC_PN_SPACE_COUNT];
 
 	struct tquic_streams streams;
 
@@ -240,7 +251,7 @@ struct tquic_conn {
 	u32 close_flags;		/* TQUIC_CLOSE_F_* */
 	u64 close_code;
 	u64 close_frame_type;
-	u8 close_reason[TQUIC_CONN_REASON_MAX];
+	u8 *close_reason;		/* heap, while there is one */
 	size_t close_reason_len;
 	u64 close_deadline;
 	bool close_send;		/* a CONNECTION_CLOSE is due */
@@ -266,8 +277,8 @@ struct tquic_conn {
 	u32 dgram_rx_n;
 	u32 dgram_tx_n;
 
-	/* Undecryptable packets. */
-	struct tquic_pending_pkt pending[TQUIC_CONN_PENDING_PKTS];
+	/* Undecryptable packets: TQUIC_CONN_PENDING_PKTS slots, allocated when one comes. */
+	struct tquic_pending_pkt *pending;
 	u32 n_pending;
 
 	/* Events: a ring allocated and grown as they come (most need a few slots). */
@@ -281,8 +292,6 @@ struct tquic_conn {
 	struct tquic_sent_entry *scratch;
 	u32 n_scratch;
 	struct tquic_pkt_build *pkts;	/* TQUIC_CONN_MAX_PKTS, after @scratch's entries */
-	struct tquic_frame fscratch;	/* frame being encoded or decoded */
-	struct tquic_frame ctrl_scratch;	/* control frame being acked or lost */
 
 	u64 err_frame_type;		/* frame that caused the pending error */
 	struct tquic_conn_stats stats;
@@ -309,6 +318,9 @@ int tquic_conn_switch_version(struct tquic_conn *c, u32 version);
 void tquic_conn_release_pending(struct tquic_conn *c);
 int tquic_conn_issue_cids(struct tquic_conn *c);
 void tquic_conn_process_pending(struct tquic_conn *c, u8 level);
+int tquic_conn_unpark(struct tquic_conn *c);
+/* Destroys and frees *@k (NULL is fine) and clears it. */
+void tquic_conn_keys_free(struct tquic_keys **k);
 struct tquic_path *tquic_conn_path_new(struct tquic_conn *c, const struct tquic_addr *local,
 				       const struct tquic_addr *peer, bool validated);
 void tquic_conn_path_free(struct tquic_conn *c, struct tquic_path *p);

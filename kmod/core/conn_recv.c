@@ -59,6 +59,11 @@ static void keep_pending(struct tquic_conn *c, const u8 *pkt, size_t len, u8 lev
 
 	if (c->n_pending >= TQUIC_CONN_PENDING_PKTS)
 		return;
+	if (!c->pending) {
+		c->pending = tquic_mem_alloc(TQUIC_CONN_PENDING_PKTS * sizeof(*c->pending), c->gfp);
+		if (!c->pending)
+			return;
+	}
 	b = tquic_buf_alloc(len, c->gfp);
 	if (!b)
 		return;
@@ -184,7 +189,7 @@ static int on_frame(struct tquic_conn *c, struct tquic_buf *b, struct tquic_fram
 			after_ack(c);
 		return err;
 	case TQUIC_FT_CRYPTO:
-		return tquic_crypto_stream_on_frame(&c->cs[space], &f->u.data, b, c->gfp);
+		return tquic_crypto_stream_on_frame(c->cs[space], &f->u.data, b, c->gfp);
 	case TQUIC_FT_NEW_TOKEN:
 		if (c->is_server)
 			return TQUIC_ERR_PROTOCOL_VIOLATION;
@@ -262,7 +267,7 @@ static int process_frames(struct tquic_conn *c, struct tquic_buf *b, u8 *payload
 			  size_t len, u8 pkt_type, enum tquic_pn_space space,
 			  bool *ack_eliciting)
 {
-	struct tquic_frame *f = &c->fscratch;
+	struct tquic_frame frame, *f = &frame;
 	u32 bit = pkt_frame_bit(pkt_type);
 	struct tquic_cursor cur;
 	int err;
@@ -302,20 +307,20 @@ static int rotate_rx_keys(struct tquic_conn *c, u64 pn)
 		return err;
 	if (c->has_rx_prev)
 		tquic_aead_keys_destroy(&c->rx_prev);
-	c->rx_prev = c->rx[TQUIC_LEVEL_APP].pkt;
+	c->rx_prev = c->rx[TQUIC_LEVEL_APP]->pkt;
 	c->has_rx_prev = true;
-	c->rx[TQUIC_LEVEL_APP].pkt = c->rx_next;
+	c->rx[TQUIC_LEVEL_APP]->pkt = c->rx_next;
 	c->rx_next = next;
 	c->rx_phase ^= 1;
 	c->rx_phase_first_pn = pn;
 	c->rx_prev_expiry = c->now + 3 * tquic_conn_pto(c);
 	if (c->tx_phase != c->rx_phase) {
 		/* The peer initiated: respond with our own update. */
-		err = tquic_conn_keys_next(c, &c->tx[TQUIC_LEVEL_APP].pkt, &next);
+		err = tquic_conn_keys_next(c, &c->tx[TQUIC_LEVEL_APP]->pkt, &next);
 		if (err)
 			return err;
-		tquic_aead_keys_destroy(&c->tx[TQUIC_LEVEL_APP].pkt);
-		c->tx[TQUIC_LEVEL_APP].pkt = next;
+		tquic_aead_keys_destroy(&c->tx[TQUIC_LEVEL_APP]->pkt);
+		c->tx[TQUIC_LEVEL_APP]->pkt = next;
 		c->tx_phase = c->rx_phase;
 		c->tx_phase_first_pn = c->path->x->next_pn[TQUIC_PN_SPACE_APP];
 		c->tx_phase_acked = false;
@@ -339,7 +344,7 @@ static int open_1rtt_compat(struct tquic_conn *c, u8 *pkt, struct tquic_hdr *h,
 
 	memcpy(pkt, orig, h->len);
 	c->ku_compat = true;
-	err = tquic_conn_keys_next(c, &c->rx[TQUIC_LEVEL_APP].pkt, &alt);
+	err = tquic_conn_keys_next(c, &c->rx[TQUIC_LEVEL_APP]->pkt, &alt);
 	if (err) {
 		c->ku_compat = false;
 		return err;
@@ -362,12 +367,12 @@ static int open_1rtt(struct tquic_conn *c, u8 *pkt, struct tquic_hdr *h, u64 lar
 	struct tquic_aead_keys *ak;
 	int err;
 
-	err = tquic_hp_remove(c->rx[TQUIC_LEVEL_APP].hp, pkt, h, largest);
+	err = tquic_hp_remove(c->rx[TQUIC_LEVEL_APP]->hp, pkt, h, largest);
 	if (err)
 		return err;
 	*rotate = false;
 	if (h->key_phase == c->rx_phase) {
-		ak = &c->rx[TQUIC_LEVEL_APP].pkt;
+		ak = &c->rx[TQUIC_LEVEL_APP]->pkt;
 	} else if (c->has_rx_prev && h->pn < c->rx_phase_first_pn) {
 		ak = &c->rx_prev;
 	} else if (c->has_rx_next) {
@@ -404,10 +409,10 @@ int tquic_conn_recv_packet(struct tquic_conn *c, struct tquic_buf *b, u8 *pkt,
 
 	if (h->type == TQUIC_PKT_0RTT && !c->is_server)
 		return 0;
-	keys = &c->rx[level];
+	keys = c->rx[level];
 	if (h->type != TQUIC_PKT_1RTT && h->version != c->version) {
 		if (!c->is_server && c->version == c->orig_version && !c->handshake_complete &&
-		    !(c->has_rx & (1U << TQUIC_LEVEL_HANDSHAKE)) &&
+		    !c->rx[TQUIC_LEVEL_HANDSHAKE] &&
 		    h->type == TQUIC_PKT_INITIAL && tquic_version_supported(h->version)) {
 			/*
 			 * Compatible negotiation (RFC 9369 4.1): the first long
@@ -417,21 +422,26 @@ int tquic_conn_recv_packet(struct tquic_conn *c, struct tquic_buf *b, u8 *pkt,
 			if (!tquic_conn_version_spoken(&c->cfg, h->version) ||
 			    tquic_conn_switch_version(c, h->version))
 				return 0;
-			keys = &c->rx[level];
+			keys = c->rx[level];
 		} else if (c->is_server && h->version == c->orig_version &&
-			   h->type == TQUIC_PKT_INITIAL && c->has_orig_initial_rx) {
-			keys = &c->orig_initial_rx;
+			   h->type == TQUIC_PKT_INITIAL && c->orig_initial_rx) {
+			keys = c->orig_initial_rx;
 		} else {
 			return 0;
 		}
 	}
 	if (c->discarded[space])
 		return 0;
-	if (keys != &c->orig_initial_rx && !(c->has_rx & (1U << level))) {
+	if (!keys) {
 		/* 0-RTT keys come with the ClientHello or never. */
 		if (level != TQUIC_LEVEL_INITIAL &&
 		    (level != TQUIC_LEVEL_EARLY || !c->handshake_complete))
 			keep_pending(c, pkt, h->len, level, ecn);
+		return 0;
+	}
+	if (tquic_conn_unpark(c)) {
+		c->stats.pkts_dropped++;
+		tquic_conn_qlog_pkt(c, TQUIC_QL_PACKET_DROPPED, h->type, space, 0, h->len, TQUIC_QL_DROP_RESOURCES);
 		return 0;
 	}
 	largest = x->ack.sp[space].largest;
@@ -503,6 +513,7 @@ int tquic_conn_recv_packet(struct tquic_conn *c, struct tquic_buf *b, u8 *pkt,
 		c->stats.early_recv++;
 	tquic_conn_qlog_pkt(c, TQUIC_QL_PACKET_RECEIVED, h->type, space, h->pn, h->len, 0);
 	c->idle_start = c->now;
+	c->active_at = c->now;
 	c->eliciting_since_recv = false;
 	return 0;
 }
@@ -544,10 +555,10 @@ static void on_retry(struct tquic_conn *c, const u8 *pkt, size_t len, const stru
 	/* Everything sent in Initial packets goes again, with the token. */
 	rec.id = 0;
 	rec.off = 0;
-	rec.len = c->cs[TQUIC_PN_SPACE_INITIAL].tx.send_off;
+	rec.len = c->cs[TQUIC_PN_SPACE_INITIAL]->tx.send_off;
 	rec.fin = false;
 	if (rec.len)
-		tquic_crypto_stream_on_lost(&c->cs[TQUIC_PN_SPACE_INITIAL], &rec);
+		tquic_crypto_stream_on_lost(c->cs[TQUIC_PN_SPACE_INITIAL], &rec);
 	tquic_recovery_reset_cc(&c->path->x->rec, c->now);
 }
 

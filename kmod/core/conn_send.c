@@ -40,18 +40,21 @@ static bool scratch_full(const struct tquic_conn *c)
 
 static bool streams_ctrl_pending(struct tquic_conn *c)
 {
-	return tquic_streams_next_ctrl(&c->streams, &c->fscratch);
+	struct tquic_frame f;
+
+	return tquic_streams_next_ctrl(&c->streams, &f);
 }
 
 /* Whether the Application Data space has ack-eliciting frames to send. */
 static bool app_pending(struct tquic_conn *c, bool early)
 {
 	const struct tquic_path *p = c->path;
+	struct tquic_frame f;
 
 	if (!early && (c->handshake_done_pending || p->nresponses || c->new_token_pending ||
-		       p->challenge_pending || tquic_cids_next_frame(&c->cids, &c->fscratch) ||
-		       c->cs[TQUIC_PN_SPACE_APP].tx.send_off != c->cs[TQUIC_PN_SPACE_APP].tx.write_off ||
-		       tquic_crypto_stream_has_pending(&c->cs[TQUIC_PN_SPACE_APP])))
+		       p->challenge_pending || tquic_cids_next_frame(&c->cids, &f) ||
+		       c->cs[TQUIC_PN_SPACE_APP]->tx.send_off != c->cs[TQUIC_PN_SPACE_APP]->tx.write_off ||
+		       tquic_crypto_stream_has_pending(c->cs[TQUIC_PN_SPACE_APP])))
 		return true;
 	return !tquic_list_empty(&c->dgram_tx) || streams_ctrl_pending(c) ||
 	       tquic_streams_sched_next(&c->streams);
@@ -63,9 +66,9 @@ static u8 space_level(struct tquic_conn *c, enum tquic_pn_space space)
 		return TQUIC_LEVEL_INITIAL;
 	if (space == TQUIC_PN_SPACE_HANDSHAKE)
 		return TQUIC_LEVEL_HANDSHAKE;
-	if (c->has_tx & (1U << TQUIC_LEVEL_APP))
+	if (c->tx[TQUIC_LEVEL_APP])
 		return TQUIC_LEVEL_APP;
-	if (!c->is_server && (c->has_tx & (1U << TQUIC_LEVEL_EARLY)))
+	if (!c->is_server && c->tx[TQUIC_LEVEL_EARLY])
 		return TQUIC_LEVEL_EARLY;
 	return TQUIC_LEVEL_COUNT;
 }
@@ -113,6 +116,9 @@ static bool start_packet(struct tquic_conn *c, struct tquic_pkt_build *pb, u8 *b
 	struct tquic_path_xmit *p = c->path->x;
 	struct tquic_hdr_out o;
 
+	/* Nothing is written yet: without keys, nothing is sent this time. */
+	if (tquic_conn_unpark(c))
+		return false;
 	memset(pb, 0, sizeof(*pb));
 	pb->type = level_pkt_type(level);
 	pb->space = space;
@@ -134,7 +140,7 @@ static bool put_frame(struct tquic_conn *c, struct tquic_wbuf *w, const struct t
 
 static void write_close(struct tquic_conn *c, struct tquic_wbuf *w, u8 level)
 {
-	struct tquic_frame *f = &c->fscratch;
+	struct tquic_frame frame, *f = &frame;
 	bool app = c->close_flags & TQUIC_CLOSE_F_APP;
 
 	memset(f, 0, sizeof(*f));
@@ -163,7 +169,7 @@ static void write_close(struct tquic_conn *c, struct tquic_wbuf *w, u8 level)
 static void write_ack(struct tquic_conn *c, struct tquic_pkt_build *pb, struct tquic_wbuf *w)
 {
 	struct tquic_path_xmit *p = c->path->x;
-	struct tquic_frame *f = &c->fscratch;
+	struct tquic_frame frame, *f = &frame;
 	struct tquic_wbuf t = *w;
 	u32 ranges = 0;
 
@@ -187,7 +193,7 @@ static void write_ack(struct tquic_conn *c, struct tquic_pkt_build *pb, struct t
 /* PATH_RESPONSEs, then a PATH_CHALLENGE, of path @p. */
 static bool write_path_frames(struct tquic_conn *c, struct tquic_path *p, struct tquic_wbuf *w)
 {
-	struct tquic_frame *f = &c->fscratch;
+	struct tquic_frame frame, *f = &frame;
 	bool wrote = false;
 
 	while (tquic_path_next_frame(p, f)) {
@@ -204,7 +210,7 @@ static bool write_path_frames(struct tquic_conn *c, struct tquic_path *p, struct
 static bool write_app_ctrl(struct tquic_conn *c, struct tquic_pkt_build *pb,
 			   struct tquic_wbuf *w)
 {
-	struct tquic_frame *f = &c->fscratch;
+	struct tquic_frame frame, *f = &frame;
 	bool wrote = false;
 
 	if (c->handshake_done_pending && !scratch_full(c)) {
@@ -249,7 +255,7 @@ static bool write_app_ctrl(struct tquic_conn *c, struct tquic_pkt_build *pb,
 static bool write_streams_ctrl(struct tquic_conn *c, struct tquic_pkt_build *pb,
 			       struct tquic_wbuf *w)
 {
-	struct tquic_frame *f = &c->fscratch;
+	struct tquic_frame frame, *f = &frame;
 	bool wrote = false;
 	u64 a, b, v;
 
@@ -274,7 +280,7 @@ static bool write_streams_ctrl(struct tquic_conn *c, struct tquic_pkt_build *pb,
 
 static bool write_datagrams(struct tquic_conn *c, struct tquic_wbuf *w)
 {
-	struct tquic_frame *f = &c->fscratch;
+	struct tquic_frame frame, *f = &frame;
 	struct tquic_dgram *d;
 	bool wrote = false;
 
@@ -319,7 +325,7 @@ static bool write_stream_data(struct tquic_conn *c, struct tquic_pkt_build *pb,
 static bool write_crypto(struct tquic_conn *c, struct tquic_pkt_build *pb,
 			 struct tquic_wbuf *w)
 {
-	struct tquic_crypto_stream *cs = &c->cs[pb->space];
+	struct tquic_crypto_stream *cs = c->cs[pb->space];
 	struct tquic_stream_sent rec;
 	bool wrote = false;
 
@@ -349,14 +355,14 @@ static size_t build_packet(struct tquic_conn *c, struct tquic_pkt_build *pb, u8 
 	size_t used;
 
 	if (level == TQUIC_LEVEL_COUNT || c->discarded[space] ||
-	    !(c->has_tx & (1U << level)))
+	    !c->tx[level])
 		return 0;
 	probe = tquic_recovery_probes(&p->rec, &probe_space) && probe_space == space;
 	ack_due = level != TQUIC_LEVEL_EARLY && tquic_ackmgr_should_send(&p->ack, space, c->now);
 	if (c->state == TQUIC_CONN_CLOSING)
 		want = true;
 	else if (space != TQUIC_PN_SPACE_APP)
-		want = probe || tquic_crypto_stream_has_pending(&c->cs[space]);
+		want = probe || tquic_crypto_stream_has_pending(c->cs[space]);
 	else
 		want = probe || app_pending(c, level == TQUIC_LEVEL_EARLY);
 	if (want && !eliciting && c->state != TQUIC_CONN_CLOSING && !probe) {
@@ -441,7 +447,7 @@ static int finish_packet(struct tquic_conn *c, struct tquic_pkt_build *pb, u8 *d
 	err = tquic_write_header(dgram + pb->off, pb->hdr_len, &o, &hl);
 	if (err || hl != pb->hdr_len)
 		return err ? err : -EINVAL;
-	err = tquic_packet_protect(&c->tx[pb->level], dgram + pb->off, pb->hdr_len,
+	err = tquic_packet_protect(c->tx[pb->level], dgram + pb->off, pb->hdr_len,
 				   pb->pn_len, pb->pn, pb->payload_len, false, 0);
 	if (err)
 		return err;
@@ -472,6 +478,7 @@ static int finish_packet(struct tquic_conn *c, struct tquic_pkt_build *pb, u8 *d
 		c->stats.early_sent++;
 	}
 	c->stats.pkts_sent++;
+	c->active_at = c->now;
 	tquic_conn_qlog_pkt(c, TQUIC_QL_PACKET_SENT, pb->type, pb->space, pb->pn, sp.size, 0);
 	return 0;
 }
@@ -597,7 +604,7 @@ long tquic_conn_build_probe(struct tquic_conn *c, struct tquic_path *p, u8 *buf,
 	struct tquic_wbuf w;
 	int err;
 
-	if (!(c->has_tx & (1U << TQUIC_LEVEL_APP)) || c->discarded[TQUIC_PN_SPACE_APP])
+	if (!c->tx[TQUIC_LEVEL_APP] || c->discarded[TQUIC_PN_SPACE_APP])
 		return 0;
 	limit = (size_t)min_u64(min_u64(cap, p->mtu), tquic_path_send_allowance(p));
 	if (limit < TQUIC_SEND_MIN_ROOM)

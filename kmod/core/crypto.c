@@ -266,26 +266,18 @@ static int tquic_check_secret(u32 version, enum tquic_suite suite,
 	return 0;
 }
 
-int tquic_aead_keys_init(struct tquic_aead_keys *k, u32 version,
-			 enum tquic_suite suite, const u8 *secret,
-			 size_t secret_len, unsigned int gfp)
+/* The AEAD object of @k from its secret. */
+static int aead_keys_alloc(struct tquic_aead_keys *k, unsigned int gfp)
 {
-	const struct tquic_version_params *vp;
-	u8 key[TQUIC_AEAD_MAX_KEY_LEN];
+	const struct tquic_version_params *vp = tquic_version_params(k->version);
+	enum tquic_suite suite = (enum tquic_suite)k->suite;
 	size_t key_len = tquic_suite_key_len(suite);
-	enum tquic_hash_alg hash;
+	u8 key[TQUIC_AEAD_MAX_KEY_LEN];
 	int err;
 
-	memset(k, 0, sizeof(*k));
-	err = tquic_check_secret(version, suite, secret_len, &vp, &hash);
-	if (err)
-		return err;
-	err = tquic_hkdf_expand_label(hash, secret, secret_len, vp->key_label,
-				      NULL, 0, key, key_len);
-	if (!err)
-		err = tquic_hkdf_expand_label(hash, secret, secret_len,
-					      vp->iv_label, NULL, 0, k->iv,
-					      TQUIC_IV_LEN);
+	err = tquic_hkdf_expand_label(tquic_suite_hash(suite), k->secret,
+				      k->secret_len, vp->key_label, NULL, 0,
+				      key, key_len);
 	if (!err) {
 		k->aead = tquic_aead_alloc(tquic_suite_aead(suite), key,
 					   key_len, gfp);
@@ -293,15 +285,45 @@ int tquic_aead_keys_init(struct tquic_aead_keys *k, u32 version,
 			err = -ENOMEM;
 	}
 	tquic_memzero_explicit(key, sizeof(key));
-	if (err) {
-		tquic_memzero_explicit(k, sizeof(*k));
+	return err;
+}
+
+int tquic_aead_keys_init(struct tquic_aead_keys *k, u32 version,
+			 enum tquic_suite suite, const u8 *secret,
+			 size_t secret_len, unsigned int gfp)
+{
+	const struct tquic_version_params *vp;
+	enum tquic_hash_alg hash;
+	int err;
+
+	memset(k, 0, sizeof(*k));
+	err = tquic_check_secret(version, suite, secret_len, &vp, &hash);
+	if (err)
 		return err;
-	}
 	k->version = version;
 	k->suite = (u16)suite;
 	k->secret_len = (u8)secret_len;
 	memcpy(k->secret, secret, secret_len);
-	return 0;
+	err = tquic_hkdf_expand_label(hash, secret, secret_len, vp->iv_label,
+				      NULL, 0, k->iv, TQUIC_IV_LEN);
+	if (!err)
+		err = aead_keys_alloc(k, gfp);
+	if (err)
+		tquic_memzero_explicit(k, sizeof(*k));
+	return err;
+}
+
+void tquic_aead_keys_park(struct tquic_aead_keys *k)
+{
+	tquic_aead_free(k->aead);
+	k->aead = NULL;
+}
+
+int tquic_aead_keys_unpark(struct tquic_aead_keys *k, unsigned int gfp)
+{
+	if (k->aead || !k->secret_len)
+		return 0;
+	return aead_keys_alloc(k, gfp);
 }
 
 void tquic_aead_keys_destroy(struct tquic_aead_keys *k)
@@ -339,24 +361,33 @@ int tquic_aead_keys_next(const struct tquic_aead_keys *cur,
 	return err;
 }
 
+/* The header protection key of @secret into @key (the suite's key length). */
+static int hp_key_derive(u32 version, enum tquic_suite suite, const u8 *secret,
+			 size_t secret_len, u8 *key)
+{
+	const struct tquic_version_params *vp;
+	enum tquic_hash_alg hash;
+	int err;
+
+	err = tquic_check_secret(version, suite, secret_len, &vp, &hash);
+	if (err)
+		return err;
+	return tquic_hkdf_expand_label(hash, secret, secret_len, vp->hp_label,
+				       NULL, 0, key, tquic_suite_key_len(suite));
+}
+
 int tquic_hp_key_init(struct tquic_hp **hp, u32 version,
 		      enum tquic_suite suite, const u8 *secret,
 		      size_t secret_len, unsigned int gfp)
 {
-	const struct tquic_version_params *vp;
 	u8 key[TQUIC_AEAD_MAX_KEY_LEN];
-	size_t key_len = tquic_suite_key_len(suite);
-	enum tquic_hash_alg hash;
 	int err;
 
 	*hp = NULL;
-	err = tquic_check_secret(version, suite, secret_len, &vp, &hash);
-	if (err)
-		return err;
-	err = tquic_hkdf_expand_label(hash, secret, secret_len, vp->hp_label,
-				      NULL, 0, key, key_len);
+	err = hp_key_derive(version, suite, secret, secret_len, key);
 	if (!err) {
-		*hp = tquic_hp_alloc(tquic_suite_hp(suite), key, key_len, gfp);
+		*hp = tquic_hp_alloc(tquic_suite_hp(suite), key,
+				     tquic_suite_key_len(suite), gfp);
 		if (!*hp)
 			err = -ENOMEM;
 	}
@@ -369,17 +400,18 @@ int tquic_keys_init(struct tquic_keys *k, u32 version, enum tquic_suite suite,
 {
 	int err;
 
-	err = tquic_hp_key_init(&k->hp, version, suite, secret, secret_len, gfp);
-	if (err) {
-		memset(&k->pkt, 0, sizeof(k->pkt));
-		return err;
+	memset(k, 0, sizeof(*k));
+	err = hp_key_derive(version, suite, secret, secret_len, k->hp_key);
+	if (!err)
+		err = tquic_aead_keys_init(&k->pkt, version, suite, secret,
+					   secret_len, gfp);
+	if (!err) {
+		err = tquic_keys_unpark(k, gfp);
+		if (err)
+			tquic_aead_keys_destroy(&k->pkt);
 	}
-	err = tquic_aead_keys_init(&k->pkt, version, suite, secret, secret_len,
-				   gfp);
-	if (err) {
-		tquic_hp_free(k->hp);
-		k->hp = NULL;
-	}
+	if (err)
+		tquic_memzero_explicit(k, sizeof(*k));
 	return err;
 }
 
@@ -387,7 +419,37 @@ void tquic_keys_destroy(struct tquic_keys *k)
 {
 	tquic_hp_free(k->hp);
 	k->hp = NULL;
+	tquic_memzero_explicit(k->hp_key, sizeof(k->hp_key));
 	tquic_aead_keys_destroy(&k->pkt);
+}
+
+void tquic_keys_park(struct tquic_keys *k)
+{
+	tquic_hp_free(k->hp);
+	k->hp = NULL;
+	tquic_aead_keys_park(&k->pkt);
+}
+
+int tquic_keys_unpark(struct tquic_keys *k, unsigned int gfp)
+{
+	enum tquic_suite suite = (enum tquic_suite)k->pkt.suite;
+	int err;
+
+	if (!k->pkt.secret_len)
+		return 0;
+	if (!k->hp) {
+		k->hp = tquic_hp_alloc(tquic_suite_hp(suite), k->hp_key,
+				       tquic_suite_key_len(suite), gfp);
+		if (!k->hp)
+			return -ENOMEM;
+	}
+	err = tquic_aead_keys_unpark(&k->pkt, gfp);
+	if (err) {
+		/* All or nothing: a half-built direction is parked again. */
+		tquic_hp_free(k->hp);
+		k->hp = NULL;
+	}
+	return err;
 }
 
 int tquic_initial_keys(u32 version, const u8 *dcid, size_t dcid_len,

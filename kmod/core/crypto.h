@@ -86,10 +86,12 @@ struct tquic_aead_keys {
 
 /*
  * One direction of an encryption level: header protection (which does not
- * change with key updates) and the current packet keys.
+ * change with key updates) and the current packet keys.  The header
+ * protection key is kept so that a parked @hp can be rebuilt.
  */
 struct tquic_keys {
 	struct tquic_hp *hp;
+	u8 hp_key[TQUIC_AEAD_MAX_KEY_LEN];
 	struct tquic_aead_keys pkt;
 };
 
@@ -117,6 +119,17 @@ int tquic_hp_key_init(struct tquic_hp **hp, u32 version,
 int tquic_keys_init(struct tquic_keys *k, u32 version, enum tquic_suite suite,
 		    const u8 *secret, size_t secret_len, unsigned int gfp);
 void tquic_keys_destroy(struct tquic_keys *k);
+
+/*
+ * Parking frees the host crypto objects of keys that are not in use for a
+ * while (an idle connection) and keeps the key material; unparking
+ * rebuilds them.  Both are no-ops on keys already in that state; unpark
+ * returns 0 or -errno (the keys stay parked).
+ */
+void tquic_aead_keys_park(struct tquic_aead_keys *k);
+int tquic_aead_keys_unpark(struct tquic_aead_keys *k, unsigned int gfp);
+void tquic_keys_park(struct tquic_keys *k);
+int tquic_keys_unpark(struct tquic_keys *k, unsigned int gfp);
 
 /*
  * Initial keys for @version from the client's first DCID: @client protects

@@ -243,6 +243,25 @@ int tquic_recovery_init(struct tquic_recovery *r,
 	return 0;
 }
 
+void tquic_recovery_trim(struct tquic_recovery *r)
+{
+	unsigned int s;
+	u32 i;
+
+	for (s = 0; s < TQUIC_PN_SPACE_COUNT; s++) {
+		struct tquic_sent_ring *ring = &r->sp[s].ring;
+
+		for (i = 0; i < ring->len; i++) {
+			const struct tquic_sent_pkt *p = ring_at(ring, i);
+
+			if (p->frames || (!pkt_done(p) && (p->flags & TQUIC_SENT_IN_FLIGHT)))
+				break;
+		}
+		if (i == ring->len)
+			ring_free(ring);
+	}
+}
+
 static void discard_records(struct tquic_recovery *r, enum tquic_pn_space space)
 {
 	struct tquic_pn_space_state *sp = &r->sp[space];

@@ -179,6 +179,13 @@ int tquic_recovery_init(struct tquic_recovery *r,
 			u32 path_id, bool is_server);
 /* Discards every record (on_discarded) and frees the rings. */
 void tquic_recovery_release(struct tquic_recovery *r);
+/*
+ * An idle path: frees the rings whose records are all finished or out of
+ * flight and hold no frames.  Such records only prune acknowledgment
+ * ranges or reveal a spurious loss when acknowledged late; an ACK of a
+ * record gone is ignored like one of a record already popped.
+ */
+void tquic_recovery_trim(struct tquic_recovery *r);
 
 /* Tunables. */
 void tquic_recovery_set_max_tracked(struct tquic_recovery *r, u32 max);

@@ -358,6 +358,18 @@ static void st_chacha(struct tquic_st *st, const struct st_version_vec *v)
 	}
 	st_check(st, !tquic_next_secret(&k.pkt, next) &&
 		 st_eq(next, v->chacha_ku, 32), "key update secret");
+	/* Parked keys hold no crypto objects and rebuild the same ones. */
+	tquic_keys_park(&k);
+	st_check(st, !k.hp && !k.pkt.aead, "keys parked");
+	err = tquic_keys_unpark(&k, TQUIC_GFP_KERNEL);
+	if (!err) {
+		err = tquic_write_header(st->buf, ST_BUF_LEN, &o, &hl);
+		st->buf[hl] = 0x01;	/* PING */
+	}
+	if (!err)
+		err = tquic_packet_protect(&k, st->buf, hl, 3, 654360564, 1,
+					   false, 0);
+	st_check(st, !err && st_eq(st->buf, v->chacha_pkt, 21), "keys unparked");
 	tquic_keys_destroy(&k);
 }
 

@@ -26,6 +26,7 @@
 #include <linux/slab.h>
 #include <linux/spinlock.h>
 #include <linux/string.h>
+#include <linux/workqueue.h>
 #include <crypto/aead.h>
 #include <crypto/hash.h>
 #include <crypto/skcipher.h>
@@ -38,17 +39,26 @@
  * Transforms of freed keys wait here for the next key of their algorithm:
  * allocating one (gcm(aes) is a SIMD wrapper over cryptd over the AES-NI
  * driver) costs far more than setting a key, and a handshake needs about a
- * dozen per end.  Pooled transforms hold a zero key.  Bounded, given back
- * under memory pressure (a shrinker, which drop_caches runs too) and at
- * module exit.
+ * dozen per end.  Pooled transforms hold a zero key.  The pool only smooths
+ * bursts (handshakes, idle connections parking and waking): a transform
+ * unused for TQUIC_TFM_POOL_AGE is freed by a delayed work.  Bounded, given
+ * back under memory pressure (a shrinker, which drop_caches runs too) and
+ * at module exit.
  */
 #define TQUIC_TFM_POOL_MAX	256
+#define TQUIC_TFM_POOL_AGE	HZ
 
 struct tquic_tfm_pool {
 	const char *name;
 	spinlock_t lock;
-	struct list_head free;
+	struct list_head free;		/* most recently pooled first */
 	unsigned int n;
+};
+
+/* A pool entry: the list node and when it was pooled. */
+struct tquic_pooled {
+	struct list_head node;
+	unsigned long since;		/* jiffies */
 };
 
 enum {
@@ -71,7 +81,7 @@ static const u8 tquic_zero_key[32];
 struct tquic_aead {
 	struct crypto_aead *tfm;
 	struct aead_request *req;
-	struct list_head pool_node;
+	struct tquic_pooled pooled;
 	u8 pool;			/* TQUIC_POOL_* */
 	u8 key_len;
 	u8 iv[TQUIC_AEAD_NONCE_LEN];
@@ -81,7 +91,7 @@ struct tquic_hp {
 	enum tquic_hp_alg alg;
 	struct crypto_skcipher *tfm;
 	struct skcipher_request *req;
-	struct list_head pool_node;
+	struct tquic_pooled pooled;
 	u8 pool;			/* TQUIC_POOL_* */
 	u8 key_len;
 	u8 iv[TQUIC_HP_SAMPLE_LEN];
@@ -102,35 +112,55 @@ static void tquic_hp_destroy(struct tquic_hp *hp)
 	kfree_sensitive(hp);
 }
 
-/* A pooled object's list node, or NULL. */
-static struct list_head *tquic_pool_get(unsigned int pool)
+static void tquic_pool_age_fn(struct work_struct *work);
+static DECLARE_DELAYED_WORK(tquic_pool_age_work, tquic_pool_age_fn);
+static bool tquic_pool_closed;	/* module exit: no more aging work */
+
+/*
+ * The most recently pooled object of @pool, or with @oldest the least
+ * recently pooled one when it is older than TQUIC_TFM_POOL_AGE; NULL if none.
+ */
+static struct tquic_pooled *tquic_pool_take(unsigned int pool, bool oldest)
 {
 	struct tquic_tfm_pool *p = &tquic_pools[pool];
-	struct list_head *node = NULL;
+	struct tquic_pooled *e = NULL;
 
 	spin_lock_bh(&p->lock);
 	if (!list_empty(&p->free)) {
-		node = p->free.next;
-		list_del(node);
-		p->n--;
+		e = oldest ? list_last_entry(&p->free, struct tquic_pooled, node) :
+			     list_first_entry(&p->free, struct tquic_pooled, node);
+		if (oldest && time_before(jiffies, e->since + TQUIC_TFM_POOL_AGE)) {
+			e = NULL;
+		} else {
+			list_del(&e->node);
+			p->n--;
+		}
 	}
 	spin_unlock_bh(&p->lock);
-	return node;
+	return e;
 }
 
-/* Keeps @node for reuse; false when the pool is full. */
-static bool tquic_pool_put(unsigned int pool, struct list_head *node)
+static struct tquic_pooled *tquic_pool_get(unsigned int pool)
+{
+	return tquic_pool_take(pool, false);
+}
+
+/* Keeps @e for reuse; false when the pool is full. */
+static bool tquic_pool_put(unsigned int pool, struct tquic_pooled *e)
 {
 	struct tquic_tfm_pool *p = &tquic_pools[pool];
 	bool kept = false;
 
 	spin_lock_bh(&p->lock);
 	if (p->n < TQUIC_TFM_POOL_MAX) {
-		list_add(node, &p->free);
+		e->since = jiffies;
+		list_add(&e->node, &p->free);
 		p->n++;
 		kept = true;
 	}
 	spin_unlock_bh(&p->lock);
+	if (kept && !READ_ONCE(tquic_pool_closed))
+		schedule_delayed_work(&tquic_pool_age_work, TQUIC_TFM_POOL_AGE);
 	return kept;
 }
 
@@ -163,16 +193,16 @@ struct tquic_aead *tquic_aead_alloc(enum tquic_aead_alg alg, const u8 *key,
 				    size_t key_len, unsigned int gfp)
 {
 	int pool = tquic_aead_pool(alg, key_len);
-	struct list_head *node;
+	struct tquic_pooled *e;
 	struct tquic_aead *a;
 
 	/* Transform allocation and setkey may sleep. */
 	if (pool < 0 || !(gfp & TQUIC_GFP_KERNEL))
 		return NULL;
 	might_sleep();
-	node = tquic_pool_get(pool);
-	if (node) {
-		a = list_entry(node, struct tquic_aead, pool_node);
+	e = tquic_pool_get(pool);
+	if (e) {
+		a = container_of(e, struct tquic_aead, pooled);
 		a->key_len = key_len;
 		if (!crypto_aead_setkey(a->tfm, key, key_len))
 			return a;
@@ -184,7 +214,6 @@ struct tquic_aead *tquic_aead_alloc(enum tquic_aead_alg alg, const u8 *key,
 		return NULL;
 	a->pool = pool;
 	a->key_len = key_len;
-	INIT_LIST_HEAD(&a->pool_node);
 	a->tfm = crypto_alloc_aead(tquic_pools[pool].name, 0, 0);
 	if (IS_ERR(a->tfm)) {
 		a->tfm = NULL;
@@ -210,7 +239,7 @@ void tquic_aead_free(struct tquic_aead *aead)
 	/* A complete object whose key can be wiped goes back to the pool. */
 	if (aead->req && !crypto_aead_setkey(aead->tfm, tquic_zero_key, aead->key_len)) {
 		memzero_explicit(aead->iv, sizeof(aead->iv));
-		if (tquic_pool_put(aead->pool, &aead->pool_node))
+		if (tquic_pool_put(aead->pool, &aead->pooled))
 			return;
 	}
 	tquic_aead_destroy(aead);
@@ -296,7 +325,7 @@ int tquic_aead_open(struct tquic_aead *aead, const u8 *nonce,
 struct tquic_hp *tquic_hp_alloc(enum tquic_hp_alg alg, const u8 *key,
 				size_t key_len, unsigned int gfp)
 {
-	struct list_head *node;
+	struct tquic_pooled *e;
 	struct tquic_hp *hp;
 	int pool;
 
@@ -316,9 +345,9 @@ struct tquic_hp *tquic_hp_alloc(enum tquic_hp_alg alg, const u8 *key,
 	if (pool < 0 || !(gfp & TQUIC_GFP_KERNEL))
 		return NULL;
 	might_sleep();
-	node = tquic_pool_get(pool);
-	if (node) {
-		hp = list_entry(node, struct tquic_hp, pool_node);
+	e = tquic_pool_get(pool);
+	if (e) {
+		hp = container_of(e, struct tquic_hp, pooled);
 		hp->alg = alg;
 		hp->key_len = key_len;
 		if (!crypto_skcipher_setkey(hp->tfm, key, key_len))
@@ -332,7 +361,6 @@ struct tquic_hp *tquic_hp_alloc(enum tquic_hp_alg alg, const u8 *key,
 	hp->alg = alg;
 	hp->pool = pool;
 	hp->key_len = key_len;
-	INIT_LIST_HEAD(&hp->pool_node);
 	hp->tfm = crypto_alloc_skcipher(tquic_pools[pool].name, 0, CRYPTO_ALG_ASYNC);
 	if (IS_ERR(hp->tfm)) {
 		hp->tfm = NULL;
@@ -358,7 +386,7 @@ void tquic_hp_free(struct tquic_hp *hp)
 	if (hp->req && !crypto_skcipher_setkey(hp->tfm, tquic_zero_key, hp->key_len)) {
 		memzero_explicit(hp->iv, sizeof(hp->iv));
 		memzero_explicit(hp->block, sizeof(hp->block));
-		if (tquic_pool_put(hp->pool, &hp->pool_node))
+		if (tquic_pool_put(hp->pool, &hp->pooled))
 			return;
 	}
 	tquic_hp_destroy(hp);
@@ -427,18 +455,36 @@ int tquic_hmac(enum tquic_hash_alg alg, const u8 *key, size_t key_len,
 	return err;
 }
 
-/* Frees one pooled object of @pool; false when the pool is empty. */
-static bool tquic_pool_release_one(unsigned int pool)
+/*
+ * Frees one pooled object of @pool (with @aged only one unused for
+ * TQUIC_TFM_POOL_AGE); false when there is none.
+ */
+static bool tquic_pool_release_one(unsigned int pool, bool aged)
 {
-	struct list_head *node = tquic_pool_get(pool);
+	struct tquic_pooled *e = tquic_pool_take(pool, aged);
 
-	if (!node)
+	if (!e)
 		return false;
 	if (pool == TQUIC_POOL_GCM || pool == TQUIC_POOL_CHACHAPOLY)
-		tquic_aead_destroy(list_entry(node, struct tquic_aead, pool_node));
+		tquic_aead_destroy(container_of(e, struct tquic_aead, pooled));
 	else
-		tquic_hp_destroy(list_entry(node, struct tquic_hp, pool_node));
+		tquic_hp_destroy(container_of(e, struct tquic_hp, pooled));
 	return true;
+}
+
+static void tquic_pool_age_fn(struct work_struct *work)
+{
+	bool left = false;
+	size_t i;
+
+	for (i = 0; i < ARRAY_SIZE(tquic_pools); i++) {
+		while (tquic_pool_release_one(i, true))
+			cond_resched();
+		left |= READ_ONCE(tquic_pools[i].n) != 0;
+	}
+	/* Younger entries: look again when they may have aged. */
+	if (left && !READ_ONCE(tquic_pool_closed))
+		schedule_delayed_work(&tquic_pool_age_work, TQUIC_TFM_POOL_AGE);
 }
 
 static unsigned long tquic_pool_count(struct shrinker *s, struct shrink_control *sc)
@@ -457,7 +503,7 @@ static unsigned long tquic_pool_scan(struct shrinker *s, struct shrink_control *
 	size_t i;
 
 	for (i = 0; i < ARRAY_SIZE(tquic_pools) && freed < sc->nr_to_scan; i++)
-		while (freed < sc->nr_to_scan && tquic_pool_release_one(i))
+		while (freed < sc->nr_to_scan && tquic_pool_release_one(i, false))
 			freed++;
 	return freed ?: SHRINK_STOP;
 }
@@ -478,6 +524,7 @@ int tquic_crypto_init(void)
 		INIT_LIST_HEAD(&tquic_pools[i].free);
 		tquic_pools[i].n = 0;
 	}
+	WRITE_ONCE(tquic_pool_closed, false);
 	if (register_shrinker(&tquic_pool_shrinker, "tquic-tfm-pool"))
 		return -ENOMEM;
 	tquic_pool_shrinker_on = true;
@@ -504,8 +551,10 @@ void tquic_crypto_exit(void)
 	if (tquic_pool_shrinker_on)
 		unregister_shrinker(&tquic_pool_shrinker);
 	tquic_pool_shrinker_on = false;
+	WRITE_ONCE(tquic_pool_closed, true);
+	cancel_delayed_work_sync(&tquic_pool_age_work);
 	for (i = 0; i < ARRAY_SIZE(tquic_pools); i++)
-		while (tquic_pool_release_one(i))
+		while (tquic_pool_release_one(i, false))
 			;
 	for (i = 0; i < ARRAY_SIZE(tquic_hmacs); i++) {
 		crypto_free_shash(tquic_hmacs[i].tfm);

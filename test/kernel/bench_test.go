@@ -43,7 +43,10 @@ idle=$!
 i=0; until [ -s $S/idle.json ]; do i=$((i+1)); [ $i -lt 1200 ] || break; sleep 0.1; done
 # The report is printed once every connection is up; they then stay open.
 [ -s $S/idle.json ] && echo 0 >$S/idle.rc
-sleep 2
+# An idle connection parks its crypto objects after a second without
+# packets, and the transform pool frees what stays unused for a second:
+# wait past both, for the memory idle connections hold from then on.
+sleep 5
 awk '/^Slab:/{print $2}' /proc/meminfo >$S/slab.during
 grep -E '^(Sockets|Cids) ' /proc/net/tquic_sock >$S/idle.socks
 kill $idle 2>/dev/null
