@@ -286,9 +286,12 @@ int __init tquic_sock_init(void)
 	err = tquic_engine_init();
 	if (err)
 		return err;
-	err = proto_register(&tquic_prot, 1);
+	err = tquic_tunnel_init();
 	if (err)
 		goto err_engine;
+	err = proto_register(&tquic_prot, 1);
+	if (err)
+		goto err_tunnel;
 #if IS_ENABLED(CONFIG_IPV6)
 	err = proto_register(&tquicv6_prot, 1);
 	if (err)
@@ -323,6 +326,8 @@ err_prot6:
 err_prot:
 #endif
 	proto_unregister(&tquic_prot);
+err_tunnel:
+	tquic_tunnel_exit();
 err_engine:
 	tquic_engine_exit();
 	return err;
@@ -344,12 +349,13 @@ void tquic_sock_exit(void)
 	for (i = 0; i < ARRAY_SIZE(tquic_protosw); i++)
 		inet_unregister_protosw(&tquic_protosw[i]);
 	unregister_pernet_subsys(&tquic_sock_net_ops);
-	/* kfree_rcu() of CID entries and tunnels, RCU-freed sockets. */
+	/* kfree_rcu() of CID entries, RCU-freed sockets. */
 	rcu_barrier();
 #if IS_ENABLED(CONFIG_IPV6)
 	proto_unregister(&tquicv6_prot);
 #endif
 	proto_unregister(&tquic_prot);
+	tquic_tunnel_exit();
 	tquic_engine_exit();
 }
 

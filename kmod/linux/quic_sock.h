@@ -132,7 +132,7 @@ struct tquic_tunnel {
 	bool v6only;
 	kuid_t uid;			/* only sockets of this user share it */
 	struct hlist_head listeners;	/* RCU; written under tn->tunnels_lock */
-	struct rcu_head rcu;
+	struct rcu_work free_work;	/* closes the UDP socket after a grace period */
 };
 
 /* What sits in skb->cb of the socket's queues. */
@@ -257,6 +257,8 @@ void tquic_demux_del_all(struct sock *sk);
 int tquic_demux_net_init(struct tquic_sock_net *tn);
 void tquic_demux_net_exit(struct tquic_sock_net *tn);
 void tquic_tunnels_net_exit(struct tquic_sock_net *tn);
+int tquic_tunnel_init(void);
+void tquic_tunnel_exit(void);
 /* The engine's CID hooks (kmod/core/cid.h), ctx = the socket. */
 struct tquic_cid_ops;
 extern const struct tquic_cid_ops tquic_sock_cid_ops;

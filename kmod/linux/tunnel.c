@@ -275,13 +275,37 @@ out:
 	return t;
 }
 
+/* Closes tunnels' UDP sockets once encap_rcv() can no longer see them. */
+static struct workqueue_struct *tquic_tunnel_wq;
+
+static void tquic_tunnel_free(struct work_struct *work)
+{
+	struct tquic_tunnel *t = container_of(to_rcu_work(work), struct tquic_tunnel, free_work);
+
+	kernel_sock_shutdown(t->sock, SHUT_RDWR);
+	sock_release(t->sock);
+	kfree(t);
+}
+
+/*
+ * What udp_tunnel_sock_release() does, without its synchronize_rcu()
+ * under tn->tunnels_lock: every close of a client connection (each has
+ * its own tunnel) waited a grace period and stalled every bind and
+ * connect in the namespace meanwhile.  The port is free at once (the
+ * socket leaves the UDP hash now); encap_rcv() running now may still use
+ * @t and its socket (the reply of a stateless reset), so both are freed
+ * after a grace period, from a work.
+ */
 static void tquic_tunnel_release(struct tquic_sock_net *tn, struct tquic_tunnel *t)
 {
+	struct sock *usk = t->sock->sk;
+
 	list_del(&t->node);
-	/* Clears sk_user_data: encap_rcv running now still sees @t under RCU. */
-	udp_tunnel_sock_release(t->sock);
 	atomic_dec(&tn->nr_tunnels);
-	kfree_rcu(t, rcu);
+	rcu_assign_sk_user_data(usk, NULL);
+	usk->sk_prot->unhash(usk);
+	INIT_RCU_WORK(&t->free_work, tquic_tunnel_free);
+	queue_rcu_work(tquic_tunnel_wq, &t->free_work);
 }
 
 /* Drops a socket's reference.  Process context (may sleep). */
@@ -303,6 +327,25 @@ void tquic_tunnels_net_exit(struct tquic_sock_net *tn)
 	list_for_each_entry_safe(t, tmp, &tn->tunnels, node)
 		tquic_tunnel_release(tn, t);
 	mutex_unlock(&tn->tunnels_lock);
+	/*
+	 * The namespace's UDP sockets must be closed before it goes: wait for
+	 * the grace periods (queue_rcu_work() queues from an RCU callback),
+	 * then for the works.
+	 */
+	rcu_barrier();
+	flush_workqueue(tquic_tunnel_wq);
+}
+
+int __init tquic_tunnel_init(void)
+{
+	tquic_tunnel_wq = alloc_workqueue("tquic_tunnel", 0, 0);
+	return tquic_tunnel_wq ? 0 : -ENOMEM;
+}
+
+/* After every namespace's exit: no tunnel is left. */
+void tquic_tunnel_exit(void)
+{
+	destroy_workqueue(tquic_tunnel_wq);
 }
 
 /* Listeners of a tunnel.  Process context, caller owns the socket. */
