@@ -14,13 +14,13 @@
 
 #include "buf.h"
 #include "buf_user.h"
+#include "cache_user.h"
 
 struct tquic_buf {
 	atomic_long ref;
 	size_t len;
 	size_t truesize;
 	size_t cap;		/* bytes of data[] allocated */
-	struct tquic_buf *next;	/* in a recycling cache */
 	u8 data[];
 };
 
@@ -30,68 +30,44 @@ static atomic_long live_bufs;
  * Recycled buffers.  Datagram buffers and stream send chunks are allocated
  * and freed at packet rate, often on different threads; glibc then grows
  * and trims its heaps over and over, a page fault per page each time.
- * Buffers of these two size classes go back to a small cache instead.
+ * Buffers of these two size classes go back to a cache instead
+ * (cache_user.c; cache ids after the engine memory's in platform_openssl.c).
  */
-struct buf_cache {
-	pthread_mutex_t lock;
-	struct tquic_buf *head;
+struct buf_class {
 	size_t cap;		/* data capacity of the class */
-	unsigned int n, max;
+	struct tqb_cache cache;
 };
 
 /* Each class keeps up to 8 MB: a bulk transfer's windows and send buffer. */
-static struct buf_cache buf_caches[] = {
-	{ PTHREAD_MUTEX_INITIALIZER, NULL, 2048, 0, 4096 },	/* datagrams */
-	{ PTHREAD_MUTEX_INITIALIZER, NULL, 16384, 0, 512 },	/* send chunks */
+static struct buf_class buf_classes[] = {
+	{ 2048, TQB_CACHE_INIT(4, 32, 4096) },	/* datagrams */
+	{ 16384, TQB_CACHE_INIT(5, 8, 512) },	/* send chunks */
 };
 
-static struct buf_cache *buf_class(size_t len)
+static struct buf_class *buf_class(size_t len)
 {
 	size_t i;
 
 	/* At most half of a recycled buffer goes unused. */
-	for (i = 0; i < sizeof(buf_caches) / sizeof(buf_caches[0]); i++)
-		if (len > buf_caches[i].cap / 2 && len <= buf_caches[i].cap)
-			return &buf_caches[i];
+	for (i = 0; i < sizeof(buf_classes) / sizeof(buf_classes[0]); i++)
+		if (len > buf_classes[i].cap / 2 && len <= buf_classes[i].cap)
+			return &buf_classes[i];
 	return NULL;
-}
-
-static struct tquic_buf *buf_cache_get(struct buf_cache *bc)
-{
-	struct tquic_buf *b;
-
-	pthread_mutex_lock(&bc->lock);
-	b = bc->head;
-	if (b) {
-		bc->head = b->next;
-		bc->n--;
-	}
-	pthread_mutex_unlock(&bc->lock);
-	return b;
 }
 
 /* Returns false when the cache is full (the caller frees @b). */
 static bool buf_cache_put(struct tquic_buf *b)
 {
-	struct buf_cache *bc = buf_class(b->cap);
-	bool kept = false;
+	struct buf_class *bc = buf_class(b->cap);
 
 	if (!bc || bc->cap != b->cap)
 		return false;
-	pthread_mutex_lock(&bc->lock);
-	if (bc->n < bc->max) {
-		b->next = bc->head;
-		bc->head = b;
-		bc->n++;
-		kept = true;
-	}
-	pthread_mutex_unlock(&bc->lock);
-	return kept;
+	return tqb_cache_put(&bc->cache, b);
 }
 
 struct tquic_buf *tqb_buf_new(size_t len, size_t truesize)
 {
-	struct buf_cache *bc;
+	struct buf_class *bc;
 	struct tquic_buf *b = NULL;
 	size_t cap = len ? len : 1;
 
@@ -100,7 +76,7 @@ struct tquic_buf *tqb_buf_new(size_t len, size_t truesize)
 	bc = buf_class(len);
 	if (bc) {
 		cap = bc->cap;
-		b = buf_cache_get(bc);
+		b = tqb_cache_get(&bc->cache);
 	}
 	if (!b) {
 		b = malloc(sizeof(*b) + cap);
@@ -110,7 +86,6 @@ struct tquic_buf *tqb_buf_new(size_t len, size_t truesize)
 	}
 	atomic_init(&b->ref, 1);
 	b->len = len;
-	b->next = NULL;
 	/* The memory pinned is the allocation, as with an skb. */
 	b->truesize = truesize > cap + sizeof(*b) ? truesize : cap + sizeof(*b);
 	atomic_fetch_add(&live_bufs, 1);
