@@ -212,11 +212,32 @@ static inline TGT __m256i load256(const uint8_t *p)
 	return _mm256_loadu_si256((const __m256i *)p);
 }
 
-/* Hashes @len bytes into @acc, the last block zero-padded. */
-static TGT __m128i ghash(const struct tqb_gcm *g, __m128i acc, const uint8_t *p, size_t len)
+/*
+ * The @len < 16 bytes at @p, zero-padded to a block.  With @room, 16 bytes
+ * may be read at @p (more of the packet follows): a load and a mask rather
+ * than a copy through the stack.
+ */
+static TGT __m128i load_partial(const uint8_t *p, size_t len, bool room)
+{
+	static const uint8_t mask[32] = {
+		0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+		0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+	};
+	uint8_t last[16];
+
+	if (room)
+		return _mm_and_si128(_mm_loadu_si128((const __m128i *)p),
+				     _mm_loadu_si128((const __m128i *)(mask + 16 - len)));
+	memset(last, 0, sizeof(last));
+	memcpy(last, p, len);
+	return _mm_loadu_si128((const __m128i *)last);
+}
+
+/* Hashes @len bytes into @acc, the last block zero-padded (@room: load_partial()). */
+static TGT __m128i ghash(const struct tqb_gcm *g, __m128i acc, const uint8_t *p, size_t len,
+			 bool room)
 {
 	__m128i lo, mid, hi, x;
-	uint8_t last[16];
 	size_t n, i;
 
 	for (; len >= 128; len -= 128, p += 128)
@@ -230,9 +251,7 @@ static TGT __m128i ghash(const struct tqb_gcm *g, __m128i acc, const uint8_t *p,
 		if (len >= 16) {
 			x = _mm_loadu_si128((const __m128i *)p);
 		} else {
-			memset(last, 0, sizeof(last));
-			memcpy(last, p, len);
-			x = _mm_loadu_si128((const __m128i *)last);
+			x = load_partial(p, len, room);
 			len = 16;
 		}
 		x = bswap128(x);
@@ -366,7 +385,8 @@ static TGT void ctr_tail(const struct tqb_aes *a, struct ctr *ct, const uint8_t 
 
 /*
  * The GHASH of @acc followed by the @len < 128 bytes at @p (the last block
- * zero-padded) and the length block of @aad_len and @ct_len bytes: one
+ * zero-padded; the tag's 16 bytes follow them) and the length block of
+ * @aad_len and @ct_len bytes: one
  * reduction when the blocks and the length block take at most eight
  * powers of H.
  */
@@ -376,11 +396,10 @@ static TGT __m128i ghash_final(const struct tqb_gcm *g, __m128i acc, const uint8
 	/* The length block, big-endian bit counts, byte-reversed for POLYVAL. */
 	__m128i lens = _mm_set_epi64x((long long)(aad_len * 8), (long long)(ct_len * 8));
 	__m128i lo, mid, hi, x;
-	uint8_t last[16];
 	size_t n = (len + 15) / 16, i;
 
 	if (n == 8) {
-		acc = ghash(g, acc, p, len);
+		acc = ghash(g, acc, p, len, true);
 		return gf_mul(_mm_xor_si128(acc, lens), hpow(g, 7));
 	}
 	/* Blocks 0..n-1 and the length block, with H^(n+1) .. H^1. */
@@ -389,9 +408,7 @@ static TGT __m128i ghash_final(const struct tqb_gcm *g, __m128i acc, const uint8
 		if (len >= 16) {
 			x = _mm_loadu_si128((const __m128i *)p);
 		} else {
-			memset(last, 0, sizeof(last));
-			memcpy(last, p, len);
-			x = _mm_loadu_si128((const __m128i *)last);
+			x = load_partial(p, len, true);
 			len = 16;
 		}
 		x = bswap128(x);
@@ -427,7 +444,7 @@ TGT void tqb_gcm_seal(const struct tqb_gcm *g, const uint8_t *nonce, const uint8
 	__m256i k[4], c0, c1, c2, c3;
 
 	if (aad_len)
-		acc = ghash(g, acc, aad, aad_len);
+		acc = ghash(g, acc, aad, aad_len, aad + aad_len == src);
 	for (; left >= 128; left -= 128, src += 128, dst += 128) {
 		ctr8(&g->aes, &ct, k);
 		c0 = _mm256_xor_si256(k[0], load256(src));
@@ -459,7 +476,7 @@ TGT int tqb_gcm_open(const struct tqb_gcm *g, const uint8_t *nonce, const uint8_
 	len -= 16;
 	left = len;
 	if (aad_len)
-		acc = ghash(g, acc, aad, aad_len);
+		acc = ghash(g, acc, aad, aad_len, aad + aad_len == src);
 	for (; left >= 128; left -= 128, src += 128, dst += 128) {
 		c0 = load256(src);
 		c1 = load256(src + 32);
