@@ -212,11 +212,32 @@ static inline TGT __m256i load256(const uint8_t *p)
 	return _mm256_loadu_si256((const __m256i *)p);
 }
 
-/* Hashes @len bytes into @acc, the last block zero-padded. */
-static TGT __m128i ghash(const struct tqb_gcm *g, __m128i acc, const uint8_t *p, size_t len)
+/*
+ * The @len < 16 bytes at @p, zero-padded to a block.  With @room, 16 bytes
+ * may be read at @p (more of the packet follows): a load and a mask rather
+ * than a copy through the stack.
+ */
+static TGT __m128i load_partial(const uint8_t *p, size_t len, bool room)
+{
+	static const uint8_t mask[32] = {
+		0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+		0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+	};
+	uint8_t last[16];
+
+	if (room)
+		return _mm_and_si128(_mm_loadu_si128((const __m128i *)p),
+				     _mm_loadu_si128((const __m128i *)(mask + 16 - len)));
+	memset(last, 0, sizeof(last));
+	memcpy(last, p, len);
+	return _mm_loadu_si128((const __m128i *)last);
+}
+
+/* Hashes @len bytes into @acc, the last block zero-padded (@room: load_partial()). */
+static TGT __m128i ghash(const struct tqb_gcm *g, __m128i acc, const uint8_t *p, size_t len,
+			 bool room)
 {
 	__m128i lo, mid, hi, x;
-	uint8_t last[16];
 	size_t n, i;
 
 	for (; len >= 128; len -= 128, p += 128)
@@ -230,9 +251,7 @@ static TGT __m128i ghash(const struct tqb_gcm *g, __m128i acc, const uint8_t *p,
 		if (len >= 16) {
 			x = _mm_loadu_si128((const __m128i *)p);
 		} else {
-			memset(last, 0, sizeof(last));
-			memcpy(last, p, len);
-			x = _mm_loadu_si128((const __m128i *)last);
+			x = load_partial(p, len, room);
 			len = 16;
 		}
 		x = bswap128(x);
@@ -299,33 +318,108 @@ static inline TGT void ctr8(const struct tqb_aes *a, struct ctr *ct, __m256i b[4
 	b[3] = _mm256_aesenclast_epi128(b3, k);
 }
 
-/* XORs the key stream into @len < 128 bytes. */
+/* The key stream of the next @n <= 4 registers (two blocks each). */
+static inline TGT void ctr_n(const struct tqb_aes *a, struct ctr *ct, __m256i b[4], int n)
+{
+	__m256i k = _mm256_broadcastsi128_si256(rkey(a, 0));
+	int r, j;
+
+	for (j = 0; j < n; j++)
+		b[j] = _mm256_xor_si256(ctr_next(ct), k);
+	for (r = 1; r < a->rounds; r++) {
+		k = _mm256_broadcastsi128_si256(rkey(a, r));
+		for (j = 0; j < n; j++)
+			b[j] = _mm256_aesenc_epi128(b[j], k);
+	}
+	k = _mm256_broadcastsi128_si256(rkey(a, a->rounds));
+	for (j = 0; j < n; j++)
+		b[j] = _mm256_aesenclast_epi128(b[j], k);
+}
+
+/*
+ * XORs the key stream into @len < 128 bytes: only the blocks needed are
+ * encrypted, whole ones are XORed in place, the last partial one through
+ * a copy.
+ */
 static TGT void ctr_tail(const struct tqb_aes *a, struct ctr *ct, const uint8_t *src, uint8_t *dst,
 			 size_t len)
 {
 	__m256i k[4];
-	uint8_t tmp[128];
+	__m128i ks;
+	uint8_t t[16];
 	size_t i;
 
-	if (!len)
+	switch ((len + 31) / 32) {
+	case 0:
 		return;
-	ctr8(a, ct, k);
-	memcpy(tmp, src, len);
-	for (i = 0; i < 4; i++)
-		_mm256_storeu_si256((__m256i *)(tmp + 32 * i),
-				    _mm256_xor_si256(k[i], load256(tmp + 32 * i)));
-	memcpy(dst, tmp, len);
+	case 1:
+		ctr_n(a, ct, k, 1);
+		break;
+	case 2:
+		ctr_n(a, ct, k, 2);
+		break;
+	case 3:
+		ctr_n(a, ct, k, 3);
+		break;
+	default:
+		ctr_n(a, ct, k, 4);
+		break;
+	}
+	for (i = 0; i + 32 <= len; i += 32)
+		_mm256_storeu_si256((__m256i *)(dst + i), _mm256_xor_si256(k[i / 32], load256(src + i)));
+	if (i == len)
+		return;
+	ks = _mm256_castsi256_si128(k[i / 32]);
+	if (i + 16 <= len) {
+		_mm_storeu_si128((__m128i *)(dst + i),
+				 _mm_xor_si128(ks, _mm_loadu_si128((const __m128i *)(src + i))));
+		ks = _mm256_extracti128_si256(k[i / 32], 1);
+		i += 16;
+		if (i == len)
+			return;
+	}
+	memcpy(t, src + i, len - i);
+	_mm_storeu_si128((__m128i *)t, _mm_xor_si128(ks, _mm_loadu_si128((const __m128i *)t)));
+	memcpy(dst + i, t, len - i);
 }
 
-/* The GHASH of @aad and the ciphertext @ct is @acc; the tag's, with J0. */
-static TGT __m128i gcm_tag(const struct tqb_gcm *g, __m128i acc, size_t aad_len, size_t len,
-			   __m128i j0)
+/*
+ * The GHASH of @acc followed by the @len < 128 bytes at @p (the last block
+ * zero-padded; the tag's 16 bytes follow them) and the length block of
+ * @aad_len and @ct_len bytes: one
+ * reduction when the blocks and the length block take at most eight
+ * powers of H.
+ */
+static TGT __m128i ghash_final(const struct tqb_gcm *g, __m128i acc, const uint8_t *p, size_t len,
+			       size_t aad_len, size_t ct_len)
 {
 	/* The length block, big-endian bit counts, byte-reversed for POLYVAL. */
-	__m128i lens = _mm_set_epi64x((long long)(aad_len * 8), (long long)(len * 8));
+	__m128i lens = _mm_set_epi64x((long long)(aad_len * 8), (long long)(ct_len * 8));
+	__m128i lo, mid, hi, x;
+	size_t n = (len + 15) / 16, i;
 
-	acc = gf_mul(_mm_xor_si128(acc, lens), hpow(g, 7));
-	return _mm_xor_si128(bswap128(acc), aes_enc(&g->aes, j0));
+	if (n == 8) {
+		acc = ghash(g, acc, p, len, true);
+		return gf_mul(_mm_xor_si128(acc, lens), hpow(g, 7));
+	}
+	/* Blocks 0..n-1 and the length block, with H^(n+1) .. H^1. */
+	lo = mid = hi = _mm_setzero_si128();
+	for (i = 0; i < n; i++, p += 16, len -= 16) {
+		if (len >= 16) {
+			x = _mm_loadu_si128((const __m128i *)p);
+		} else {
+			x = load_partial(p, len, true);
+			len = 16;
+		}
+		x = bswap128(x);
+		if (i == 0)
+			x = _mm_xor_si128(x, acc);
+		gf_mul_acc(x, hpow(g, 7 - n + i), &lo, &mid, &hi);
+	}
+	if (n == 0)
+		lens = _mm_xor_si128(lens, acc);
+	gf_mul_acc(lens, hpow(g, 7), &lo, &mid, &hi);
+	return gf_finish(lo, mid, hi);
 }
 
 static TGT __m128i j0_block(const uint8_t *nonce)
@@ -350,7 +444,7 @@ TGT void tqb_gcm_seal(const struct tqb_gcm *g, const uint8_t *nonce, const uint8
 	__m256i k[4], c0, c1, c2, c3;
 
 	if (aad_len)
-		acc = ghash(g, acc, aad, aad_len);
+		acc = ghash(g, acc, aad, aad_len, aad + aad_len == src);
 	for (; left >= 128; left -= 128, src += 128, dst += 128) {
 		ctr8(&g->aes, &ct, k);
 		c0 = _mm256_xor_si256(k[0], load256(src));
@@ -364,8 +458,8 @@ TGT void tqb_gcm_seal(const struct tqb_gcm *g, const uint8_t *nonce, const uint8
 		acc = ghash8(g, acc, c0, c1, c2, c3);
 	}
 	ctr_tail(&g->aes, &ct, src, dst, left);
-	acc = ghash(g, acc, dst, left);
-	_mm_storeu_si128((__m128i *)(dst + left), gcm_tag(g, acc, aad_len, len, j0));
+	acc = ghash_final(g, acc, dst, left, aad_len, len);
+	_mm_storeu_si128((__m128i *)(dst + left), _mm_xor_si128(bswap128(acc), aes_enc(&g->aes, j0)));
 }
 
 TGT int tqb_gcm_open(const struct tqb_gcm *g, const uint8_t *nonce, const uint8_t *aad,
@@ -382,7 +476,7 @@ TGT int tqb_gcm_open(const struct tqb_gcm *g, const uint8_t *nonce, const uint8_
 	len -= 16;
 	left = len;
 	if (aad_len)
-		acc = ghash(g, acc, aad, aad_len);
+		acc = ghash(g, acc, aad, aad_len, aad + aad_len == src);
 	for (; left >= 128; left -= 128, src += 128, dst += 128) {
 		c0 = load256(src);
 		c1 = load256(src + 32);
@@ -396,8 +490,8 @@ TGT int tqb_gcm_open(const struct tqb_gcm *g, const uint8_t *nonce, const uint8_
 		acc = ghash8(g, acc, c0, c1, c2, c3);
 	}
 	/* Hashed before it is decrypted: src may be dst. */
-	acc = ghash(g, acc, src, left);
-	diff = _mm_xor_si128(gcm_tag(g, acc, aad_len, len, j0),
+	acc = ghash_final(g, acc, src, left, aad_len, len);
+	diff = _mm_xor_si128(_mm_xor_si128(bswap128(acc), aes_enc(&g->aes, j0)),
 			     _mm_loadu_si128((const __m128i *)(src + left)));
 	ctr_tail(&g->aes, &ct, src, dst, left);
 	/* Compared in constant time; no unauthenticated plaintext is left. */

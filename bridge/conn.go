@@ -326,12 +326,16 @@ type Conn struct {
 	// Send batches (flush, under mu): the datagrams the engine built back
 	// to back in sendBuf, described in sent and then in out; sendOOB is
 	// control message scratch.
-	sendBuf  []byte
-	sent     []C.struct_tqb_sent
-	out      []outDatagram
-	sendOOB  []byte
-	maxDgram int // the largest datagram the engine builds
-	cryptBuf []byte
+	sendBuf []byte
+	sent    []C.struct_tqb_sent
+	out     []outDatagram
+	sendOOB []byte
+	runs    []flushRun
+	// flushing: a flush runs (and may have let go of mu to send);
+	// flushAgain: it must build again, something more became due.
+	flushing, flushAgain bool
+	maxDgram             int // the largest datagram the engine builds
+	cryptBuf             []byte
 
 	streams    map[int64]*Stream
 	acceptBidi []*Stream
@@ -601,12 +605,21 @@ const flushMaxDatagrams = 4096
 
 // flush sends what the engine has to send now, in batches: one cgo call
 // builds many datagrams, the socket sends them in as few system calls as
-// it can (GSO).
+// it can (GSO). On a real socket c.mu is let go during each send, so that
+// ACKs are processed meanwhile; one flush runs at a time, and a flush
+// asked for during another one's send is left to it (c.flushAgain).
 func (c *Conn) flush() {
 	if c.c == nil {
 		return
 	}
+	if c.flushing {
+		c.flushAgain = true
+		return
+	}
+	c.flushing = true
+	defer func() { c.flushing = false }()
 	for total := 0; total < flushMaxDatagrams; {
+		c.flushAgain = false
 		var full C.int
 		n := int(C.tqb_conn_send_batch(c.c, (*C.u8)(unsafe.Pointer(&c.sendBuf[0])), C.size_t(len(c.sendBuf)),
 			C.size_t(c.maxDgram), C.u64(c.now()), &c.sent[0], C.size_t(len(c.sent)), &full))
@@ -629,29 +642,55 @@ func (c *Conn) flush() {
 		}
 		// Each run of datagrams from the same local address leaves from
 		// its socket.
+		c.runs = c.runs[:0]
 		for i := 0; i < n; {
 			j := i + 1
 			for j < n && c.sent[j].local == c.sent[i].local {
 				j++
 			}
-			c.write(c.out[i:j], &c.sent[i].local)
+			c.runs = append(c.runs, flushRun{pc: c.writerFor(&c.sent[i].local), ds: c.out[i:j], local: c.sent[i].local})
 			i = j
 		}
-		if full == 0 && !c.sendDue() {
+		unlock := c.clock == nil
+		if unlock {
+			c.mu.Unlock()
+		}
+		for i := range c.runs {
+			r := &c.runs[i]
+			c.write(r.pc, r.ds, &r.local)
+		}
+		if unlock {
+			c.mu.Lock()
+			if c.c == nil {
+				return
+			}
+		}
+		if full == 0 && !c.flushAgain && !c.sendDue() {
 			return
 		}
 	}
 }
 
-// write sends datagrams of sendBuf that leave from local: batched on a
-// UDP socket, else one by one. Send errors are losses as far as QUIC is
-// concerned.
-func (c *Conn) write(ds []outDatagram, local *C.struct_tquic_addr) {
-	pc := c.pc
+// flushRun is datagrams of a send batch that leave from local through pc.
+type flushRun struct {
+	pc    packetWriter
+	ds    []outDatagram
+	local C.struct_tquic_addr
+}
+
+// writerFor is where datagrams from local leave: the listener's socket
+// bound to it (a preferred address) or the connection's own.
+func (c *Conn) writerFor(local *C.struct_tquic_addr) packetWriter {
 	if c.ln != nil {
-		// From the listener's socket the path's local address is (the preferred one).
-		pc = c.ln.socketFor(local)
+		return c.ln.socketFor(local)
 	}
+	return c.pc
+}
+
+// write sends datagrams of sendBuf that leave from local through pc:
+// batched on a UDP socket, else one by one. Send errors are losses as far
+// as QUIC is concerned. Only the flush running calls it.
+func (c *Conn) write(pc packetWriter, ds []outDatagram, local *C.struct_tquic_addr) {
 	switch w := pc.(type) {
 	case *udpSocket:
 		_ = w.send(c.sendBuf, ds, c.sendOOB)

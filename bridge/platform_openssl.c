@@ -20,16 +20,69 @@
 #include "platform.h"
 #include "glue.h"
 #include "aesgcm.h"
+#include "cache_user.h"
+
+/*
+ * Engine memory.  Small blocks (a sent packet's frames, a received
+ * fragment's node) come and go at packet rate, allocated on one thread and
+ * freed on another: they are recycled by size class (cache_user.c).  A
+ * header before each block says its class.
+ */
+struct mem_hdr {
+	unsigned int cls;	/* index in mem_caches, or MEM_NO_CLASS */
+} __attribute__((aligned(16)));
+
+#define MEM_NO_CLASS	UINT_MAX
+
+static const size_t mem_class_size[] = { 64, 128, 256, 512 };	/* header included */
+
+static struct tqb_cache mem_caches[] = {
+	TQB_CACHE_INIT(0, 64, 4096),
+	TQB_CACHE_INIT(1, 64, 4096),
+	TQB_CACHE_INIT(2, 64, 2048),
+	TQB_CACHE_INIT(3, 64, 1024),
+};
 
 void *tquic_mem_alloc(size_t size, unsigned int gfp)
 {
+	unsigned int cls;
+	struct mem_hdr *h = NULL;
+	size_t total;
+
 	(void)gfp;
-	return calloc(1, size ? size : 1);
+	if (size > SIZE_MAX - sizeof(*h))
+		return NULL;
+	total = sizeof(*h) + size;
+	for (cls = 0; cls < ARRAY_SIZE(mem_class_size); cls++)
+		if (total <= mem_class_size[cls])
+			break;
+	if (cls == ARRAY_SIZE(mem_class_size)) {
+		h = calloc(1, total);
+		if (!h)
+			return NULL;
+		h->cls = MEM_NO_CLASS;
+		return h + 1;
+	}
+	h = tqb_cache_get(&mem_caches[cls]);
+	if (!h) {
+		h = malloc(mem_class_size[cls]);
+		if (!h)
+			return NULL;
+	}
+	h->cls = cls;
+	memset(h + 1, 0, size);
+	return h + 1;
 }
 
 void tquic_mem_free(void *p)
 {
-	free(p);
+	struct mem_hdr *h;
+
+	if (!p)
+		return;
+	h = (struct mem_hdr *)p - 1;
+	if (h->cls == MEM_NO_CLASS || !tqb_cache_put(&mem_caches[h->cls], h))
+		free(h);
 }
 
 void tquic_memzero_explicit(void *p, size_t len)

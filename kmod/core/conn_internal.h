@@ -249,6 +249,7 @@ struct tquic_conn {
 
 	/* Close. */
 	u32 close_flags;		/* TQUIC_CLOSE_F_* */
+	u32 close_rx;			/* datagrams received while closing */
 	u64 close_code;
 	u64 close_frame_type;
 	u8 *close_reason;		/* heap, while there is one */

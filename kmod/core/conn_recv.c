@@ -692,8 +692,15 @@ int tquic_conn_recv(struct tquic_conn *c, struct tquic_buf *dgram,
 		return 0;
 	c->stats.bytes_recv += len;
 	if (c->state == TQUIC_CONN_CLOSING) {
-		/* Answer with CONNECTION_CLOSE again (RFC 9000 10.2.1). */
-		c->close_send = true;
+		/*
+		 * Answer with CONNECTION_CLOSE again (RFC 9000 10.2.1), at a
+		 * limited rate: to the 1st, 2nd, 4th, 8th... datagram.  Two
+		 * ends that close at once would otherwise bounce closes at
+		 * full speed until their closing periods end.
+		 */
+		c->close_rx++;
+		if (!(c->close_rx & (c->close_rx - 1)))
+			c->close_send = true;
 		return 0;
 	}
 	rx = path_lookup(c, local, peer);
