@@ -303,15 +303,21 @@ static int xmit_init(struct tquic_conn *c, struct tquic_path *p)
 		return err;
 	tquic_pacer_init(&x->pacer, p->mtu, c->cfg.pacing_burst, c->now);
 	err = tquic_recovery_init(&x->rec, &tquic_conn_rec_ops, c, &x->rtt, &x->cc,
-				  p->id, c->is_server);
-	if (err) {
-		tquic_cc_release(&x->cc);
-		return err;
-	}
+				  p->id, c->is_server, c->gfp);
+	if (err)
+		goto fail_cc;
 	tquic_recovery_set_ecn(&x->rec, c->cfg.ecn);
-	tquic_ackmgr_init(&x->ack, p->id, c->cfg.max_ack_delay * TQUIC_NSEC_PER_MSEC,
-			  c->cfg.ack_delay_exponent);
+	err = tquic_ackmgr_init(&x->ack, p->id, c->cfg.max_ack_delay * TQUIC_NSEC_PER_MSEC,
+				c->cfg.ack_delay_exponent, c->gfp);
+	if (err)
+		goto fail_rec;
 	return 0;
+
+fail_rec:
+	tquic_recovery_release(&x->rec);
+fail_cc:
+	tquic_cc_release(&x->cc);
+	return err;
 }
 
 static void xmit_release(struct tquic_path_xmit *x)
@@ -1857,10 +1863,11 @@ static void requeue_crypto(struct tquic_conn *c, enum tquic_pn_space space)
  */
 static void requeue_oldest(struct tquic_conn *c, enum tquic_pn_space space, u32 max)
 {
-	const struct tquic_sent_ring *ring = &c->path->x->rec.sp[space].ring;
+	const struct tquic_pn_space_state *sp = tquic_recovery_space(&c->path->x->rec, space);
+	const struct tquic_sent_ring *ring = sp ? &sp->ring : NULL;
 	u32 i, done = 0;
 
-	for (i = 0; i < ring->len && done < max; i++) {
+	for (i = 0; ring && i < ring->len && done < max; i++) {
 		const struct tquic_sent_pkt *pkt = &ring->pkts[(ring->head + i) & (ring->cap - 1)];
 		const struct tquic_sent_frames *sf = pkt->frames;
 
@@ -2229,9 +2236,16 @@ size_t tquic_conn_mem(const struct tquic_conn *c)
 	size_t m = c->mem;
 	u32 i;
 
+	if (x->rec.hs)
+		m += 2 * sizeof(*x->rec.hs);
+	if (x->ack.hs)
+		m += 2 * sizeof(*x->ack.hs);
 	for (i = 0; i < TQUIC_PN_SPACE_COUNT; i++) {
-		m += (size_t)x->rec.sp[i].ring.cap * sizeof(struct tquic_sent_pkt);
-		m += (size_t)x->ack.sp[i].cap * sizeof(struct tquic_ack_range);
+		const struct tquic_pn_space_state *sp = tquic_recovery_space(&x->rec, i);
+		const struct tquic_ackmgr_space *as = tquic_ackmgr_space(&x->ack, i);
+
+		m += sp ? (size_t)sp->ring.cap * sizeof(struct tquic_sent_pkt) : 0;
+		m += as ? (size_t)as->cap * sizeof(struct tquic_ack_range) : 0;
 		m += c->cs[i] ? (size_t)c->cs[i]->rx.mem : 0;
 	}
 	m += ((size_t)1 << c->streams.hash_bits) * sizeof(struct tquic_list);
@@ -2310,11 +2324,15 @@ found:
 	pi->pto_count = r->stats.pto_count;
 	pi->ecn_state = r->ecn_state;
 	for (i = 0; i < TQUIC_PN_SPACE_COUNT; i++) {
-		pi->ecn_sent_ect0 += r->sp[i].sent_ect0;
-		pi->ecn_sent_ect1 += r->sp[i].sent_ect1;
-		pi->ecn_ect0 += r->sp[i].ecn_ect0;
-		pi->ecn_ect1 += r->sp[i].ecn_ect1;
-		pi->ecn_ce += r->sp[i].ecn_ce;
+		const struct tquic_pn_space_state *sp = tquic_recovery_space(r, i);
+
+		if (!sp)
+			continue;
+		pi->ecn_sent_ect0 += sp->sent_ect0;
+		pi->ecn_sent_ect1 += sp->sent_ect1;
+		pi->ecn_ect0 += sp->ecn_ect0;
+		pi->ecn_ect1 += sp->ecn_ect1;
+		pi->ecn_ce += sp->ecn_ce;
 	}
 	return true;
 }

@@ -124,7 +124,7 @@ static bool start_packet(struct tquic_conn *c, struct tquic_pkt_build *pb, u8 *b
 	pb->space = space;
 	pb->level = level;
 	pb->pn = p->next_pn[space];
-	pb->pn_len = tquic_pn_len(pb->pn, p->rec.sp[space].largest_acked);
+	pb->pn_len = tquic_pn_len(pb->pn, tquic_recovery_largest_acked(&p->rec, space));
 	pb->first_entry = c->n_scratch;
 	fill_hdr(c, pb, &o);
 	if (tquic_write_header(buf, room, &o, &pb->hdr_len))
