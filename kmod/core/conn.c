@@ -327,31 +327,34 @@ static void xmit_release(struct tquic_path_xmit *x)
 	tquic_cc_release(&x->cc);
 }
 
-/* Path 0, the active path, with its machinery. */
+/*
+ * Path 0, the active path, with its machinery: two blocks that fit
+ * kmalloc-256 and kmalloc-1k, where one would take 2 KB.
+ */
 static int path0_new(struct tquic_conn *c, const struct tquic_addr *local,
 		     const struct tquic_addr *peer, bool validated)
 {
-	struct tquic_conn_path0 *p0 = tquic_mem_alloc(sizeof(*p0), c->gfp);
+	struct tquic_path *p;
 	int err;
 
-	if (!p0)
+	p = tquic_path_alloc(0, local ? local : &addr_none, peer ? peer : &addr_none,
+			     validated, c->cfg.max_datagram_size, c->gfp);
+	if (!p)
 		return -ENOMEM;
-	tquic_path_init(&p0->p, 0, local ? local : &addr_none, peer ? peer : &addr_none,
-			validated, c->cfg.max_datagram_size);
-	p0->p.amp_factor = (u8)min_u64(c->cfg.amp_factor, 255);
-	p0->p.state = TQUIC_PATH_ACTIVE;
-	memset(&p0->x, 0, sizeof(p0->x));
-	p0->p.x = &p0->x;
-	err = xmit_init(c, &p0->p);
+	p->amp_factor = (u8)min_u64(c->cfg.amp_factor, 255);
+	p->state = TQUIC_PATH_ACTIVE;
+	p->x = tquic_mem_alloc(sizeof(*p->x), c->gfp);
+	err = p->x ? xmit_init(c, p) : -ENOMEM;
 	if (err) {
-		tquic_mem_free(p0);
+		tquic_mem_free(p->x);
+		tquic_path_free(p);
 		return err;
 	}
-	tquic_list_add(&p0->p.node, &c->paths);
-	c->path = &p0->p;
+	tquic_list_add(&p->node, &c->paths);
+	c->path = p;
 	c->n_paths = 1;
 	c->next_path_id = 1;
-	c->mem += sizeof(*p0);
+	c->mem += sizeof(*p) + sizeof(*p->x);
 	return 0;
 }
 
@@ -911,7 +914,8 @@ void tquic_conn_free(struct tquic_conn *c)
 		tquic_conn_path_free(c, tquic_list_entry(c->paths.prev, struct tquic_path, node));
 	if (c->path) {
 		xmit_release(c->path->x);
-		tquic_mem_free((struct tquic_conn_path0 *)c->path);
+		tquic_mem_free(c->path->x);
+		tquic_path_free(c->path);
 	}
 	for (i = 0; i < TQUIC_LEVEL_COUNT; i++) {
 		tquic_conn_keys_free(&c->rx[i]);

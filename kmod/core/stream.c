@@ -11,7 +11,7 @@
 #define TQUIC_CHUNK_MIN		512U
 /* Slack on top of twice the window for receive memory. */
 #define TQUIC_RMEM_SLACK	65536ULL
-#define TQUIC_HASH_BITS_MIN	4U
+#define TQUIC_HASH_BITS_MIN	1U	/* grown as streams come: an idle connection has none */
 #define TQUIC_HASH_BITS_MAX	12U	/* 4096 buckets: one 64 KB array */
 
 static inline u64 min_u64(u64 a, u64 b)
