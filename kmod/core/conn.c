@@ -47,6 +47,20 @@ void tquic_conn_config_init(struct tquic_conn_config *cfg)
 	cfg->reset_stream_at = true;
 }
 
+/* Handshake bytes TLS may queue per space before they are acknowledged. */
+#define TQUIC_CRYPTO_TX_LIMIT	(256U << 10)
+
+static struct tquic_crypto_stream *crypto_stream_new(struct tquic_conn *c, u64 rx_off,
+						     u64 tx_off, unsigned int gfp)
+{
+	struct tquic_crypto_stream *cs = tquic_mem_alloc(sizeof(*cs), gfp);
+
+	if (cs)
+		tquic_crypto_stream_init(cs, c->cfg.crypto_rx_cap, TQUIC_CRYPTO_TX_LIMIT,
+					 rx_off, tx_off);
+	return cs;
+}
+
 static void crypto_stream_free(struct tquic_crypto_stream **cs)
 {
 	if (!*cs)
@@ -54,6 +68,15 @@ static void crypto_stream_free(struct tquic_crypto_stream **cs)
 	tquic_crypto_stream_destroy(*cs);
 	tquic_mem_free(*cs);
 	*cs = NULL;
+}
+
+/* Rebuilds the 1-RTT CRYPTO stream a parked connection freed (0 or -ENOMEM). */
+static int crypto_app_unpark(struct tquic_conn *c, unsigned int gfp)
+{
+	if (c->cs[TQUIC_PN_SPACE_APP])
+		return 0;
+	c->cs[TQUIC_PN_SPACE_APP] = crypto_stream_new(c, c->cs_app_rx_off, c->cs_app_tx_off, gfp);
+	return c->cs[TQUIC_PN_SPACE_APP] ? 0 : -ENOMEM;
 }
 
 /* ---- events ---- */
@@ -159,7 +182,8 @@ void tquic_conn_sent_entries(struct tquic_conn *c, const struct tquic_sent_entry
 				tquic_streams_on_lost(&c->streams, &rec);
 			break;
 		case TQUIC_SK_CRYPTO:
-			if (e->space >= TQUIC_PN_SPACE_COUNT || c->discarded[e->space])
+			/* A parked stream had every byte acknowledged. */
+			if (e->space >= TQUIC_PN_SPACE_COUNT || !c->cs[e->space])
 				break;
 			rec.id = 0;
 			rec.off = e->b;
@@ -684,12 +708,11 @@ static struct tquic_conn *conn_alloc(const struct tquic_conn_config *cfg, bool i
 	tquic_list_init(&c->dgram_rx);
 	tquic_list_init(&c->dgram_tx);
 	for (i = 0; i < TQUIC_PN_SPACE_COUNT; i++) {
-		c->cs[i] = tquic_mem_alloc(sizeof(*c->cs[i]), gfp);
+		c->cs[i] = crypto_stream_new(c, 0, 0, gfp);
 		if (!c->cs[i]) {
 			*err = -ENOMEM;
 			goto fail_cs;
 		}
-		tquic_crypto_stream_init(c->cs[i], cfg->crypto_rx_cap, 256 << 10);
 	}
 	memset(&ccfg, 0, sizeof(ccfg));
 	ccfg.ops = &conn_cid_ops;
@@ -1055,6 +1078,8 @@ int tquic_conn_crypto_write(struct tquic_conn *c, enum tquic_level level,
 	/* The ServerHello carries the held ACK of the client's Initials. */
 	if (c->is_server && space == TQUIC_PN_SPACE_INITIAL)
 		tquic_ackmgr_hold(&c->path->x->ack, space, 0);
+	if (space == TQUIC_PN_SPACE_APP && crypto_app_unpark(c, gfp))
+		return -ENOMEM;
 	return tquic_crypto_stream_write(c->cs[space], data, len, gfp);
 }
 
@@ -1066,7 +1091,7 @@ long tquic_conn_crypto_read(struct tquic_conn *c, enum tquic_level level,
 	if ((unsigned int)level >= TQUIC_LEVEL_COUNT || level == TQUIC_LEVEL_EARLY)
 		return -EINVAL;
 	space = tquic_level_space(level);
-	if (c->discarded[space])
+	if (!c->cs[space])
 		return 0;
 	return (long)tquic_rbuf_read(&c->cs[space]->rx, dst, cap);
 }
@@ -1078,7 +1103,7 @@ size_t tquic_conn_crypto_readable(const struct tquic_conn *c, enum tquic_level l
 	if ((unsigned int)level >= TQUIC_LEVEL_COUNT || level == TQUIC_LEVEL_EARLY)
 		return 0;
 	space = tquic_level_space(level);
-	if (c->discarded[space])
+	if (!c->cs[space])
 		return 0;
 	return (size_t)tquic_rbuf_readable(&c->cs[space]->rx);
 }
@@ -1745,6 +1770,12 @@ static void conn_park(struct tquic_conn *c)
 		c->ev_cap = 0;
 		c->ev_head = 0;
 	}
+	/* The NewSessionTicket and any later TLS message went through long ago. */
+	if (tquic_crypto_stream_idle(c->cs[TQUIC_PN_SPACE_APP])) {
+		c->cs_app_rx_off = c->cs[TQUIC_PN_SPACE_APP]->rx.read_off;
+		c->cs_app_tx_off = c->cs[TQUIC_PN_SPACE_APP]->tx.write_off;
+		crypto_stream_free(&c->cs[TQUIC_PN_SPACE_APP]);
+	}
 	c->parked = true;
 }
 
@@ -1760,6 +1791,7 @@ int tquic_conn_unpark(struct tquic_conn *c)
 
 	if (!c->parked)
 		return 0;
+	err = crypto_app_unpark(c, c->gfp);
 	for (l = 0; l < TQUIC_LEVEL_COUNT && !err; l++) {
 		if (c->rx[l])
 			err = tquic_keys_unpark(c->rx[l], c->gfp);
@@ -1851,7 +1883,7 @@ static void requeue_crypto(struct tquic_conn *c, enum tquic_pn_space space)
 	struct tquic_crypto_stream *cs = c->cs[space];
 	struct tquic_stream_sent rec;
 
-	if (c->discarded[space] || cs->tx.send_off <= cs->tx.acked_off)
+	if (!cs || cs->tx.send_off <= cs->tx.acked_off)
 		return;
 	rec.id = 0;
 	rec.off = cs->tx.acked_off;

@@ -185,8 +185,14 @@ struct tquic_conn {
 	u64 key_updates;
 	u64 active_at;			/* last packet received or sent */
 
-	/* CRYPTO streams on the heap, until their space is discarded. */
+	/*
+	 * CRYPTO streams on the heap, until their space is discarded; the
+	 * 1-RTT one also while parked with nothing in it (conn_park()), as the
+	 * bytes it read and wrote.
+	 */
 	struct tquic_crypto_stream *cs[TQUIC_PN_SPACE_COUNT];
+	u64 cs_app_rx_off;
+	u64 cs_app_tx_off;
 
 	struct tquic_streams streams;
 
