@@ -306,6 +306,20 @@ bool tquic_conn_version_spoken(const struct tquic_conn_config *cfg, u32 v)
 	return false;
 }
 
+size_t tquic_obj_size(enum tquic_obj kind)
+{
+	switch (kind) {
+	case TQUIC_OBJ_CONN:
+		return sizeof(struct tquic_conn);
+	case TQUIC_OBJ_PATH:
+		return sizeof(struct tquic_path);
+	case TQUIC_OBJ_PATH_XMIT:
+		return sizeof(struct tquic_path_xmit);
+	default:
+		return 0;
+	}
+}
+
 /* ---- paths ---- */
 
 static const struct tquic_addr addr_none;
@@ -367,10 +381,10 @@ static int path0_new(struct tquic_conn *c, const struct tquic_addr *local,
 		return -ENOMEM;
 	p->amp_factor = (u8)min_u64(c->cfg.amp_factor, 255);
 	p->state = TQUIC_PATH_ACTIVE;
-	p->x = tquic_mem_alloc(sizeof(*p->x), c->gfp);
+	p->x = tquic_obj_alloc(TQUIC_OBJ_PATH_XMIT, c->gfp);
 	err = p->x ? xmit_init(c, p) : -ENOMEM;
 	if (err) {
-		tquic_mem_free(p->x);
+		tquic_obj_free(TQUIC_OBJ_PATH_XMIT, p->x);
 		tquic_path_free(p);
 		return err;
 	}
@@ -681,7 +695,7 @@ static struct tquic_conn *conn_alloc(const struct tquic_conn_config *cfg, bool i
 	*err = config_check(cfg);
 	if (*err)
 		return NULL;
-	c = tquic_mem_alloc(sizeof(*c), gfp);
+	c = tquic_obj_alloc(TQUIC_OBJ_CONN, gfp);
 	if (!c) {
 		*err = -ENOMEM;
 		return NULL;
@@ -752,7 +766,7 @@ fail_streams:
 fail_cs:
 	for (i = 0; i < TQUIC_PN_SPACE_COUNT; i++)
 		crypto_stream_free(&c->cs[i]);
-	tquic_mem_free(c);
+	tquic_obj_free(TQUIC_OBJ_CONN, c);
 	return NULL;
 }
 
@@ -937,7 +951,7 @@ void tquic_conn_free(struct tquic_conn *c)
 		tquic_conn_path_free(c, tquic_list_entry(c->paths.prev, struct tquic_path, node));
 	if (c->path) {
 		xmit_release(c->path->x);
-		tquic_mem_free(c->path->x);
+		tquic_obj_free(TQUIC_OBJ_PATH_XMIT, c->path->x);
 		tquic_path_free(c->path);
 	}
 	for (i = 0; i < TQUIC_LEVEL_COUNT; i++) {
@@ -962,7 +976,7 @@ void tquic_conn_free(struct tquic_conn *c)
 	tquic_mem_free(c->peer_pref);
 	tquic_mem_free(c->close_reason);
 	tquic_memzero_explicit(c, sizeof(*c));
-	tquic_mem_free(c);
+	tquic_obj_free(TQUIC_OBJ_CONN, c);
 }
 
 /* Replaces *@dst (@dst_len bytes) with a heap copy of @src (tokens, the close reason). */

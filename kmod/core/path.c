@@ -73,7 +73,7 @@ struct tquic_path *tquic_path_alloc(u32 id, const struct tquic_addr *local,
 				    const struct tquic_addr *peer, bool validated,
 				    u32 max_udp_payload, unsigned int gfp)
 {
-	struct tquic_path *p = tquic_mem_alloc(sizeof(*p), gfp);
+	struct tquic_path *p = tquic_obj_alloc(TQUIC_OBJ_PATH, gfp);
 
 	if (p)
 		tquic_path_init(p, id, local, peer, validated, max_udp_payload);
@@ -85,7 +85,7 @@ void tquic_path_free(struct tquic_path *p)
 	if (!p)
 		return;
 	tquic_list_del(&p->node);
-	tquic_mem_free(p);
+	tquic_obj_free(TQUIC_OBJ_PATH, p);
 }
 
 /*
