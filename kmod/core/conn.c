@@ -315,6 +315,8 @@ size_t tquic_obj_size(enum tquic_obj kind)
 		return sizeof(struct tquic_path);
 	case TQUIC_OBJ_PATH_XMIT:
 		return sizeof(struct tquic_path_xmit);
+	case TQUIC_OBJ_PEER_CID:
+		return sizeof(struct tquic_rcid);
 	default:
 		return 0;
 	}
@@ -366,8 +368,8 @@ static void xmit_release(struct tquic_path_xmit *x)
 }
 
 /*
- * Path 0, the active path, with its machinery: two blocks that fit
- * kmalloc-256 and kmalloc-1k, where one would take 2 KB.
+ * Path 0, the active path, with its machinery: two objects, the machinery
+ * apart because probing paths go without it.
  */
 static int path0_new(struct tquic_conn *c, const struct tquic_addr *local,
 		     const struct tquic_addr *peer, bool validated)

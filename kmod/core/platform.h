@@ -72,6 +72,7 @@ enum tquic_obj {
 	TQUIC_OBJ_CONN,			/* struct tquic_conn */
 	TQUIC_OBJ_PATH,			/* struct tquic_path */
 	TQUIC_OBJ_PATH_XMIT,		/* struct tquic_path_xmit */
+	TQUIC_OBJ_PEER_CID,		/* struct tquic_rcid */
 	TQUIC_OBJ_COUNT,
 };
 

@@ -31,6 +31,7 @@ static const char *const tquic_obj_names[TQUIC_OBJ_COUNT] = {
 	[TQUIC_OBJ_CONN]	= "tquic_conn",
 	[TQUIC_OBJ_PATH]	= "tquic_path",
 	[TQUIC_OBJ_PATH_XMIT]	= "tquic_path_xmit",
+	[TQUIC_OBJ_PEER_CID]	= "tquic_peer_cid",
 };
 
 int tquic_obj_init(void)
