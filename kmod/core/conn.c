@@ -1751,8 +1751,8 @@ static u64 idle_deadline(const struct tquic_conn *c)
  * A connection without packets in or out for this long frees what it can
  * rebuild: the crypto objects of its keys (several KiB of transforms per
  * connection; the key material stays), its sent-packet records once none
- * is in flight, and its empty event ring and pending-packet slots.  The
- * next packet unparks it.
+ * is in flight, its empty event ring and pending-packet slots, and its
+ * 1-RTT CRYPTO stream once that holds nothing.  The next packet unparks it.
  */
 #define TQUIC_CONN_PARK_NS	1000000000ULL
 
@@ -1786,7 +1786,7 @@ static void conn_park(struct tquic_conn *c)
 		c->ev_cap = 0;
 		c->ev_head = 0;
 	}
-	/* The NewSessionTicket and any later TLS message went through long ago. */
+	/* Past the NewSessionTicket it is its two offsets. */
 	if (tquic_crypto_stream_idle(c->cs[TQUIC_PN_SPACE_APP])) {
 		c->cs_app_rx_off = c->cs[TQUIC_PN_SPACE_APP]->rx.read_off;
 		c->cs_app_tx_off = c->cs[TQUIC_PN_SPACE_APP]->tx.write_off;
