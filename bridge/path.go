@@ -123,7 +123,7 @@ func (p *enginePath) setValidated()          { C.tquic_path_set_validated(p.p) }
 func (p *enginePath) challengeLost()         { C.tquic_path_challenge_lost(p.p) }
 func (p *enginePath) setPeerMaxUDP(n uint64) { C.tquic_path_set_peer_max_udp_payload(p.p, C.u64(n)) }
 func (p *enginePath) setMTU(n uint32)        { C.tquic_path_set_mtu(p.p, C.u32(n)) }
-func (p *enginePath) abandon(code uint64)    { C.tquic_path_abandon(p.p, C.u64(code)) }
+func (p *enginePath) abandon()               { C.tquic_path_abandon(p.p) }
 func (p *enginePath) revert() bool           { return bool(C.tquic_path_revert_peer(p.p)) }
 func (p *enginePath) onTimer(now uint64) int { return int(C.tquic_path_on_timer(p.p, C.u64(now))) }
 func (p *enginePath) setStatus(backup bool) bool {

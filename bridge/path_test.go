@@ -224,7 +224,7 @@ func TestPathStatusAndAbandon(t *testing.T) {
 	if !p.onStatus(1, true) || p.onStatus(1, false) || p.onStatus(0, false) || !p.onStatus(5, false) {
 		t.Fatal("status sequence handling")
 	}
-	p.abandon(0x3e)
+	p.abandon()
 	if p.state() != pathAbandoned || p.setStatus(false) {
 		t.Fatal("abandoned path usable")
 	}

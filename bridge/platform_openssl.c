@@ -85,6 +85,17 @@ void tquic_mem_free(void *p)
 		free(h);
 }
 
+void *tquic_obj_alloc(enum tquic_obj kind, unsigned int gfp)
+{
+	return tquic_mem_alloc(tquic_obj_size(kind), gfp);
+}
+
+void tquic_obj_free(enum tquic_obj kind, void *p)
+{
+	(void)kind;
+	free(p);
+}
+
 void tquic_memzero_explicit(void *p, size_t len)
 {
 	OPENSSL_cleanse(p, len);

@@ -74,10 +74,26 @@ static void tqb_rec_ecn(struct tqb_path *p, int on) { tquic_recovery_set_ecn(&p-
 static u8 tqb_rec_ecn_cp(struct tqb_path *p) { return tquic_recovery_ecn_codepoint(&p->rec); }
 static void tqb_rec_app_limited(struct tqb_path *p) { tquic_recovery_on_app_limited(&p->rec); }
 static u32 tqb_rec_tracked(struct tqb_path *p, int space) { return tquic_recovery_tracked(&p->rec, space); }
-static u64 tqb_rec_in_flight_space(struct tqb_path *p, int space) { return p->rec.sp[space].bytes_in_flight; }
-static u64 tqb_rec_largest_acked(struct tqb_path *p, int space) { return p->rec.sp[space].largest_acked; }
-static u64 tqb_rec_loss_time(struct tqb_path *p, int space) { return p->rec.sp[space].loss_time; }
+static u64 tqb_rec_in_flight_space(struct tqb_path *p, int space)
+{
+	const struct tquic_pn_space_state *sp = tquic_recovery_space(&p->rec, space);
+
+	return sp ? sp->bytes_in_flight : 0;
+}
+static u64 tqb_rec_largest_acked(struct tqb_path *p, int space) { return tquic_recovery_largest_acked(&p->rec, space); }
+static u64 tqb_rec_loss_time(struct tqb_path *p, int space)
+{
+	const struct tquic_pn_space_state *sp = tquic_recovery_space(&p->rec, space);
+
+	return sp ? sp->loss_time : TQUIC_TIME_NONE;
+}
 static struct tqb_ev *tqb_ev_at(struct tqb_path *p, u32 i) { return &p->ev[i]; }
+static u64 tqb_ackmgr_floor(const struct tquic_ackmgr *am, int space)
+{
+	const struct tquic_ackmgr_space *s = tquic_ackmgr_space(am, space);
+
+	return s ? s->floor : 0;
+}
 */
 import "C"
 
@@ -497,7 +513,7 @@ func (a *ackMgr) setMinAckDelay(ns uint64) {
 }
 func (a *ackMgr) discard(space int) { C.tquic_ackmgr_discard(a.am, uint32(space)) }
 func (a *ackMgr) floor(space int) uint64 {
-	return uint64(a.am.sp[space].floor)
+	return uint64(C.tqb_ackmgr_floor(a.am, C.int(space)))
 }
 
 func (r *recPath) setPacketThreshold(n uint32) {

@@ -73,7 +73,7 @@ struct tqb_path *tqb_path_new(const char *cc_name, u32 mss, int is_server,
 	*err = tquic_cc_init(&p->cc, ops, &p->rtt, mss, 0, now);
 	if (!*err)
 		*err = tquic_recovery_init(&p->rec, &glue_ops, p, &p->rtt, &p->cc,
-					   0, is_server);
+					   0, is_server, TQUIC_GFP_KERNEL);
 	if (*err) {
 		tquic_mem_free(p);
 		return NULL;
@@ -176,8 +176,10 @@ struct tquic_ackmgr *tqb_ackmgr_new(u32 path_id, u64 max_ack_delay, u8 exp)
 {
 	struct tquic_ackmgr *am = tquic_mem_alloc(sizeof(*am), TQUIC_GFP_KERNEL);
 
-	if (am)
-		tquic_ackmgr_init(am, path_id, max_ack_delay, exp);
+	if (am && tquic_ackmgr_init(am, path_id, max_ack_delay, exp, TQUIC_GFP_KERNEL)) {
+		tquic_mem_free(am);
+		return NULL;
+	}
 	return am;
 }
 

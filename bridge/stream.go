@@ -251,12 +251,13 @@ static inline int tqb_rbuf_insert(struct tquic_rbuf *rb, u64 off, const u8 *p, u
 	return err;
 }
 
-static inline struct tquic_crypto_stream *tqb_crypto_new(u64 cap, u64 tx_limit)
+static inline struct tquic_crypto_stream *tqb_crypto_new(u64 cap, u64 tx_limit, u64 rx_off,
+							 u64 tx_off)
 {
 	struct tquic_crypto_stream *cs = tquic_mem_alloc(sizeof(*cs), TQUIC_GFP_KERNEL);
 
 	if (cs)
-		tquic_crypto_stream_init(cs, cap, tx_limit);
+		tquic_crypto_stream_init(cs, cap, tx_limit, rx_off, tx_off);
 	return cs;
 }
 
@@ -828,7 +829,13 @@ type engineCrypto struct {
 }
 
 func newEngineCrypto(capacity, txLimit uint64) *engineCrypto {
-	return &engineCrypto{cs: C.tqb_crypto_new(C.u64(capacity), C.u64(txLimit))}
+	return newEngineCryptoAt(capacity, txLimit, 0, 0)
+}
+
+// newEngineCryptoAt starts after rxOff bytes read and txOff bytes written
+// and acknowledged, as a parked connection rebuilds its 1-RTT stream.
+func newEngineCryptoAt(capacity, txLimit, rxOff, txOff uint64) *engineCrypto {
+	return &engineCrypto{cs: C.tqb_crypto_new(C.u64(capacity), C.u64(txLimit), C.u64(rxOff), C.u64(txOff))}
 }
 
 func (c *engineCrypto) free() { C.tqb_crypto_free(c.cs) }
@@ -873,4 +880,8 @@ func (c *engineCrypto) lost(off, n uint64) {
 }
 
 func (c *engineCrypto) pending() bool { return bool(C.tquic_crypto_stream_has_pending(c.cs)) }
+func (c *engineCrypto) idle() bool    { return bool(C.tquic_crypto_stream_idle(c.cs)) }
+func (c *engineCrypto) offsets() (rx, tx uint64) {
+	return uint64(c.cs.rx.read_off), uint64(c.cs.tx.write_off)
+}
 func (c *engineCrypto) rxMem() uint64 { return uint64(c.cs.rx.mem) }

@@ -851,3 +851,65 @@ func TestCryptoStream(t *testing.T) {
 		t.Fatalf("buffers leaked: %d", liveBufs()-base)
 	}
 }
+
+// TestCryptoStreamIdleRebuild: a CRYPTO stream is idle only with nothing
+// unread and nothing unacknowledged, and one rebuilt from its two offsets
+// carries on where it stopped (a parked connection's 1-RTT stream).
+func TestCryptoStreamIdleRebuild(t *testing.T) {
+	base := liveBufs()
+	msg := []byte("a NewSessionTicket, say")
+	tx := newEngineCrypto(4096, 1<<16)
+	rx := newEngineCrypto(4096, 1<<16)
+	if !tx.idle() || !rx.idle() {
+		t.Fatal("new streams not idle")
+	}
+	if err := tx.write(msg); err != nil {
+		t.Fatal(err)
+	}
+	frame, off, n := tx.build(1200)
+	if frame == nil || off != 0 || n != uint64(len(msg)) || tx.idle() {
+		t.Fatalf("first frame %d+%d, idle %v", off, n, tx.idle())
+	}
+	wantOK(t, "frame", rx.onFrame(off, frame[len(frame)-int(n):]))
+	if rx.idle() {
+		t.Fatal("unread data, yet idle")
+	}
+	if got := rx.read(4096); !bytes.Equal(got, msg) {
+		t.Fatalf("read %q", got)
+	}
+	tx.acked(0, n)
+	if !tx.idle() || !rx.idle() {
+		t.Fatalf("idle after ack and read: tx %v rx %v", tx.idle(), rx.idle())
+	}
+	_, txOff := tx.offsets()
+	rxOff, _ := rx.offsets()
+	tx.free()
+	rx.free()
+
+	tx = newEngineCryptoAt(4096, 1<<16, 0, txOff)
+	rx = newEngineCryptoAt(4096, 1<<16, rxOff, 0)
+	// Late news of the old bytes changes nothing.
+	tx.lost(0, n)
+	tx.acked(0, n)
+	wantOK(t, "old frame again", rx.onFrame(0, msg))
+	if tx.pending() || len(rx.read(4096)) != 0 || !tx.idle() || !rx.idle() {
+		t.Fatal("old bytes resurfaced after the rebuild")
+	}
+	more := []byte("and a KeyUpdate")
+	if err := tx.write(more); err != nil {
+		t.Fatal(err)
+	}
+	frame, off, n = tx.build(1200)
+	if frame == nil || off != txOff || n != uint64(len(more)) {
+		t.Fatalf("rebuilt stream sent %d+%d, want %d+%d", off, n, txOff, len(more))
+	}
+	wantOK(t, "next frame", rx.onFrame(off, frame[len(frame)-int(n):]))
+	if got := rx.read(4096); !bytes.Equal(got, more) {
+		t.Fatalf("read after the rebuild %q", got)
+	}
+	tx.free()
+	rx.free()
+	if liveBufs() != base {
+		t.Fatalf("live buffers %d, want %d", liveBufs(), base)
+	}
+}

@@ -5,11 +5,6 @@
 #define ACKMGR_MIN_CAP		4U
 #define MAX_ACK_DELAY_EXPONENT	20
 
-static bool space_ok(const struct tquic_ackmgr *am, enum tquic_pn_space space)
-{
-	return (unsigned int)space < TQUIC_PN_SPACE_COUNT && !am->sp[space].discarded;
-}
-
 static void space_init(struct tquic_ackmgr_space *s)
 {
 	memset(s, 0, sizeof(*s));
@@ -18,14 +13,16 @@ static void space_init(struct tquic_ackmgr_space *s)
 	s->deadline = TQUIC_TIME_NONE;
 }
 
-void tquic_ackmgr_init(struct tquic_ackmgr *am, u32 path_id, u64 max_ack_delay,
-		       u8 ack_delay_exponent)
+int tquic_ackmgr_init(struct tquic_ackmgr *am, u32 path_id, u64 max_ack_delay,
+		      u8 ack_delay_exponent, unsigned int gfp)
 {
-	unsigned int i;
-
 	memset(am, 0, sizeof(*am));
-	for (i = 0; i < TQUIC_PN_SPACE_COUNT; i++)
-		space_init(&am->sp[i]);
+	am->hs = tquic_mem_alloc(2 * sizeof(*am->hs), gfp);
+	if (!am->hs)
+		return -ENOMEM;
+	space_init(&am->hs[TQUIC_PN_SPACE_INITIAL]);
+	space_init(&am->hs[TQUIC_PN_SPACE_HANDSHAKE]);
+	space_init(&am->app);
 	am->path_id = path_id;
 	am->max_ack_delay = max_ack_delay ? max_ack_delay :
 					    TQUIC_DEFAULT_MAX_ACK_DELAY_NS;
@@ -34,18 +31,24 @@ void tquic_ackmgr_init(struct tquic_ackmgr *am, u32 path_id, u64 max_ack_delay,
 	am->max_ranges = TQUIC_ACK_DEFAULT_RANGES;
 	am->threshold = TQUIC_ACK_DEFAULT_THRESHOLD;
 	am->reorder = TQUIC_ACK_DEFAULT_REORDER;
+	return 0;
 }
 
 void tquic_ackmgr_discard(struct tquic_ackmgr *am, enum tquic_pn_space space)
 {
-	struct tquic_ackmgr_space *s;
+	struct tquic_ackmgr_space *s = tquic_ackmgr_space(am, space);
 
-	if ((unsigned int)space >= TQUIC_PN_SPACE_COUNT)
+	if (!s)
 		return;
-	s = &am->sp[space];
 	tquic_mem_free(s->ranges);
 	space_init(s);
 	s->discarded = true;
+	/* Initial and Handshake both gone: their block goes too. */
+	if (am->hs && am->hs[TQUIC_PN_SPACE_INITIAL].discarded &&
+	    am->hs[TQUIC_PN_SPACE_HANDSHAKE].discarded) {
+		tquic_mem_free(am->hs);
+		am->hs = NULL;
+	}
 }
 
 void tquic_ackmgr_release(struct tquic_ackmgr *am)
@@ -64,9 +67,9 @@ void tquic_ackmgr_set_max_ranges(struct tquic_ackmgr *am, u32 n)
 		n = TQUIC_ACK_MAX_RANGES;
 	am->max_ranges = n;
 	for (i = 0; i < TQUIC_PN_SPACE_COUNT; i++) {
-		struct tquic_ackmgr_space *s = &am->sp[i];
+		struct tquic_ackmgr_space *s = tquic_ackmgr_space(am, (enum tquic_pn_space)i);
 
-		while (s->nranges > n) {
+		while (s && s->nranges > n) {
 			s->floor = s->ranges[s->nranges - 1].largest + 1;
 			s->nranges--;
 		}
@@ -99,7 +102,7 @@ static u64 space_max_ack_delay(const struct tquic_ackmgr *am,
 
 static void rearm(struct tquic_ackmgr *am, enum tquic_pn_space space)
 {
-	struct tquic_ackmgr_space *s = &am->sp[space];
+	struct tquic_ackmgr_space *s = tquic_ackmgr_space(am, space);
 
 	if (!s->eliciting)
 		s->deadline = TQUIC_TIME_NONE;
@@ -114,9 +117,11 @@ static void rearm(struct tquic_ackmgr *am, enum tquic_pn_space space)
 
 void tquic_ackmgr_hold(struct tquic_ackmgr *am, enum tquic_pn_space space, u64 until)
 {
-	if (!space_ok(am, space))
+	struct tquic_ackmgr_space *s = tquic_ackmgr_space(am, space);
+
+	if (!s)
 		return;
-	am->sp[space].hold_until = until;
+	s->hold_until = until;
 	rearm(am, space);
 }
 
@@ -145,9 +150,9 @@ void tquic_ackmgr_on_immediate_ack(struct tquic_ackmgr *am,
 {
 	struct tquic_ackmgr_space *s;
 
-	if (!space_ok(am, space))
+	s = tquic_ackmgr_space(am, space);
+	if (!s)
 		return;
-	s = &am->sp[space];
 	/* The packet carrying IMMEDIATE_ACK is ack-eliciting: an ACK is due now. */
 	s->immediate = true;
 	if (!s->eliciting) {
@@ -163,9 +168,9 @@ bool tquic_ackmgr_is_duplicate(const struct tquic_ackmgr *am,
 	const struct tquic_ackmgr_space *s;
 	u32 i;
 
-	if (!space_ok(am, space))
+	s = tquic_ackmgr_space(am, space);
+	if (!s)
 		return true;
-	s = &am->sp[space];
 	if (pn < s->floor)
 		return true;
 	for (i = 0; i < s->nranges; i++) {
@@ -207,7 +212,7 @@ static void range_grow(struct tquic_ackmgr_space *s, u32 max, unsigned int gfp)
 static void ranges_insert(struct tquic_ackmgr *am, enum tquic_pn_space space,
 			  u64 pn, u8 ecn, unsigned int gfp)
 {
-	struct tquic_ackmgr_space *s = &am->sp[space];
+	struct tquic_ackmgr_space *s = tquic_ackmgr_space(am, space);
 	struct tquic_ack_range *r;
 	bool up, down;
 	u32 i;
@@ -294,11 +299,11 @@ int tquic_ackmgr_on_packet(struct tquic_ackmgr *am, enum tquic_pn_space space,
 	u64 prev_largest;
 	bool reordered;
 
-	if (!space_ok(am, space) || pn > TQUIC_VARINT_MAX || ecn > TQUIC_ECN_CE)
+	s = tquic_ackmgr_space(am, space);
+	if (!s || pn > TQUIC_VARINT_MAX || ecn > TQUIC_ECN_CE)
 		return -EINVAL;
 	if (tquic_ackmgr_is_duplicate(am, space, pn))
 		return -EEXIST;
-	s = &am->sp[space];
 	prev_largest = s->largest;
 	ranges_insert(am, space, pn, ecn, gfp);
 	if (prev_largest == TQUIC_PN_NONE || pn > prev_largest) {
@@ -333,9 +338,9 @@ bool tquic_ackmgr_should_send(const struct tquic_ackmgr *am,
 {
 	const struct tquic_ackmgr_space *s;
 
-	if (!space_ok(am, space))
+	s = tquic_ackmgr_space(am, space);
+	if (!s)
 		return false;
-	s = &am->sp[space];
 	return s->eliciting && s->nranges && now >= s->hold_until &&
 	       (s->immediate || s->deadline <= now);
 }
@@ -343,19 +348,22 @@ bool tquic_ackmgr_should_send(const struct tquic_ackmgr *am,
 bool tquic_ackmgr_has_pending(const struct tquic_ackmgr *am,
 			      enum tquic_pn_space space)
 {
-	return space_ok(am, space) && am->sp[space].pending &&
-	       am->sp[space].nranges;
+	const struct tquic_ackmgr_space *s = tquic_ackmgr_space(am, space);
+
+	return s && s->pending && s->nranges;
 }
 
 u64 tquic_ackmgr_deadline(const struct tquic_ackmgr *am)
 {
+	const struct tquic_ackmgr_space *s;
 	u64 t = TQUIC_TIME_NONE;
 	unsigned int i;
 
-	for (i = 0; i < TQUIC_PN_SPACE_COUNT; i++)
-		if (!am->sp[i].discarded && am->sp[i].nranges &&
-		    am->sp[i].deadline < t)
-			t = am->sp[i].deadline;
+	for (i = 0; i < TQUIC_PN_SPACE_COUNT; i++) {
+		s = tquic_ackmgr_space(am, (enum tquic_pn_space)i);
+		if (s && s->nranges && s->deadline < t)
+			t = s->deadline;
+	}
 	return t;
 }
 
@@ -369,9 +377,9 @@ int tquic_ackmgr_build(const struct tquic_ackmgr *am, enum tquic_pn_space space,
 	u64 delay = 0;
 	u8 exp;
 
-	if (!space_ok(am, space) || !am->sp[space].nranges)
+	s = tquic_ackmgr_space(am, space);
+	if (!s || !s->nranges)
 		return -ENODATA;
-	s = &am->sp[space];
 	memset(f, 0, sizeof(*f));
 	ecn = s->ect0 || s->ect1 || s->ce;
 	if (app && am->accurate_ecn)
@@ -406,9 +414,9 @@ void tquic_ackmgr_on_ack_sent(struct tquic_ackmgr *am, enum tquic_pn_space space
 	struct tquic_ackmgr_space *s;
 
 	(void)now;
-	if (!space_ok(am, space))
+	s = tquic_ackmgr_space(am, space);
+	if (!s)
 		return;
-	s = &am->sp[space];
 	s->eliciting = 0;
 	s->pending = false;
 	s->immediate = false;
@@ -423,9 +431,9 @@ void tquic_ackmgr_on_ack_acked(struct tquic_ackmgr *am, enum tquic_pn_space spac
 {
 	struct tquic_ackmgr_space *s;
 
-	if (!space_ok(am, space))
+	s = tquic_ackmgr_space(am, space);
+	if (!s)
 		return;
-	s = &am->sp[space];
 	while (s->nranges && s->ranges[s->nranges - 1].largest <= largest)
 		s->nranges--;
 	if (s->nranges && s->ranges[s->nranges - 1].smallest <= largest)

@@ -47,7 +47,12 @@ struct tquic_ackmgr_space {
 };
 
 struct tquic_ackmgr {
-	struct tquic_ackmgr_space sp[TQUIC_PN_SPACE_COUNT];
+	/*
+	 * Application Data; Initial and Handshake (@hs[0] and @hs[1]) on the
+	 * heap until both are discarded: a confirmed connection keeps @app only.
+	 */
+	struct tquic_ackmgr_space app;
+	struct tquic_ackmgr_space *hs;
 	u64 max_ack_delay;	/* our max_ack_delay transport parameter, ns */
 	u64 min_ack_delay;	/* our min_ack_delay (ack-frequency), ns; 0 = not offered */
 	u32 max_ranges;
@@ -63,9 +68,36 @@ struct tquic_ackmgr {
 	u64 reorder;		/* reordering threshold */
 };
 
-/* @max_ack_delay 0 selects 25 ms; @ack_delay_exponent above 20 is clamped. */
-void tquic_ackmgr_init(struct tquic_ackmgr *am, u32 path_id, u64 max_ack_delay,
-		       u8 ack_delay_exponent);
+/* The state of @space, NULL once it was discarded. */
+static inline struct tquic_ackmgr_space *
+tquic_ackmgr_space(const struct tquic_ackmgr *am, enum tquic_pn_space space)
+{
+	struct tquic_ackmgr_space *s;
+
+	if (space == TQUIC_PN_SPACE_APP)
+		s = (struct tquic_ackmgr_space *)&am->app;
+	else if ((unsigned int)space < TQUIC_PN_SPACE_APP && am->hs)
+		s = &am->hs[space];
+	else
+		return NULL;
+	return s->discarded ? NULL : s;
+}
+
+/* Largest PN received in @space, TQUIC_PN_NONE when none (or discarded). */
+static inline u64 tquic_ackmgr_largest(const struct tquic_ackmgr *am,
+				       enum tquic_pn_space space)
+{
+	const struct tquic_ackmgr_space *s = tquic_ackmgr_space(am, space);
+
+	return s ? s->largest : TQUIC_PN_NONE;
+}
+
+/*
+ * @max_ack_delay 0 selects 25 ms; @ack_delay_exponent above 20 is clamped.
+ * Allocates the Initial and Handshake space state: 0 or -ENOMEM.
+ */
+int tquic_ackmgr_init(struct tquic_ackmgr *am, u32 path_id, u64 max_ack_delay,
+		      u8 ack_delay_exponent, unsigned int gfp);
 void tquic_ackmgr_release(struct tquic_ackmgr *am);
 /* Range cap (1..TQUIC_ACK_MAX_RANGES). */
 void tquic_ackmgr_set_max_ranges(struct tquic_ackmgr *am, u32 n);

@@ -28,8 +28,12 @@
 #define TQUIC_CC_INITIAL_PACKETS	10
 #define TQUIC_CC_INITIAL_WINDOW_MIN	14720
 #define TQUIC_CC_MIN_WINDOW_PACKETS	2
-/* Private state area per instance, in u64 words. */
-#define TQUIC_CC_PRIV_WORDS		40
+/*
+ * Private state area per instance, in u64 words: the largest controller's
+ * (CUBIC with HyStart++, 152 bytes).  Every path carries it, so it is no
+ * larger; TQUIC_CC_PRIV() fails the build of a controller that outgrows it.
+ */
+#define TQUIC_CC_PRIV_WORDS		19
 #define TQUIC_CC_NAME_MAX		16
 
 /* ops->flags */

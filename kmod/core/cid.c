@@ -58,7 +58,7 @@ static void pool_free(struct tquic_cids *c, struct tquic_cid_pool *p)
 	tquic_list_for_each_entry_safe(r, rn, &p->peer, node) {
 		tquic_list_del(&r->node);
 		tquic_memzero_explicit(r->token, sizeof(r->token));
-		tquic_mem_free(r);
+		tquic_obj_free(TQUIC_OBJ_PEER_CID, r);
 	}
 	tquic_list_for_each_entry_safe(t, tn, &p->retire, node) {
 		tquic_list_del(&t->node);
@@ -497,7 +497,7 @@ static void rcid_free(struct tquic_cids *c, struct tquic_cid_pool *p, struct tqu
 	tquic_list_del(&r->node);
 	p->peer_count--;
 	tquic_memzero_explicit(r->token, sizeof(r->token));
-	tquic_mem_free(r);
+	tquic_obj_free(TQUIC_OBJ_PEER_CID, r);
 }
 
 int tquic_cids_peer_set_initial(struct tquic_cids *c, const struct tquic_cid *cid,
@@ -517,7 +517,7 @@ int tquic_cids_peer_set_initial(struct tquic_cids *c, const struct tquic_cid *ci
 		r->cid = *cid;
 		return 0;
 	}
-	r = tquic_mem_alloc(sizeof(*r), gfp);
+	r = tquic_obj_alloc(TQUIC_OBJ_PEER_CID, gfp);
 	if (!r)
 		return -ENOMEM;
 	r->seq = 0;
@@ -568,7 +568,7 @@ static int peer_add(struct tquic_cids *c, struct tquic_cid_pool *p, u64 seq, u64
 			return err;
 		goto retire;
 	}
-	r = tquic_mem_alloc(sizeof(*r), gfp);
+	r = tquic_obj_alloc(TQUIC_OBJ_PEER_CID, gfp);
 	if (!r)
 		return -ENOMEM;
 	r->seq = seq;

@@ -47,6 +47,20 @@ void tquic_conn_config_init(struct tquic_conn_config *cfg)
 	cfg->reset_stream_at = true;
 }
 
+/* Handshake bytes TLS may queue per space before they are acknowledged. */
+#define TQUIC_CRYPTO_TX_LIMIT	(256U << 10)
+
+static struct tquic_crypto_stream *crypto_stream_new(struct tquic_conn *c, u64 rx_off,
+						     u64 tx_off, unsigned int gfp)
+{
+	struct tquic_crypto_stream *cs = tquic_mem_alloc(sizeof(*cs), gfp);
+
+	if (cs)
+		tquic_crypto_stream_init(cs, c->cfg.crypto_rx_cap, TQUIC_CRYPTO_TX_LIMIT,
+					 rx_off, tx_off);
+	return cs;
+}
+
 static void crypto_stream_free(struct tquic_crypto_stream **cs)
 {
 	if (!*cs)
@@ -54,6 +68,15 @@ static void crypto_stream_free(struct tquic_crypto_stream **cs)
 	tquic_crypto_stream_destroy(*cs);
 	tquic_mem_free(*cs);
 	*cs = NULL;
+}
+
+/* Rebuilds the 1-RTT CRYPTO stream a parked connection freed (0 or -ENOMEM). */
+static int crypto_app_unpark(struct tquic_conn *c, unsigned int gfp)
+{
+	if (c->cs[TQUIC_PN_SPACE_APP])
+		return 0;
+	c->cs[TQUIC_PN_SPACE_APP] = crypto_stream_new(c, c->cs_app_rx_off, c->cs_app_tx_off, gfp);
+	return c->cs[TQUIC_PN_SPACE_APP] ? 0 : -ENOMEM;
 }
 
 /* ---- events ---- */
@@ -159,7 +182,8 @@ void tquic_conn_sent_entries(struct tquic_conn *c, const struct tquic_sent_entry
 				tquic_streams_on_lost(&c->streams, &rec);
 			break;
 		case TQUIC_SK_CRYPTO:
-			if (e->space >= TQUIC_PN_SPACE_COUNT || c->discarded[e->space])
+			/* A parked stream had every byte acknowledged. */
+			if (e->space >= TQUIC_PN_SPACE_COUNT || !c->cs[e->space])
 				break;
 			rec.id = 0;
 			rec.off = e->b;
@@ -282,6 +306,22 @@ bool tquic_conn_version_spoken(const struct tquic_conn_config *cfg, u32 v)
 	return false;
 }
 
+size_t tquic_obj_size(enum tquic_obj kind)
+{
+	switch (kind) {
+	case TQUIC_OBJ_CONN:
+		return sizeof(struct tquic_conn);
+	case TQUIC_OBJ_PATH:
+		return sizeof(struct tquic_path);
+	case TQUIC_OBJ_PATH_XMIT:
+		return sizeof(struct tquic_path_xmit);
+	case TQUIC_OBJ_PEER_CID:
+		return sizeof(struct tquic_rcid);
+	default:
+		return 0;
+	}
+}
+
 /* ---- paths ---- */
 
 static const struct tquic_addr addr_none;
@@ -303,15 +343,21 @@ static int xmit_init(struct tquic_conn *c, struct tquic_path *p)
 		return err;
 	tquic_pacer_init(&x->pacer, p->mtu, c->cfg.pacing_burst, c->now);
 	err = tquic_recovery_init(&x->rec, &tquic_conn_rec_ops, c, &x->rtt, &x->cc,
-				  p->id, c->is_server);
-	if (err) {
-		tquic_cc_release(&x->cc);
-		return err;
-	}
+				  p->id, c->is_server, c->gfp);
+	if (err)
+		goto fail_cc;
 	tquic_recovery_set_ecn(&x->rec, c->cfg.ecn);
-	tquic_ackmgr_init(&x->ack, p->id, c->cfg.max_ack_delay * TQUIC_NSEC_PER_MSEC,
-			  c->cfg.ack_delay_exponent);
+	err = tquic_ackmgr_init(&x->ack, p->id, c->cfg.max_ack_delay * TQUIC_NSEC_PER_MSEC,
+				c->cfg.ack_delay_exponent, c->gfp);
+	if (err)
+		goto fail_rec;
 	return 0;
+
+fail_rec:
+	tquic_recovery_release(&x->rec);
+fail_cc:
+	tquic_cc_release(&x->cc);
+	return err;
 }
 
 static void xmit_release(struct tquic_path_xmit *x)
@@ -321,31 +367,34 @@ static void xmit_release(struct tquic_path_xmit *x)
 	tquic_cc_release(&x->cc);
 }
 
-/* Path 0, the active path, with its machinery. */
+/*
+ * Path 0, the active path, with its machinery: two objects, the machinery
+ * apart because probing paths go without it.
+ */
 static int path0_new(struct tquic_conn *c, const struct tquic_addr *local,
 		     const struct tquic_addr *peer, bool validated)
 {
-	struct tquic_conn_path0 *p0 = tquic_mem_alloc(sizeof(*p0), c->gfp);
+	struct tquic_path *p;
 	int err;
 
-	if (!p0)
+	p = tquic_path_alloc(0, local ? local : &addr_none, peer ? peer : &addr_none,
+			     validated, c->cfg.max_datagram_size, c->gfp);
+	if (!p)
 		return -ENOMEM;
-	tquic_path_init(&p0->p, 0, local ? local : &addr_none, peer ? peer : &addr_none,
-			validated, c->cfg.max_datagram_size);
-	p0->p.amp_factor = (u8)min_u64(c->cfg.amp_factor, 255);
-	p0->p.state = TQUIC_PATH_ACTIVE;
-	memset(&p0->x, 0, sizeof(p0->x));
-	p0->p.x = &p0->x;
-	err = xmit_init(c, &p0->p);
+	p->amp_factor = (u8)min_u64(c->cfg.amp_factor, 255);
+	p->state = TQUIC_PATH_ACTIVE;
+	p->x = tquic_obj_alloc(TQUIC_OBJ_PATH_XMIT, c->gfp);
+	err = p->x ? xmit_init(c, p) : -ENOMEM;
 	if (err) {
-		tquic_mem_free(p0);
+		tquic_obj_free(TQUIC_OBJ_PATH_XMIT, p->x);
+		tquic_path_free(p);
 		return err;
 	}
-	tquic_list_add(&p0->p.node, &c->paths);
-	c->path = &p0->p;
+	tquic_list_add(&p->node, &c->paths);
+	c->path = p;
 	c->n_paths = 1;
 	c->next_path_id = 1;
-	c->mem += sizeof(*p0);
+	c->mem += sizeof(*p) + sizeof(*p->x);
 	return 0;
 }
 
@@ -648,7 +697,7 @@ static struct tquic_conn *conn_alloc(const struct tquic_conn_config *cfg, bool i
 	*err = config_check(cfg);
 	if (*err)
 		return NULL;
-	c = tquic_mem_alloc(sizeof(*c), gfp);
+	c = tquic_obj_alloc(TQUIC_OBJ_CONN, gfp);
 	if (!c) {
 		*err = -ENOMEM;
 		return NULL;
@@ -675,12 +724,11 @@ static struct tquic_conn *conn_alloc(const struct tquic_conn_config *cfg, bool i
 	tquic_list_init(&c->dgram_rx);
 	tquic_list_init(&c->dgram_tx);
 	for (i = 0; i < TQUIC_PN_SPACE_COUNT; i++) {
-		c->cs[i] = tquic_mem_alloc(sizeof(*c->cs[i]), gfp);
+		c->cs[i] = crypto_stream_new(c, 0, 0, gfp);
 		if (!c->cs[i]) {
 			*err = -ENOMEM;
 			goto fail_cs;
 		}
-		tquic_crypto_stream_init(c->cs[i], cfg->crypto_rx_cap, 256 << 10);
 	}
 	memset(&ccfg, 0, sizeof(ccfg));
 	ccfg.ops = &conn_cid_ops;
@@ -720,7 +768,7 @@ fail_streams:
 fail_cs:
 	for (i = 0; i < TQUIC_PN_SPACE_COUNT; i++)
 		crypto_stream_free(&c->cs[i]);
-	tquic_mem_free(c);
+	tquic_obj_free(TQUIC_OBJ_CONN, c);
 	return NULL;
 }
 
@@ -905,7 +953,8 @@ void tquic_conn_free(struct tquic_conn *c)
 		tquic_conn_path_free(c, tquic_list_entry(c->paths.prev, struct tquic_path, node));
 	if (c->path) {
 		xmit_release(c->path->x);
-		tquic_mem_free((struct tquic_conn_path0 *)c->path);
+		tquic_obj_free(TQUIC_OBJ_PATH_XMIT, c->path->x);
+		tquic_path_free(c->path);
 	}
 	for (i = 0; i < TQUIC_LEVEL_COUNT; i++) {
 		tquic_conn_keys_free(&c->rx[i]);
@@ -929,7 +978,7 @@ void tquic_conn_free(struct tquic_conn *c)
 	tquic_mem_free(c->peer_pref);
 	tquic_mem_free(c->close_reason);
 	tquic_memzero_explicit(c, sizeof(*c));
-	tquic_mem_free(c);
+	tquic_obj_free(TQUIC_OBJ_CONN, c);
 }
 
 /* Replaces *@dst (@dst_len bytes) with a heap copy of @src (tokens, the close reason). */
@@ -1045,6 +1094,8 @@ int tquic_conn_crypto_write(struct tquic_conn *c, enum tquic_level level,
 	/* The ServerHello carries the held ACK of the client's Initials. */
 	if (c->is_server && space == TQUIC_PN_SPACE_INITIAL)
 		tquic_ackmgr_hold(&c->path->x->ack, space, 0);
+	if (space == TQUIC_PN_SPACE_APP && crypto_app_unpark(c, gfp))
+		return -ENOMEM;
 	return tquic_crypto_stream_write(c->cs[space], data, len, gfp);
 }
 
@@ -1056,7 +1107,7 @@ long tquic_conn_crypto_read(struct tquic_conn *c, enum tquic_level level,
 	if ((unsigned int)level >= TQUIC_LEVEL_COUNT || level == TQUIC_LEVEL_EARLY)
 		return -EINVAL;
 	space = tquic_level_space(level);
-	if (c->discarded[space])
+	if (!c->cs[space])
 		return 0;
 	return (long)tquic_rbuf_read(&c->cs[space]->rx, dst, cap);
 }
@@ -1068,7 +1119,7 @@ size_t tquic_conn_crypto_readable(const struct tquic_conn *c, enum tquic_level l
 	if ((unsigned int)level >= TQUIC_LEVEL_COUNT || level == TQUIC_LEVEL_EARLY)
 		return 0;
 	space = tquic_level_space(level);
-	if (c->discarded[space])
+	if (!c->cs[space])
 		return 0;
 	return (size_t)tquic_rbuf_readable(&c->cs[space]->rx);
 }
@@ -1700,8 +1751,8 @@ static u64 idle_deadline(const struct tquic_conn *c)
  * A connection without packets in or out for this long frees what it can
  * rebuild: the crypto objects of its keys (several KiB of transforms per
  * connection; the key material stays), its sent-packet records once none
- * is in flight, and its empty event ring and pending-packet slots.  The
- * next packet unparks it.
+ * is in flight, its empty event ring and pending-packet slots, and its
+ * 1-RTT CRYPTO stream once that holds nothing.  The next packet unparks it.
  */
 #define TQUIC_CONN_PARK_NS	1000000000ULL
 
@@ -1735,6 +1786,12 @@ static void conn_park(struct tquic_conn *c)
 		c->ev_cap = 0;
 		c->ev_head = 0;
 	}
+	/* Past the NewSessionTicket it is its two offsets. */
+	if (tquic_crypto_stream_idle(c->cs[TQUIC_PN_SPACE_APP])) {
+		c->cs_app_rx_off = c->cs[TQUIC_PN_SPACE_APP]->rx.read_off;
+		c->cs_app_tx_off = c->cs[TQUIC_PN_SPACE_APP]->tx.write_off;
+		crypto_stream_free(&c->cs[TQUIC_PN_SPACE_APP]);
+	}
 	c->parked = true;
 }
 
@@ -1750,6 +1807,7 @@ int tquic_conn_unpark(struct tquic_conn *c)
 
 	if (!c->parked)
 		return 0;
+	err = crypto_app_unpark(c, c->gfp);
 	for (l = 0; l < TQUIC_LEVEL_COUNT && !err; l++) {
 		if (c->rx[l])
 			err = tquic_keys_unpark(c->rx[l], c->gfp);
@@ -1841,7 +1899,7 @@ static void requeue_crypto(struct tquic_conn *c, enum tquic_pn_space space)
 	struct tquic_crypto_stream *cs = c->cs[space];
 	struct tquic_stream_sent rec;
 
-	if (c->discarded[space] || cs->tx.send_off <= cs->tx.acked_off)
+	if (!cs || cs->tx.send_off <= cs->tx.acked_off)
 		return;
 	rec.id = 0;
 	rec.off = cs->tx.acked_off;
@@ -1857,10 +1915,11 @@ static void requeue_crypto(struct tquic_conn *c, enum tquic_pn_space space)
  */
 static void requeue_oldest(struct tquic_conn *c, enum tquic_pn_space space, u32 max)
 {
-	const struct tquic_sent_ring *ring = &c->path->x->rec.sp[space].ring;
+	const struct tquic_pn_space_state *sp = tquic_recovery_space(&c->path->x->rec, space);
+	const struct tquic_sent_ring *ring = sp ? &sp->ring : NULL;
 	u32 i, done = 0;
 
-	for (i = 0; i < ring->len && done < max; i++) {
+	for (i = 0; ring && i < ring->len && done < max; i++) {
 		const struct tquic_sent_pkt *pkt = &ring->pkts[(ring->head + i) & (ring->cap - 1)];
 		const struct tquic_sent_frames *sf = pkt->frames;
 
@@ -2229,9 +2288,16 @@ size_t tquic_conn_mem(const struct tquic_conn *c)
 	size_t m = c->mem;
 	u32 i;
 
+	if (x->rec.hs)
+		m += 2 * sizeof(*x->rec.hs);
+	if (x->ack.hs)
+		m += 2 * sizeof(*x->ack.hs);
 	for (i = 0; i < TQUIC_PN_SPACE_COUNT; i++) {
-		m += (size_t)x->rec.sp[i].ring.cap * sizeof(struct tquic_sent_pkt);
-		m += (size_t)x->ack.sp[i].cap * sizeof(struct tquic_ack_range);
+		const struct tquic_pn_space_state *sp = tquic_recovery_space(&x->rec, i);
+		const struct tquic_ackmgr_space *as = tquic_ackmgr_space(&x->ack, i);
+
+		m += sp ? (size_t)sp->ring.cap * sizeof(struct tquic_sent_pkt) : 0;
+		m += as ? (size_t)as->cap * sizeof(struct tquic_ack_range) : 0;
 		m += c->cs[i] ? (size_t)c->cs[i]->rx.mem : 0;
 	}
 	m += ((size_t)1 << c->streams.hash_bits) * sizeof(struct tquic_list);
@@ -2310,11 +2376,15 @@ found:
 	pi->pto_count = r->stats.pto_count;
 	pi->ecn_state = r->ecn_state;
 	for (i = 0; i < TQUIC_PN_SPACE_COUNT; i++) {
-		pi->ecn_sent_ect0 += r->sp[i].sent_ect0;
-		pi->ecn_sent_ect1 += r->sp[i].sent_ect1;
-		pi->ecn_ect0 += r->sp[i].ecn_ect0;
-		pi->ecn_ect1 += r->sp[i].ecn_ect1;
-		pi->ecn_ce += r->sp[i].ecn_ce;
+		const struct tquic_pn_space_state *sp = tquic_recovery_space(r, i);
+
+		if (!sp)
+			continue;
+		pi->ecn_sent_ect0 += sp->sent_ect0;
+		pi->ecn_sent_ect1 += sp->sent_ect1;
+		pi->ecn_ect0 += sp->ecn_ect0;
+		pi->ecn_ect1 += sp->ecn_ect1;
+		pi->ecn_ce += sp->ecn_ce;
 	}
 	return true;
 }

@@ -87,7 +87,7 @@ struct tquic_sent_frames {
 /*
  * A path's transmission machinery (path.h): its packet-number spaces (the
  * next packet numbers here, sent packets in @rec, received ones in @ack),
- * RTT, congestion controller and pacer.  Path 0 is allocated with it.
+ * RTT, congestion controller and pacer.
  */
 struct tquic_path_xmit {
 	u64 next_pn[TQUIC_PN_SPACE_COUNT];
@@ -96,11 +96,6 @@ struct tquic_path_xmit {
 	struct tquic_pacer pacer;
 	struct tquic_recovery rec;
 	struct tquic_ackmgr ack;
-};
-
-struct tquic_conn_path0 {
-	struct tquic_path p;
-	struct tquic_path_xmit x;
 };
 
 /* Client: following the server's preferred_address (RFC 9000 9.6). */
@@ -190,8 +185,14 @@ struct tquic_conn {
 	u64 key_updates;
 	u64 active_at;			/* last packet received or sent */
 
-	/* CRYPTO streams on the heap, until their space is discarded. */
+	/*
+	 * CRYPTO streams on the heap, until their space is discarded; the
+	 * 1-RTT one also while parked with nothing in it (conn_park()), as the
+	 * bytes it read and wrote.
+	 */
 	struct tquic_crypto_stream *cs[TQUIC_PN_SPACE_COUNT];
+	u64 cs_app_rx_off;
+	u64 cs_app_tx_off;
 
 	struct tquic_streams streams;
 

@@ -444,7 +444,7 @@ int tquic_conn_recv_packet(struct tquic_conn *c, struct tquic_buf *b, u8 *pkt,
 		tquic_conn_qlog_pkt(c, TQUIC_QL_PACKET_DROPPED, h->type, space, 0, h->len, TQUIC_QL_DROP_RESOURCES);
 		return 0;
 	}
-	largest = x->ack.sp[space].largest;
+	largest = tquic_ackmgr_largest(&x->ack, space);
 	if (h->type == TQUIC_PKT_1RTT)
 		err = open_1rtt(c, pkt, h, largest, &rotate);
 	else
@@ -489,7 +489,7 @@ int tquic_conn_recv_packet(struct tquic_conn *c, struct tquic_buf *b, u8 *pkt,
 			tquic_recovery_set_amp_blocked(&x->rec, false, c->now);
 		}
 	}
-	largest = x->ack.sp[space].largest;
+	largest = tquic_ackmgr_largest(&x->ack, space);
 	c->rx_nonprobing = false;
 	err = process_frames(c, b, pkt + h->payload_offset, h->payload_len, h->type,
 			     space, &eliciting);

@@ -53,8 +53,9 @@ static bool app_pending(struct tquic_conn *c, bool early)
 
 	if (!early && (c->handshake_done_pending || p->nresponses || c->new_token_pending ||
 		       p->challenge_pending || tquic_cids_next_frame(&c->cids, &f) ||
-		       c->cs[TQUIC_PN_SPACE_APP]->tx.send_off != c->cs[TQUIC_PN_SPACE_APP]->tx.write_off ||
-		       tquic_crypto_stream_has_pending(c->cs[TQUIC_PN_SPACE_APP])))
+		       (c->cs[TQUIC_PN_SPACE_APP] &&
+			(c->cs[TQUIC_PN_SPACE_APP]->tx.send_off != c->cs[TQUIC_PN_SPACE_APP]->tx.write_off ||
+			 tquic_crypto_stream_has_pending(c->cs[TQUIC_PN_SPACE_APP])))))
 		return true;
 	return !tquic_list_empty(&c->dgram_tx) || streams_ctrl_pending(c) ||
 	       tquic_streams_sched_next(&c->streams);
@@ -124,7 +125,7 @@ static bool start_packet(struct tquic_conn *c, struct tquic_pkt_build *pb, u8 *b
 	pb->space = space;
 	pb->level = level;
 	pb->pn = p->next_pn[space];
-	pb->pn_len = tquic_pn_len(pb->pn, p->rec.sp[space].largest_acked);
+	pb->pn_len = tquic_pn_len(pb->pn, tquic_recovery_largest_acked(&p->rec, space));
 	pb->first_entry = c->n_scratch;
 	fill_hdr(c, pb, &o);
 	if (tquic_write_header(buf, room, &o, &pb->hdr_len))

@@ -73,7 +73,7 @@ struct tquic_path *tquic_path_alloc(u32 id, const struct tquic_addr *local,
 				    const struct tquic_addr *peer, bool validated,
 				    u32 max_udp_payload, unsigned int gfp)
 {
-	struct tquic_path *p = tquic_mem_alloc(sizeof(*p), gfp);
+	struct tquic_path *p = tquic_obj_alloc(TQUIC_OBJ_PATH, gfp);
 
 	if (p)
 		tquic_path_init(p, id, local, peer, validated, max_udp_payload);
@@ -85,12 +85,21 @@ void tquic_path_free(struct tquic_path *p)
 	if (!p)
 		return;
 	tquic_list_del(&p->node);
-	tquic_mem_free(p);
+	tquic_obj_free(TQUIC_OBJ_PATH, p);
 }
 
+/*
+ * Fresh challenge data, outstanding at once (no response can match it
+ * before it is sent): the newest entry is the one to send.
+ */
 static void new_challenge(struct tquic_path *p)
 {
-	tquic_random_bytes(p->challenge, sizeof(p->challenge));
+	if (p->nchallenges == TQUIC_PATH_CHALLENGES) {
+		memmove(p->outstanding[0], p->outstanding[1],
+			sizeof(p->outstanding[0]) * (TQUIC_PATH_CHALLENGES - 1));
+		p->nchallenges--;
+	}
+	tquic_random_bytes(p->outstanding[p->nchallenges++], TQUIC_PATH_CHALLENGE_LEN);
 	p->challenge_pending = true;
 }
 
@@ -205,7 +214,7 @@ bool tquic_path_next_frame(struct tquic_path *p, struct tquic_frame *f)
 	}
 	if (p->challenge_pending) {
 		f->type = TQUIC_FT_PATH_CHALLENGE;
-		f->u.probe.data = p->challenge;
+		f->u.probe.data = p->outstanding[p->nchallenges - 1];
 		return true;
 	}
 	return false;
@@ -219,15 +228,8 @@ void tquic_path_frame_sent(struct tquic_path *p, const struct tquic_frame *f)
 		p->nresponses--;
 		return;
 	}
-	if (f->type != TQUIC_FT_PATH_CHALLENGE || !p->challenge_pending)
-		return;
-	p->challenge_pending = false;
-	if (p->nchallenges == TQUIC_PATH_CHALLENGES) {
-		memmove(p->outstanding[0], p->outstanding[1],
-			sizeof(p->outstanding[0]) * (TQUIC_PATH_CHALLENGES - 1));
-		p->nchallenges--;
-	}
-	memcpy(p->outstanding[p->nchallenges++], p->challenge, TQUIC_PATH_CHALLENGE_LEN);
+	if (f->type == TQUIC_FT_PATH_CHALLENGE)
+		p->challenge_pending = false;
 }
 
 void tquic_path_on_datagram_recv(struct tquic_path *p, u64 len)
@@ -338,10 +340,9 @@ int tquic_path_set_status(struct tquic_path *p, bool backup)
 	return 0;
 }
 
-void tquic_path_abandon(struct tquic_path *p, u64 error_code)
+void tquic_path_abandon(struct tquic_path *p)
 {
 	p->state = TQUIC_PATH_ABANDONED;
-	p->abandon_error = error_code;
 	p->probing = false;
 	p->challenge_pending = false;
 	p->nchallenges = 0;

@@ -76,12 +76,17 @@ struct tquic_path {
 	bool addr_validated;		/* amplification limit lifted */
 	u8 amp_factor;			/* send at most this times what was received */
 	bool probing;			/* validation in progress */
-	bool challenge_pending;		/* @challenge must be sent */
+	bool challenge_pending;		/* the newest of @outstanding must be sent */
 	u8 nchallenges;			/* valid entries in @outstanding */
 	u8 nresponses;
-	u8 challenge[TQUIC_PATH_CHALLENGE_LEN];
+	bool has_prev_peer;
+	bool has_dcid;
+	/* Multipath PATH_STATUS_*: the peer's sequence number, highest seen. */
+	bool status_recv_any;
+	bool peer_backup;
 	u8 outstanding[TQUIC_PATH_CHALLENGES][TQUIC_PATH_CHALLENGE_LEN];
 	u8 responses[TQUIC_PATH_RESPONSES][TQUIC_PATH_CHALLENGE_LEN];
+	u64 status_seq_recv;
 	u64 validation_deadline;	/* fail after this (0: none) */
 	u64 next_challenge;		/* re-probe at this time (0: none) */
 	u64 pto_us;			/* PTO the timers were armed with */
@@ -89,23 +94,14 @@ struct tquic_path {
 	struct tquic_addr local;
 	struct tquic_addr peer;
 	struct tquic_addr prev_peer;	/* last validated peer address */
-	bool has_prev_peer;
 
-	u64 bytes_recv;			/* since the address became unvalidated */
-	u64 bytes_sent;
 	u32 mtu;			/* max UDP payload sent now */
 	u32 mtu_max;			/* min(our limit, peer's max_udp_payload_size) */
+	u64 bytes_recv;			/* since the address became unvalidated */
+	u64 bytes_sent;
 
 	struct tquic_cid dcid;		/* peer CID used on this path */
 	u64 dcid_seq;
-	bool has_dcid;
-
-	/* Multipath PATH_STATUS_* sequence numbers. */
-	u64 status_seq_next;		/* ours, next to send */
-	u64 status_seq_recv;		/* the peer's, highest seen */
-	bool status_recv_any;
-	bool peer_backup;
-	u64 abandon_error;
 
 	/*
 	 * The path's own machinery, NULL while it only probes: without
@@ -205,7 +201,7 @@ void tquic_path_set_dcid(struct tquic_path *p, const struct tquic_rcid *r);
 /* Lifecycle. */
 /* Validated paths only: ACTIVE (@backup false) or STANDBY.  -EINVAL otherwise. */
 int tquic_path_set_status(struct tquic_path *p, bool backup);
-void tquic_path_abandon(struct tquic_path *p, u64 error_code);
+void tquic_path_abandon(struct tquic_path *p);
 /* PATH_STATUS_BACKUP/AVAILABLE received: false when stale (older sequence). */
 bool tquic_path_on_status(struct tquic_path *p, u64 seq, bool backup);
 

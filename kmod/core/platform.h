@@ -62,6 +62,26 @@ typedef int64_t s64;
 void *tquic_mem_alloc(size_t size, unsigned int gfp);
 /* Frees memory from tquic_mem_alloc (NULL is fine). */
 void tquic_mem_free(void *p);
+/*
+ * The engine's long-lived objects of fixed size: the kernel host keeps
+ * each kind in a slab cache of its own, at its exact size and away from
+ * the packet buffers that come and go in the general caches (a connection
+ * made among them pins their half-empty slabs for its life).
+ */
+enum tquic_obj {
+	TQUIC_OBJ_CONN,			/* struct tquic_conn */
+	TQUIC_OBJ_PATH,			/* struct tquic_path */
+	TQUIC_OBJ_PATH_XMIT,		/* struct tquic_path_xmit */
+	TQUIC_OBJ_PEER_CID,		/* struct tquic_rcid */
+	TQUIC_OBJ_COUNT,
+};
+
+/* Bytes of an object of @kind (the engine's answer, for the host's caches). */
+size_t tquic_obj_size(enum tquic_obj kind);
+/* Zeroed object of @kind; NULL on failure. */
+void *tquic_obj_alloc(enum tquic_obj kind, unsigned int gfp);
+/* Frees an object from tquic_obj_alloc (NULL is fine). */
+void tquic_obj_free(enum tquic_obj kind, void *p);
 /* Overwrites @len bytes at @p with zeroes in a way the compiler keeps. */
 void tquic_memzero_explicit(void *p, size_t len);
 /* Fills @buf with @len cryptographically secure random bytes. */

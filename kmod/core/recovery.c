@@ -102,18 +102,16 @@ static void ring_pop_done(struct tquic_sent_ring *ring, const struct tquic_rtt *
 
 /* ---- helpers ------------------------------------------------------------- */
 
-static bool space_valid(enum tquic_pn_space space)
-{
-	return (unsigned int)space < TQUIC_PN_SPACE_COUNT;
-}
-
 static bool ack_eliciting_in_flight(const struct tquic_recovery *r)
 {
+	const struct tquic_pn_space_state *sp;
 	unsigned int i;
 
-	for (i = 0; i < TQUIC_PN_SPACE_COUNT; i++)
-		if (r->sp[i].ack_eliciting_in_flight)
+	for (i = 0; i < TQUIC_PN_SPACE_COUNT; i++) {
+		sp = tquic_recovery_space(r, (enum tquic_pn_space)i);
+		if (sp && sp->ack_eliciting_in_flight)
 			return true;
+	}
 	return false;
 }
 
@@ -141,13 +139,15 @@ static void remove_from_flight(struct tquic_recovery *r,
 static u64 loss_time_and_space(const struct tquic_recovery *r,
 			       enum tquic_pn_space *space)
 {
+	const struct tquic_pn_space_state *sp;
 	u64 t = TQUIC_TIME_NONE;
 	unsigned int i;
 
 	*space = TQUIC_PN_SPACE_INITIAL;
 	for (i = 0; i < TQUIC_PN_SPACE_COUNT; i++) {
-		if (r->sp[i].loss_time < t) {
-			t = r->sp[i].loss_time;
+		sp = tquic_recovery_space(r, (enum tquic_pn_space)i);
+		if (sp && sp->loss_time < t) {
+			t = sp->loss_time;
 			*space = (enum tquic_pn_space)i;
 		}
 	}
@@ -169,9 +169,10 @@ static u64 pto_time_and_space(const struct tquic_recovery *r, u64 now,
 		return tquic_sat_add(now, duration);
 	}
 	for (i = 0; i < TQUIC_PN_SPACE_COUNT; i++) {
-		const struct tquic_pn_space_state *sp = &r->sp[i];
+		const struct tquic_pn_space_state *sp;
 
-		if (!sp->ack_eliciting_in_flight)
+		sp = tquic_recovery_space(r, (enum tquic_pn_space)i);
+		if (!sp || !sp->ack_eliciting_in_flight)
 			continue;
 		if (i == TQUIC_PN_SPACE_APP) {
 			/* Application Data waits for handshake confirmation. */
@@ -212,16 +213,28 @@ static void set_timer(struct tquic_recovery *r, u64 now)
 
 /* ---- setup --------------------------------------------------------------- */
 
+static void space_init(struct tquic_pn_space_state *sp)
+{
+	sp->largest_sent = TQUIC_PN_NONE;
+	sp->largest_acked = TQUIC_PN_NONE;
+	sp->loss_time = TQUIC_TIME_NONE;
+	sp->last_ack_eliciting_time = TQUIC_TIME_NONE;
+}
+
 int tquic_recovery_init(struct tquic_recovery *r,
 			const struct tquic_recovery_ops *ops, void *ctx,
 			struct tquic_rtt *rtt, struct tquic_cc *cc,
-			u32 path_id, bool is_server)
+			u32 path_id, bool is_server, unsigned int gfp)
 {
-	unsigned int i;
-
 	if (!rtt || !cc || !cc->ops)
 		return -EINVAL;
 	memset(r, 0, sizeof(*r));
+	r->hs = tquic_mem_alloc(2 * sizeof(*r->hs), gfp);
+	if (!r->hs)
+		return -ENOMEM;
+	space_init(&r->hs[TQUIC_PN_SPACE_INITIAL]);
+	space_init(&r->hs[TQUIC_PN_SPACE_HANDSHAKE]);
+	space_init(&r->app);
 	r->ops = ops;
 	r->ctx = ctx;
 	r->rtt = rtt;
@@ -234,12 +247,6 @@ int tquic_recovery_init(struct tquic_recovery *r,
 	r->timer = TQUIC_TIME_NONE;
 	r->ecn_codepoint = (cc->ops->flags & TQUIC_CC_F_ECT1) ? TQUIC_ECN_ECT1 :
 								TQUIC_ECN_ECT0;
-	for (i = 0; i < TQUIC_PN_SPACE_COUNT; i++) {
-		r->sp[i].largest_sent = TQUIC_PN_NONE;
-		r->sp[i].largest_acked = TQUIC_PN_NONE;
-		r->sp[i].loss_time = TQUIC_TIME_NONE;
-		r->sp[i].last_ack_eliciting_time = TQUIC_TIME_NONE;
-	}
 	return 0;
 }
 
@@ -249,8 +256,13 @@ void tquic_recovery_trim(struct tquic_recovery *r)
 	u32 i;
 
 	for (s = 0; s < TQUIC_PN_SPACE_COUNT; s++) {
-		struct tquic_sent_ring *ring = &r->sp[s].ring;
+		struct tquic_pn_space_state *sp;
+		struct tquic_sent_ring *ring;
 
+		sp = tquic_recovery_space(r, (enum tquic_pn_space)s);
+		if (!sp)
+			continue;
+		ring = &sp->ring;
 		for (i = 0; i < ring->len; i++) {
 			const struct tquic_sent_pkt *p = ring_at(ring, i);
 
@@ -262,9 +274,10 @@ void tquic_recovery_trim(struct tquic_recovery *r)
 	}
 }
 
+/* Drops the records of @space (not discarded yet) and marks it discarded. */
 static void discard_records(struct tquic_recovery *r, enum tquic_pn_space space)
 {
-	struct tquic_pn_space_state *sp = &r->sp[space];
+	struct tquic_pn_space_state *sp = tquic_recovery_space(r, space);
 	struct tquic_sent_ring *ring = &sp->ring;
 	u32 i;
 
@@ -285,16 +298,22 @@ static void discard_records(struct tquic_recovery *r, enum tquic_pn_space space)
 	sp->loss_time = TQUIC_TIME_NONE;
 	sp->last_ack_eliciting_time = TQUIC_TIME_NONE;
 	sp->nskipped = 0;
+	sp->discarded = true;
+	/* Initial and Handshake both gone: their block goes too. */
+	if (r->hs && r->hs[TQUIC_PN_SPACE_INITIAL].discarded &&
+	    r->hs[TQUIC_PN_SPACE_HANDSHAKE].discarded) {
+		tquic_mem_free(r->hs);
+		r->hs = NULL;
+	}
 }
 
 void tquic_recovery_release(struct tquic_recovery *r)
 {
 	unsigned int i;
 
-	for (i = 0; i < TQUIC_PN_SPACE_COUNT; i++) {
-		discard_records(r, (enum tquic_pn_space)i);
-		r->sp[i].discarded = true;
-	}
+	for (i = 0; i < TQUIC_PN_SPACE_COUNT; i++)
+		if (tquic_recovery_space(r, (enum tquic_pn_space)i))
+			discard_records(r, (enum tquic_pn_space)i);
 	r->timer = TQUIC_TIME_NONE;
 	r->timer_kind = TQUIC_TIMER_NONE;
 }
@@ -393,12 +412,12 @@ int tquic_recovery_on_packet_sent(struct tquic_recovery *r,
 	u64 before;
 	int err;
 
-	if (!space_valid(space))
+	sp = tquic_recovery_space(r, space);
+	if (!sp)
 		return -EINVAL;
-	sp = &r->sp[space];
 	ring = &sp->ring;
 	in_flight = pkt->flags & TQUIC_SENT_IN_FLIGHT;
-	if (sp->discarded || (in_flight && !pkt->size) ||
+	if ((in_flight && !pkt->size) ||
 	    pkt->pn > TQUIC_VARINT_MAX ||
 	    (sp->largest_sent != TQUIC_PN_NONE && pkt->pn <= sp->largest_sent))
 		return -EINVAL;
@@ -466,10 +485,8 @@ int tquic_recovery_skip_pn(struct tquic_recovery *r, enum tquic_pn_space space,
 {
 	struct tquic_pn_space_state *sp;
 
-	if (!space_valid(space))
-		return -EINVAL;
-	sp = &r->sp[space];
-	if (sp->discarded || pn > TQUIC_VARINT_MAX ||
+	sp = tquic_recovery_space(r, space);
+	if (!sp || pn > TQUIC_VARINT_MAX ||
 	    (sp->largest_sent != TQUIC_PN_NONE && pn <= sp->largest_sent))
 		return -EINVAL;
 	if (sp->nskipped == TQUIC_RECOVERY_MAX_SKIPPED) {
@@ -495,7 +512,7 @@ struct loss_scan {
 static void declare_lost(struct tquic_recovery *r, enum tquic_pn_space space,
 			 struct tquic_sent_pkt *p, struct loss_scan *ls)
 {
-	struct tquic_pn_space_state *sp = &r->sp[space];
+	struct tquic_pn_space_state *sp = tquic_recovery_space(r, space);
 
 	p->flags |= TQUIC_SENT_LOST;
 	r->stats.pkts_lost++;
@@ -530,7 +547,7 @@ static void declare_lost(struct tquic_recovery *r, enum tquic_pn_space space,
 static void detect_lost(struct tquic_recovery *r, enum tquic_pn_space space,
 			u64 now, struct loss_scan *ls)
 {
-	struct tquic_pn_space_state *sp = &r->sp[space];
+	struct tquic_pn_space_state *sp = tquic_recovery_space(r, space);
 	struct tquic_sent_ring *ring = &sp->ring;
 	u64 loss_delay = tquic_rtt_loss_delay(r->rtt);
 	u64 pc_duration, run_start = 0, t;
@@ -623,7 +640,7 @@ static void on_pkt_acked(struct tquic_recovery *r, enum tquic_pn_space space,
 			 struct tquic_sent_pkt *p, u8 range_ecn, bool accurate,
 			 u64 now, struct ack_scan *as)
 {
-	struct tquic_pn_space_state *sp = &r->sp[space];
+	struct tquic_pn_space_state *sp = tquic_recovery_space(r, space);
 	bool was_lost = p->flags & TQUIC_SENT_LOST;
 
 	p->flags |= TQUIC_SENT_ACKED;
@@ -705,7 +722,7 @@ static noinline void process_ecn(struct tquic_recovery *r, enum tquic_pn_space s
 			u64 type, const struct tquic_frame_ack *ack,
 			const struct ack_scan *as, bool largest_increased, u64 now)
 {
-	struct tquic_pn_space_state *sp = &r->sp[space];
+	struct tquic_pn_space_state *sp = tquic_recovery_space(r, space);
 	struct tquic_ecn_sample e;
 	bool has_counts = type == TQUIC_FT_ACK_ECN || type == TQUIC_FT_PATH_ACK_ECN;
 	bool accurate = type == TQUIC_FT_ACCURATE_ACK_ECN;
@@ -806,12 +823,12 @@ int tquic_recovery_on_ack(struct tquic_recovery *r, enum tquic_pn_space space,
 	u64 ack_delay, rtt_sample;
 	s64 idx;
 
-	if (!space_valid(space))
+	if ((unsigned int)space >= TQUIC_PN_SPACE_COUNT)
 		return TQUIC_ERR_INTERNAL_ERROR;
-	sp = &r->sp[space];
-	ring = &sp->ring;
-	if (sp->discarded)
+	sp = tquic_recovery_space(r, space);
+	if (!sp)
 		return 0;
+	ring = &sp->ring;
 	if (sp->largest_sent == TQUIC_PN_NONE || ack->largest > sp->largest_sent)
 		return TQUIC_ERR_PROTOCOL_VIOLATION;
 	if (sp->nskipped) {
@@ -901,7 +918,7 @@ int tquic_recovery_on_timeout(struct tquic_recovery *r, u64 now)
 		memset(&ls, 0, sizeof(ls));
 		detect_lost(r, space, now, &ls);
 		on_packets_lost(r, &ls, now);
-		ring_pop_done(&r->sp[space].ring, r->rtt, now);
+		ring_pop_done(&tquic_recovery_space(r, space)->ring, r->rtt, now);
 		set_timer(r, now);
 		return TQUIC_TIMER_LOSS;
 	}
@@ -930,9 +947,9 @@ u32 tquic_recovery_requeue_upto(struct tquic_recovery *r, enum tquic_pn_space sp
 	struct tquic_pn_space_state *sp;
 	u32 i, n = 0;
 
-	if (!space_valid(space) || r->sp[space].discarded)
+	sp = tquic_recovery_space(r, space);
+	if (!sp)
 		return 0;
-	sp = &r->sp[space];
 	for (i = 0; i < sp->ring.len; i++) {
 		struct tquic_sent_pkt *p = ring_at(&sp->ring, i);
 
@@ -956,10 +973,9 @@ u32 tquic_recovery_requeue_upto(struct tquic_recovery *r, enum tquic_pn_space sp
 void tquic_recovery_discard_space(struct tquic_recovery *r,
 				  enum tquic_pn_space space, u64 now)
 {
-	if (!space_valid(space) || r->sp[space].discarded)
+	if (!tquic_recovery_space(r, space))
 		return;
 	discard_records(r, space);
-	r->sp[space].discarded = true;
 	if (r->probes && r->probe_space == space)
 		r->probes = 0;
 	r->pto_count = 0;

@@ -140,7 +140,12 @@ struct tquic_recovery {
 	void *ctx;
 	struct tquic_rtt *rtt;
 	struct tquic_cc *cc;
-	struct tquic_pn_space_state sp[TQUIC_PN_SPACE_COUNT];
+	/*
+	 * Application Data; Initial and Handshake (@hs[0] and @hs[1]) on the
+	 * heap until both are discarded: a confirmed connection keeps @app only.
+	 */
+	struct tquic_pn_space_state app;
+	struct tquic_pn_space_state *hs;
 	u64 bytes_in_flight;
 	u64 timer;			/* loss-detection deadline */
 	u32 pto_count;			/* consecutive PTOs (backoff exponent) */
@@ -171,13 +176,14 @@ struct tquic_recovery {
 
 /*
  * Sets up @r for path @path_id with the path's @rtt and @cc (both must
- * outlive @r).  Allocates nothing yet.  Returns 0 or -EINVAL.
+ * outlive @r).  Allocates the Initial and Handshake space state.  Returns
+ * 0, -EINVAL or -ENOMEM.
  */
 int tquic_recovery_init(struct tquic_recovery *r,
 			const struct tquic_recovery_ops *ops, void *ctx,
 			struct tquic_rtt *rtt, struct tquic_cc *cc,
-			u32 path_id, bool is_server);
-/* Discards every record (on_discarded) and frees the rings. */
+			u32 path_id, bool is_server, unsigned int gfp);
+/* Discards every record (on_discarded) and frees the rings and spaces. */
 void tquic_recovery_release(struct tquic_recovery *r);
 /*
  * An idle path: frees the rings whose records are all finished or out of
@@ -297,11 +303,37 @@ u8 tquic_recovery_ecn_codepoint(const struct tquic_recovery *r);
  */
 int tquic_recovery_reset_cc(struct tquic_recovery *r, u64 now);
 
+/* The state of @space, NULL once it was discarded. */
+static inline struct tquic_pn_space_state *
+tquic_recovery_space(const struct tquic_recovery *r, enum tquic_pn_space space)
+{
+	struct tquic_pn_space_state *sp;
+
+	if (space == TQUIC_PN_SPACE_APP)
+		sp = (struct tquic_pn_space_state *)&r->app;
+	else if ((unsigned int)space < TQUIC_PN_SPACE_APP && r->hs)
+		sp = &r->hs[space];
+	else
+		return NULL;
+	return sp->discarded ? NULL : sp;
+}
+
+/* Largest PN acknowledged in @space, TQUIC_PN_NONE when none (or discarded). */
+static inline u64 tquic_recovery_largest_acked(const struct tquic_recovery *r,
+					       enum tquic_pn_space space)
+{
+	const struct tquic_pn_space_state *sp = tquic_recovery_space(r, space);
+
+	return sp ? sp->largest_acked : TQUIC_PN_NONE;
+}
+
 /* Number of records held in @space (for tests and memory accounting). */
 static inline u32 tquic_recovery_tracked(const struct tquic_recovery *r,
 					 enum tquic_pn_space space)
 {
-	return r->sp[space].ring.len;
+	const struct tquic_pn_space_state *sp = tquic_recovery_space(r, space);
+
+	return sp ? sp->ring.len : 0;
 }
 
 #endif /* _TQUIC_CORE_RECOVERY_H */

@@ -11,7 +11,7 @@
 #define TQUIC_CHUNK_MIN		512U
 /* Slack on top of twice the window for receive memory. */
 #define TQUIC_RMEM_SLACK	65536ULL
-#define TQUIC_HASH_BITS_MIN	4U
+#define TQUIC_HASH_BITS_MIN	1U	/* grown as streams come: an idle connection has none */
 #define TQUIC_HASH_BITS_MAX	12U	/* 4096 buckets: one 64 KB array */
 
 static inline u64 min_u64(u64 a, u64 b)
@@ -2058,7 +2058,8 @@ void tquic_streams_ctrl_lost(struct tquic_streams *s, const struct tquic_frame *
 /* CRYPTO streams                                                     */
 /* ------------------------------------------------------------------ */
 
-void tquic_crypto_stream_init(struct tquic_crypto_stream *cs, u64 rx_cap, u64 tx_limit)
+void tquic_crypto_stream_init(struct tquic_crypto_stream *cs, u64 rx_cap, u64 tx_limit,
+			      u64 rx_off, u64 tx_off)
 {
 	u64 frags = rx_cap / 64;
 
@@ -2066,6 +2067,17 @@ void tquic_crypto_stream_init(struct tquic_crypto_stream *cs, u64 rx_cap, u64 tx
 	tquic_rbuf_init(&cs->rx, 2 * rx_cap + TQUIC_RMEM_SLACK, (u32)frags);
 	tquic_sbuf_init(&cs->tx, tx_limit);
 	cs->rx_cap = rx_cap;
+	cs->rx.read_off = rx_off;
+	cs->rx.contig = rx_off;
+	cs->tx.acked_off = tx_off;
+	cs->tx.send_off = tx_off;
+	cs->tx.write_off = tx_off;
+}
+
+bool tquic_crypto_stream_idle(const struct tquic_crypto_stream *cs)
+{
+	return !cs->rx.nfrags && cs->rx.contig == cs->rx.read_off &&
+	       tquic_list_empty(&cs->tx.chunks) && cs->tx.acked_off == cs->tx.write_off;
 }
 
 void tquic_crypto_stream_destroy(struct tquic_crypto_stream *cs)

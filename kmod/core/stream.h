@@ -480,8 +480,18 @@ struct tquic_crypto_stream {
 	u64 rx_cap;		/* bytes accepted beyond the read offset */
 };
 
-/* @rx_cap: CRYPTO_BUFFER_EXCEEDED above it (at least 4096 bytes is sane). */
-void tquic_crypto_stream_init(struct tquic_crypto_stream *cs, u64 rx_cap, u64 tx_limit);
+/*
+ * @rx_cap: CRYPTO_BUFFER_EXCEEDED above it (at least 4096 bytes is sane).
+ * The stream starts after @rx_off bytes read and @tx_off bytes written and
+ * acknowledged (0 and 0 for a new one; see tquic_crypto_stream_idle()).
+ */
+void tquic_crypto_stream_init(struct tquic_crypto_stream *cs, u64 rx_cap, u64 tx_limit,
+			      u64 rx_off, u64 tx_off);
+/*
+ * Whether @cs holds no data: everything received was read and everything
+ * written acknowledged.  Its two offsets then describe it whole.
+ */
+bool tquic_crypto_stream_idle(const struct tquic_crypto_stream *cs);
 void tquic_crypto_stream_destroy(struct tquic_crypto_stream *cs);
 /* A CRYPTO frame: 0, TQUIC_ERR_CRYPTO_BUFFER_EXCEEDED or -errno. */
 int tquic_crypto_stream_on_frame(struct tquic_crypto_stream *cs, const struct tquic_frame_data *f,

@@ -19,10 +19,13 @@ static int __init tquic_init(void)
 	u32 passed, failed;
 	int err;
 
+	err = tquic_obj_init();
+	if (err)
+		return err;
 	err = tquic_crypto_init();
 	if (err) {
 		pr_err("crypto setup failed: %d\n", err);
-		return err;
+		goto err_obj;
 	}
 	/* Refuse to carry traffic on crypto that fails the RFC vectors. */
 	err = tquic_crypto_selftest(&passed, &failed);
@@ -52,6 +55,8 @@ err_config:
 	tquic_config_exit();
 err_crypto:
 	tquic_crypto_exit();
+err_obj:
+	tquic_obj_exit();
 	return err;
 }
 
@@ -61,6 +66,7 @@ static void __exit tquic_exit(void)
 	tquic_sock_exit();
 	tquic_config_exit();
 	tquic_crypto_exit();
+	tquic_obj_exit();
 	pr_info("unloaded\n");
 }
 

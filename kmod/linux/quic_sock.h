@@ -66,8 +66,11 @@ struct tquic_cid_entry {
 	struct rhash_head node;		/* tn->cids */
 	struct tquic_cid_key key;
 	struct sock *sk;
-	struct list_head list;		/* the socket's entries, under its lock */
-	struct rcu_head rcu;
+	/* RCU readers walk @node only: @rcu takes @list's place once unlinked (kmalloc-64). */
+	union {
+		struct list_head list;	/* the socket's entries, under its lock */
+		struct rcu_head rcu;
+	};
 };
 
 /* Per-namespace counters, /proc/net/tquic_sock. */

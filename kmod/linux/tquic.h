@@ -25,6 +25,10 @@ struct tquic_config {
 	struct rcu_head rcu;
 };
 
+/* The engine objects' slab caches (platform.c). */
+int tquic_obj_init(void);
+void tquic_obj_exit(void);
+
 int tquic_config_init(void);
 void tquic_config_exit(void);
 /* Copies the namespace's current config into @out. */
