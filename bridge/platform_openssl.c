@@ -93,7 +93,7 @@ void *tquic_obj_alloc(enum tquic_obj kind, unsigned int gfp)
 void tquic_obj_free(enum tquic_obj kind, void *p)
 {
 	(void)kind;
-	free(p);
+	tquic_mem_free(p);
 }
 
 void tquic_memzero_explicit(void *p, size_t len)
