@@ -496,7 +496,8 @@ TGT int tqb_gcm_open(const struct tqb_gcm *g, const uint8_t *nonce, const uint8_
 	ctr_tail(&g->aes, &ct, src, dst, left);
 	/* Compared in constant time; no unauthenticated plaintext is left. */
 	if (!_mm_testz_si128(diff, diff)) {
-		memset(out, 0, len);
+		if (len)	/* @out may be NULL for an empty payload */
+			memset(out, 0, len);
 		return -EBADMSG;
 	}
 	return 0;

@@ -144,6 +144,8 @@ static inline bool tquic_put_bytes(struct tquic_wbuf *w, const u8 *src, size_t n
 {
 	if (w->left < n)
 		return false;
+	if (!n)		/* @src may be NULL then: memcpy() must not see it */
+		return true;
 	memcpy(w->p, src, n);
 	w->p += n;
 	w->left -= n;
