@@ -233,8 +233,9 @@ func BenchmarkReportBridgeIdleMemory(b *testing.B) {
 			b.Fatal(err)
 		}
 		s := <-ch
-		// Let the last ACKs and NEW_CONNECTION_IDs settle.
-		time.Sleep(100 * time.Millisecond)
+		// Let the last ACKs and NEW_CONNECTION_IDs settle and both ends
+		// park, as every connection does after a second without packets.
+		time.Sleep(1500 * time.Millisecond)
 		mem = (c.Stats().EngineMemory + s.Stats().EngineMemory) / 2
 		_ = c.CloseWithError(0, "")
 		_ = s.CloseWithError(0, "")

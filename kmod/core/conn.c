@@ -1751,8 +1751,9 @@ static u64 idle_deadline(const struct tquic_conn *c)
  * A connection without packets in or out for this long frees what it can
  * rebuild: the crypto objects of its keys (several KiB of transforms per
  * connection; the key material stays), its sent-packet records once none
- * is in flight, its empty event ring and pending-packet slots, and its
- * 1-RTT CRYPTO stream once that holds nothing.  The next packet unparks it.
+ * is in flight, its send scratch, its empty event ring and pending-packet
+ * slots, and its 1-RTT CRYPTO stream once that holds nothing.  The next
+ * packet unparks it.
  */
 #define TQUIC_CONN_PARK_NS	1000000000ULL
 
@@ -1778,6 +1779,9 @@ static void conn_park(struct tquic_conn *c)
 	if (c->has_rx_prev)
 		tquic_aead_keys_park(&c->rx_prev);
 	tquic_recovery_trim(&c->path->x->rec);
+	tquic_mem_free(c->scratch);
+	c->scratch = NULL;
+	c->pkts = NULL;
 	if (!c->n_pending)
 		tquic_conn_release_pending(c);
 	if (!c->ev_len) {
@@ -2305,6 +2309,9 @@ size_t tquic_conn_mem(const struct tquic_conn *c)
 	m += tquic_cids_mem(&c->cids);
 	for (i = 0; i < c->n_pending; i++)
 		m += tquic_buf_truesize(c->pending[i].buf);
+	if (c->scratch)
+		m += TQUIC_CONN_SCRATCH * sizeof(*c->scratch) +
+		     TQUIC_CONN_MAX_PKTS * sizeof(*c->pkts);
 	return m;
 }
 

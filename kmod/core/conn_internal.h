@@ -290,7 +290,7 @@ struct tquic_conn {
 	u32 ev_len;
 	u64 streams_limit_seen[2];
 
-	/* Send scratch, allocated while sending, released when nothing is left. */
+	/* Send scratch, allocated by the first send, released when parked. */
 	struct tquic_sent_entry *scratch;
 	u32 n_scratch;
 	struct tquic_pkt_build *pkts;	/* TQUIC_CONN_MAX_PKTS, after @scratch's entries */

@@ -692,9 +692,10 @@ long tquic_conn_send(struct tquic_conn *c, u8 *buf, size_t cap, u64 now,
 			return -ENOMEM;
 		c->pkts = (struct tquic_pkt_build *)(c->scratch + TQUIC_CONN_SCRATCH);
 	}
+	/* Kept while the connection is active: every send pass needs it. */
 	n = conn_send(c, buf, cap, info);
-	if (n <= 0) {
-		/* Nothing more for now: an idle connection does not keep it. */
+	if (n <= 0 && c->parked) {
+		/* Nothing to send woke it: it stays parked, without scratch. */
 		tquic_mem_free(c->scratch);
 		c->scratch = NULL;
 		c->pkts = NULL;
