@@ -34,8 +34,11 @@ const script = `
 set -u
 S=$SHARE
 ko=$KO
-shrink() { for c in TQUIC TQUICv6; do [ -w /sys/kernel/slab/$c/shrink ] && echo 1 >/sys/kernel/slab/$c/shrink; done; true; }
-slab() { awk '$1=="TQUIC"||$1=="TQUICv6"{n+=$2} END{print n+0}' /proc/slabinfo; }
+# The module's own caches: sockets and the engine's objects (an engine
+# cache merged into another of its size has no line here; counting 0).
+caches="TQUIC TQUICv6 tquic_conn tquic_path tquic_path_xmit tquic_peer_cid"
+shrink() { for c in $caches; do [ -w /sys/kernel/slab/$c/shrink ] && echo 1 >/sys/kernel/slab/$c/shrink; done; true; }
+slab() { awk -v caches="$caches" 'BEGIN{split(caches, l, " "); for (i in l) want[l[i]]=1} ($1 in want){n+=$2} END{print n+0}' /proc/slabinfo; }
 settle() {
 	# Sockets are RCU-freed: wait for the module's live counts to reach 0.
 	i=0
