@@ -937,24 +937,19 @@ void tquic_engine_rcv(struct sock *sk, struct sk_buff *skb)
 	struct tquic_sock_net *tn = tquic_sock_net(sock_net(sk));
 	struct tquic_sock *qs = tquic_sk(sk);
 	struct tquic_addr local, peer;
-	const struct udphdr *uh;
+	const struct udphdr *uh = udp_hdr(skb);
+	unsigned int len = skb->len - sizeof(struct udphdr);
 	struct tquic_buf *b;
-	u8 ecn;
 
-	/*
-	 * The engine decrypts in place and keeps stream data in the skb
-	 * itself: linear and not shared with anyone (a tap's clone) past the
-	 * UDP header, and holding no route or conntrack entry meanwhile.
-	 */
-	if (skb_ensure_writable(skb, skb->len)) {
+	/* The engine decrypts in place and keeps stream data: its own buffer. */
+	b = tquic_buf_alloc(len, TQUIC_GFP_KERNEL);
+	if (!b || skb_copy_bits(skb, sizeof(struct udphdr), tquic_buf_data(b), len)) {
+		tquic_buf_put(b);
 		qs->opts.stats.rx_dropped++;
 		TQUIC_INC_STATS(tn, TQUIC_MIB_DROP_BACKLOG);
 		kfree_skb(skb);
 		return;
 	}
-	skb_dst_drop(skb);
-	nf_reset_ct(skb);
-	uh = udp_hdr(skb);
 	tquic_sock_addr(sk, false, &local);
 	local.port = ntohs(uh->dest);
 	memset(&peer, 0, sizeof(peer));
@@ -973,11 +968,10 @@ void tquic_engine_rcv(struct sock *sk, struct sk_buff *skb)
 		memcpy(local.addr, &ipv6_hdr(skb)->daddr, 16);
 	}
 #endif
-	ecn = tquic_skb_ecn(skb);
-	__skb_pull(skb, sizeof(struct udphdr));
-	b = tquic_buf_from_skb(skb);
-	tquic_conn_recv(qs->conn, b, &local, &peer, ecn, tquic_now(), TQUIC_GFP_KERNEL);
+	tquic_conn_recv(qs->conn, b, &local, &peer, tquic_skb_ecn(skb), tquic_now(),
+			TQUIC_GFP_KERNEL);
 	tquic_buf_put(b);
+	kfree_skb(skb);
 	TQUIC_INC_STATS(tn, TQUIC_MIB_RX_CONSUMED);
 }
 

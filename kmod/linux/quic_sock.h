@@ -299,7 +299,6 @@ int tquic_engine_connect(struct sock *sk);
 int tquic_engine_accept(struct sock *lsk, struct sock *sk, struct sk_buff *skb,
 			const struct tquic_cid_key *cid);
 void tquic_engine_rcv(struct sock *sk, struct sk_buff *skb);
-struct tquic_buf *tquic_buf_from_skb(struct sk_buff *skb);
 void tquic_engine_vn_reply(struct sock *lsk, struct sk_buff *skb);
 struct tquic_crypto_extent;
 int tquic_engine_peek_hello(struct sock *lsk, struct sk_buff *skb, u8 *buf, size_t cap,
