@@ -23,6 +23,9 @@ import (
 // returns).
 type StreamTaker interface {
 	TakeStream() (*Stream, error)
+	// RequestStreamID is the request stream's ID, known before the
+	// stream is taken (an extended CONNECT's session ID).
+	RequestStreamID() transport.StreamID
 }
 
 // Response body buffering: the handler's writes collect in a pooled
@@ -387,6 +390,13 @@ func (w *responseWriter) trailers() []qpack.HeaderField {
 }
 
 // TakeStream implements StreamTaker.
+func (w *responseWriter) RequestStreamID() transport.StreamID {
+	if w.bidi == nil {
+		return transport.StreamID(w.id)
+	}
+	return w.bidi.StreamID()
+}
+
 func (w *responseWriter) TakeStream() (*Stream, error) {
 	if w.taken {
 		return nil, errors.New("h3: stream already taken")

@@ -41,11 +41,15 @@ type connState struct {
 
 	mu       sync.Mutex
 	sessions map[uint64]*Session
-	pending  map[uint64][]pendingStream
-	npending int
-	ended    map[uint64]bool
-	endedQ   []uint64
-	closed   bool
+	// upgrading: sessions accepted whose 200 may be on its way while
+	// the Session is built; they count as open, and their streams wait
+	// for them outside the buffer limit (they are no strangers' streams).
+	upgrading map[uint64]bool
+	pending   map[uint64][]pendingStream
+	npending  int
+	ended     map[uint64]bool
+	endedQ    []uint64
+	closed    bool
 }
 
 func newConnState(c *h3.Conn, isServer bool, maxBuffered int) *connState {
@@ -54,9 +58,10 @@ func newConnState(c *h3.Conn, isServer bool, maxBuffered int) *connState {
 	}
 	cs := &connState{
 		conn: c, isServer: isServer, maxBuffered: maxBuffered,
-		sessions: map[uint64]*Session{},
-		pending:  map[uint64][]pendingStream{},
-		ended:    map[uint64]bool{},
+		sessions:  map[uint64]*Session{},
+		upgrading: map[uint64]bool{},
+		pending:   map[uint64][]pendingStream{},
+		ended:     map[uint64]bool{},
 	}
 	go func() {
 		<-c.Context().Done()
@@ -68,11 +73,18 @@ func newConnState(c *h3.Conn, isServer bool, maxBuffered int) *connState {
 	return cs
 }
 
-// activeSessions returns the number of sessions in progress.
-func (cs *connState) activeSessions() int {
+// reserveSession counts session id as open unless max sessions are open
+// already, or any is and several are not allowed; it returns how many
+// were open before.  The session is then added or refused.
+func (cs *connState) reserveSession(id uint64, max uint64, several bool) (int, bool) {
 	cs.mu.Lock()
 	defer cs.mu.Unlock()
-	return len(cs.sessions)
+	active := len(cs.sessions) + len(cs.upgrading)
+	if uint64(active) >= max || active > 0 && !several {
+		return active, false
+	}
+	cs.upgrading[id] = true
+	return active, true
 }
 
 // addSession registers an established session and hands it the streams
@@ -80,6 +92,7 @@ func (cs *connState) activeSessions() int {
 func (cs *connState) addSession(s *Session) {
 	cs.mu.Lock()
 	cs.sessions[s.id] = s
+	delete(cs.upgrading, s.id)
 	waiting := cs.pending[s.id]
 	delete(cs.pending, s.id)
 	cs.npending -= len(waiting)
@@ -93,6 +106,7 @@ func (cs *connState) addSession(s *Session) {
 // exist.
 func (cs *connState) sessionRefused(id uint64) {
 	cs.mu.Lock()
+	delete(cs.upgrading, id)
 	waiting := cs.pending[id]
 	delete(cs.pending, id)
 	cs.npending -= len(waiting)
@@ -136,7 +150,7 @@ func (cs *connState) incoming(id uint64, p pendingStream) {
 		p.reject(ErrCodeSessionGone)
 		return
 	}
-	if cs.npending >= cs.maxBuffered {
+	if cs.npending >= cs.maxBuffered && !cs.upgrading[id] {
 		cs.mu.Unlock()
 		p.reject(ErrCodeBufferedStreamRejected)
 		return

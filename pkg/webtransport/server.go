@@ -149,9 +149,11 @@ func (s *Server) Upgrade(w http.ResponseWriter, r *http.Request) (*Session, erro
 		return refuse(http.StatusBadRequest, "client did not enable HTTP datagrams")
 	}
 	fc := negotiate(s.FlowControl.settings(), peer)
-	active := cs.activeSessions()
-	if uint64(active) >= s.maxSessions() || active > 0 && !fc.enabled {
-		// Several sessions on one connection need session flow control.
+	// Counted as open before the 200 leaves: the client may dial again,
+	// or open streams for it, the moment it sees the response.
+	id := uint64(taker.RequestStreamID())
+	// Several sessions on one connection need session flow control.
+	if active, ok := cs.reserveSession(id, s.maxSessions(), fc.enabled); !ok {
 		return refuse(http.StatusTooManyRequests, "%d sessions already open on this connection", active)
 	}
 	if r.Header.Get(headerDraft02Request) == "1" {
@@ -160,6 +162,7 @@ func (s *Server) Upgrade(w http.ResponseWriter, r *http.Request) (*Session, erro
 	w.WriteHeader(http.StatusOK)
 	str, err := taker.TakeStream()
 	if err != nil {
+		cs.sessionRefused(id)
 		return nil, fmt.Errorf("webtransport: take CONNECT stream: %w", err)
 	}
 	sess := newSession(cs, str, r.Proto, fc)
