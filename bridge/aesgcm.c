@@ -233,12 +233,33 @@ static TGT __m128i load_partial(const uint8_t *p, size_t len, bool room)
 	return _mm_loadu_si128((const __m128i *)last);
 }
 
+/*
+ * Multiplies the (len + 15) / 16 <= 8 blocks at @p (the last zero-padded;
+ * @room: load_partial()), @acc added to the first, by H^(8 - @pow0) ..
+ * and accumulates the products, unreduced, into @lo, @mid, @hi.
+ */
+static TGT void ghash_blocks_acc(const struct tqb_gcm *g, __m128i acc, const uint8_t *p,
+				 size_t len, bool room, size_t pow0, __m128i *lo, __m128i *mid,
+				 __m128i *hi)
+{
+	__m128i x;
+	size_t i;
+
+	for (i = 0; len; i++, p += 16, len -= len >= 16 ? 16 : len) {
+		x = len >= 16 ? _mm_loadu_si128((const __m128i *)p) : load_partial(p, len, room);
+		x = bswap128(x);
+		if (i == 0)
+			x = _mm_xor_si128(x, acc);
+		gf_mul_acc(x, hpow(g, (int)(pow0 + i)), lo, mid, hi);
+	}
+}
+
 /* Hashes @len bytes into @acc, the last block zero-padded (@room: load_partial()). */
 static TGT __m128i ghash(const struct tqb_gcm *g, __m128i acc, const uint8_t *p, size_t len,
 			 bool room)
 {
-	__m128i lo, mid, hi, x;
-	size_t n, i;
+	__m128i lo, mid, hi;
+	size_t n;
 
 	for (; len >= 128; len -= 128, p += 128)
 		acc = ghash8(g, acc, load256(p), load256(p + 32), load256(p + 64), load256(p + 96));
@@ -247,18 +268,7 @@ static TGT __m128i ghash(const struct tqb_gcm *g, __m128i acc, const uint8_t *p,
 	/* The last n <= 8 blocks, with H^n .. H^1. */
 	n = (len + 15) / 16;
 	lo = mid = hi = _mm_setzero_si128();
-	for (i = 0; i < n; i++, p += 16, len -= 16) {
-		if (len >= 16) {
-			x = _mm_loadu_si128((const __m128i *)p);
-		} else {
-			x = load_partial(p, len, room);
-			len = 16;
-		}
-		x = bswap128(x);
-		if (i == 0)
-			x = _mm_xor_si128(x, acc);
-		gf_mul_acc(x, hpow(g, 8 - n + i), &lo, &mid, &hi);
-	}
+	ghash_blocks_acc(g, acc, p, len, room, 8 - n, &lo, &mid, &hi);
 	return gf_finish(lo, mid, hi);
 }
 
@@ -395,8 +405,8 @@ static TGT __m128i ghash_final(const struct tqb_gcm *g, __m128i acc, const uint8
 {
 	/* The length block, big-endian bit counts, byte-reversed for POLYVAL. */
 	__m128i lens = _mm_set_epi64x((long long)(aad_len * 8), (long long)(ct_len * 8));
-	__m128i lo, mid, hi, x;
-	size_t n = (len + 15) / 16, i;
+	__m128i lo, mid, hi;
+	size_t n = (len + 15) / 16;
 
 	if (n == 8) {
 		acc = ghash(g, acc, p, len, true);
@@ -404,18 +414,7 @@ static TGT __m128i ghash_final(const struct tqb_gcm *g, __m128i acc, const uint8
 	}
 	/* Blocks 0..n-1 and the length block, with H^(n+1) .. H^1. */
 	lo = mid = hi = _mm_setzero_si128();
-	for (i = 0; i < n; i++, p += 16, len -= 16) {
-		if (len >= 16) {
-			x = _mm_loadu_si128((const __m128i *)p);
-		} else {
-			x = load_partial(p, len, true);
-			len = 16;
-		}
-		x = bswap128(x);
-		if (i == 0)
-			x = _mm_xor_si128(x, acc);
-		gf_mul_acc(x, hpow(g, 7 - n + i), &lo, &mid, &hi);
-	}
+	ghash_blocks_acc(g, acc, p, len, true, 7 - n, &lo, &mid, &hi);
 	if (n == 0)
 		lens = _mm_xor_si128(lens, acc);
 	gf_mul_acc(lens, hpow(g, 7), &lo, &mid, &hi);
