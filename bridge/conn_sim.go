@@ -284,6 +284,27 @@ func (c *Conn) simRead(id int64, buf []byte) (int, bool, error) {
 	return int(n), bool(fin), nil
 }
 
+// simRecvWindow is the receive flow-control window of stream id (0: no
+// such stream); c.mu is held.
+func (c *Conn) simRecvWindow(id int64) uint64 {
+	if c.c == nil {
+		return 0
+	}
+	st := C.tquic_streams_find(&c.c.streams, C.u64(id))
+	if st == nil {
+		return 0
+	}
+	return uint64(st.fc_rx.window)
+}
+
+// simInFlight is the bytes in flight on the active path; c.mu is held.
+func (c *Conn) simInFlight() uint64 {
+	if c.c == nil {
+		return 0
+	}
+	return uint64(c.c.path.x.rec.bytes_in_flight)
+}
+
 func (c *Conn) simMem() uint64 {
 	if c.c == nil {
 		return 0

@@ -442,9 +442,9 @@ func (t *streamTable) setPeerLimits(l streamLimits) {
 	C.tquic_streams_set_peer_limits(t.s, &c)
 }
 
-func (t *streamTable) setTime(now, srtt uint64) {
+func (t *streamTable) setTime(now, rtt uint64) {
 	t.s.now_us = C.u64(now)
-	t.s.srtt_us = C.u64(srtt)
+	t.s.rtt_us = C.u64(rtt)
 }
 
 func (t *streamTable) find(id uint64) *C.struct_tquic_stream {

@@ -108,7 +108,7 @@ static void after_ack(struct tquic_conn *c)
 
 	if (c->cfg.pacing)
 		tquic_pacer_set_rate(&p->pacer, tquic_cc_pacing_rate(&p->cc), c->now);
-	tquic_streams_set_rtt(&c->streams, tquic_ns_to_us(p->rtt.smoothed_rtt));
+	tquic_streams_set_rtt(&c->streams, tquic_ns_to_us(p->rtt.min_rtt));
 	tquic_conn_qlog_metrics(c);
 }
 

@@ -547,6 +547,14 @@ long tquic_conn_build(struct tquic_conn *c, u8 *buf, size_t cap)
 		used += sz;
 		n++;
 	}
+	/*
+	 * Room in the congestion window and in the datagram, and nothing
+	 * more to send: the application or flow control limits the sender,
+	 * and the window must not grow on that (RFC 9002 7.8).
+	 */
+	if (eliciting && limit - used >= TQUIC_SEND_MIN_ROOM && c->tx[TQUIC_LEVEL_APP] &&
+	    c->state != TQUIC_CONN_CLOSING && !app_pending(c, false))
+		tquic_recovery_on_app_limited(&p->rec);
 	if (!n)
 		return 0;
 	if (c->state == TQUIC_CONN_CLOSING)

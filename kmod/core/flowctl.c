@@ -50,22 +50,24 @@ int tquic_fc_rx_charge(struct tquic_fc_rx *fc, u64 delta)
 
 /*
  * Doubles the window when the application read @read - @epoch_read bytes
- * in less than 4 * srtt * (bytes / window): at that pace the window, not
+ * in less than 4 * rtt * (bytes / window): at that pace the window, not
  * the application, limits the transfer (the sender can only send a window
- * per round trip).  Called when an update becomes due, which also starts a
+ * per round trip).  @rtt_us is the path's minimum RTT: queueing in front
+ * of a reader that lags inflates the smoothed RTT, and growing the window
+ * for it only lets more data wait, out of the CPU caches, for the reader.  Called when an update becomes due, which also starts a
  * new epoch; the first update only starts one (a single read of a whole
  * window says nothing about the pace).
  */
-static void fc_autotune(struct tquic_fc_rx *fc, u64 now_us, u64 srtt_us)
+static void fc_autotune(struct tquic_fc_rx *fc, u64 now_us, u64 rtt_us)
 {
 	u64 bytes, elapsed;
 
-	if (fc->epoch_valid && srtt_us && fc->window < fc->max_window &&
+	if (fc->epoch_valid && rtt_us && fc->window < fc->max_window &&
 	    now_us >= fc->epoch_time) {
 		bytes = fc->read - fc->epoch_read;
 		elapsed = now_us - fc->epoch_time;
 		if (mul_sat(elapsed, fc->window) <
-		    mul_sat(mul_sat(4, srtt_us), bytes))
+		    mul_sat(mul_sat(4, rtt_us), bytes))
 			fc->window = min_u64(mul_sat(fc->window, 2),
 					     fc->max_window);
 	}
@@ -74,14 +76,14 @@ static void fc_autotune(struct tquic_fc_rx *fc, u64 now_us, u64 srtt_us)
 	fc->epoch_valid = true;
 }
 
-void tquic_fc_rx_consume(struct tquic_fc_rx *fc, u64 n, u64 now_us, u64 srtt_us)
+void tquic_fc_rx_consume(struct tquic_fc_rx *fc, u64 n, u64 now_us, u64 rtt_us)
 {
 	fc->read += n;
 	if (fc->stopped)
 		return;
 	/* Update once at least half a window of new credit is available. */
 	if (fc->read + fc->window > fc->limit + fc->window / 2) {
-		fc_autotune(fc, now_us, srtt_us);
+		fc_autotune(fc, now_us, rtt_us);
 		if (tquic_fc_rx_next_limit(fc) > fc->limit)
 			fc->pending = true;
 	}

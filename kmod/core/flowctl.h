@@ -57,10 +57,10 @@ int tquic_fc_rx_charge(struct tquic_fc_rx *fc, u64 delta);
 
 /*
  * The application consumed @n bytes (read them or they were discarded).
- * @now_us and @srtt_us drive auto-tuning (@srtt_us 0: no RTT sample yet).
+ * @now_us and @rtt_us drive auto-tuning (@rtt_us, the minimum RTT; 0: no sample yet).
  * Sets @pending when enough credit accumulated for an update.
  */
-void tquic_fc_rx_consume(struct tquic_fc_rx *fc, u64 n, u64 now_us, u64 srtt_us);
+void tquic_fc_rx_consume(struct tquic_fc_rx *fc, u64 n, u64 now_us, u64 rtt_us);
 
 /* Grows the window to at least @window (capped by the maximum). */
 void tquic_fc_rx_ensure_window(struct tquic_fc_rx *fc, u64 window);

@@ -1328,7 +1328,7 @@ static void stream_credit(struct tquic_streams *s, struct tquic_stream *st, u64 
 {
 	u64 w = st->fc_rx.window;
 
-	tquic_fc_rx_consume(&st->fc_rx, n, s->now_us, s->srtt_us);
+	tquic_fc_rx_consume(&st->fc_rx, n, s->now_us, s->rtt_us);
 	if (st->fc_rx.window != w) {
 		rx_set_mem_limit(st);
 		/* Keep the connection window ahead of its streams (1.5x). */
@@ -1337,7 +1337,7 @@ static void stream_credit(struct tquic_streams *s, struct tquic_stream *st, u64 
 	}
 	if (st->fc_rx.pending)
 		stream_ctrl(s, st, TQUIC_SCTRL_MAX_STREAM_DATA);
-	tquic_fc_rx_consume(&s->conn_rx, n, s->now_us, s->srtt_us);
+	tquic_fc_rx_consume(&s->conn_rx, n, s->now_us, s->rtt_us);
 }
 
 static void stream_check_data_recvd(struct tquic_streams *s, struct tquic_stream *st)
@@ -1429,7 +1429,7 @@ static void stream_reset_recvd(struct tquic_streams *s, struct tquic_stream *st)
 	st->recv_state = TQUIC_RECV_RESET_RECVD;
 	tquic_rbuf_purge(&st->rx);
 	stream_ctrl_clear(st, TQUIC_SCTRL_STOP);
-	tquic_fc_rx_consume(&s->conn_rx, unread, s->now_us, s->srtt_us);
+	tquic_fc_rx_consume(&s->conn_rx, unread, s->now_us, s->rtt_us);
 	stream_event(s, st, TQUIC_STREAM_EV_PEER_RESET | TQUIC_STREAM_EV_READABLE);
 	/* After STOP_SENDING the application reads no more: nothing to tell it. */
 	if (st->discard) {

@@ -329,7 +329,7 @@ struct tquic_streams {
 	struct tquic_list events;	/* streams with events */
 	struct tquic_list accept;	/* peer streams not yet accepted */
 	struct tquic_list reap;		/* terminal streams */
-	u64 srtt_us;			/* for window auto-tuning */
+	u64 rtt_us;			/* minimum RTT, for window auto-tuning */
 	u64 now_us;			/* time of the last input */
 };
 
@@ -353,10 +353,10 @@ static inline void tquic_streams_set_now(struct tquic_streams *s, u64 now_us)
 	s->now_us = now_us;
 }
 
-/* Latest smoothed RTT, used by window auto-tuning. */
-static inline void tquic_streams_set_rtt(struct tquic_streams *s, u64 srtt_us)
+/* The path's minimum RTT, used by window auto-tuning. */
+static inline void tquic_streams_set_rtt(struct tquic_streams *s, u64 rtt_us)
 {
-	s->srtt_us = srtt_us;
+	s->rtt_us = rtt_us;
 }
 
 struct tquic_stream *tquic_streams_find(struct tquic_streams *s, u64 id);
