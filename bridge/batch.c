@@ -56,8 +56,8 @@ long tqb_conn_recv_batch(struct tquic_conn *c, const u8 *data, size_t len, size_
 			dropped++;
 			continue;
 		}
-		memcpy(tquic_buf_data(b), data + off, n);
-		if (tquic_conn_recv(c, b, local, peer, ecn, now, TQUIC_GFP_KERNEL))
+		/* Packets are decrypted from @data straight into @b. */
+		if (tquic_conn_recv(c, b, data + off, local, peer, ecn, now, TQUIC_GFP_KERNEL))
 			dropped++;
 		tquic_buf_put(b);
 	}

@@ -92,7 +92,7 @@ int tqb_hp_remove(struct tquic_keys *k, u8 *pkt, size_t len,
 	if (bh->len > len)
 		return -EINVAL;
 	tqb_to_core(pkt, bh, &h);
-	err = tquic_hp_remove(k->hp, pkt, &h, largest_pn);
+	err = tquic_hp_remove(k->hp, pkt, pkt, &h, largest_pn);
 	if (!err)
 		tqb_from_core(pkt, &h, bh);
 	return err;
@@ -107,7 +107,7 @@ int tqb_payload_open(struct tquic_keys *k, u8 *pkt, size_t len,
 	if (bh->len > len)
 		return -EINVAL;
 	tqb_to_core(pkt, bh, &h);
-	err = tquic_payload_open(&k->pkt, pkt, &h, multipath != 0, path_id);
+	err = tquic_payload_open(&k->pkt, pkt, pkt, &h, multipath != 0, path_id);
 	tqb_from_core(pkt, &h, bh);
 	return err;
 }
@@ -245,7 +245,7 @@ int tqb_bench_packet(struct tquic_keys *k, u8 *buf, size_t len, u64 iters)
 			return err;
 		err = tquic_parse_header(buf, len, TQB_BENCH_DCID_LEN, 0, &h);
 		if (!err)
-			err = tquic_packet_unprotect(k, buf, &h, pn - 1, false, 0);
+			err = tquic_packet_unprotect(k, buf, buf, &h, pn - 1, false, 0);
 		if (err)
 			return err;
 		if (h.pn != pn)

@@ -157,14 +157,18 @@ void tquic_conn_free(struct tquic_conn *c);
 int tquic_conn_set_token(struct tquic_conn *c, const u8 *token, size_t len);
 
 /*
- * A received datagram: all of tquic_buf_data(@dgram) (tquic_buf_len bytes),
- * decrypted in place.  The engine takes its own references.  @local (NULL:
- * unknown) and @peer are the addresses it came to and from: a path is the
- * pair (an unknown local address, or an unspecified one on the same port,
- * matches any).  @ecn is the IP ECN codepoint (TQUIC_ECN_*).  Returns 0, or
- * -errno when the datagram was dropped for a local reason.
+ * A received datagram of tquic_buf_len(@dgram) bytes.  With @src NULL they
+ * are in tquic_buf_data(@dgram) and decrypted in place; else they are at
+ * @src (read only, needed for the duration of the call) and packets are
+ * decrypted into @dgram, whose bytes the host need not initialize: one
+ * pass over the data instead of a copy and then a decryption.  The engine
+ * takes its own references.  @local (NULL: unknown) and @peer are the
+ * addresses it came to and from: a path is the pair (an unknown local
+ * address, or an unspecified one on the same port, matches any).  @ecn is
+ * the IP ECN codepoint (TQUIC_ECN_*).  Returns 0, or -errno when the
+ * datagram was dropped for a local reason.
  */
-int tquic_conn_recv(struct tquic_conn *c, struct tquic_buf *dgram,
+int tquic_conn_recv(struct tquic_conn *c, struct tquic_buf *dgram, const u8 *src,
 		    const struct tquic_addr *local, const struct tquic_addr *peer,
 		    u8 ecn, u64 now, unsigned int gfp);
 

@@ -339,7 +339,7 @@ extern const struct tquic_recovery_ops tquic_conn_rec_ops;
 
 /* conn_recv.c */
 int tquic_conn_recv_packet(struct tquic_conn *c, struct tquic_buf *b, u8 *pkt,
-			   struct tquic_hdr *h, u8 ecn);
+			   const u8 *src, struct tquic_hdr *h, u8 ecn);
 
 /* conn_send.c */
 long tquic_conn_build(struct tquic_conn *c, u8 *buf, size_t cap);

@@ -93,7 +93,8 @@ void tquic_conn_process_pending(struct tquic_conn *c, u8 level)
 		err = tquic_parse_header(tquic_buf_data(pp.buf), tquic_buf_len(pp.buf),
 					 c->cfg.cid_len, 0, &h);
 		if (!err && !tquic_conn_closed(c))
-			err = tquic_conn_recv_packet(c, pp.buf, tquic_buf_data(pp.buf), &h, pp.ecn);
+			err = tquic_conn_recv_packet(c, pp.buf, tquic_buf_data(pp.buf),
+						     tquic_buf_data(pp.buf), &h, pp.ecn);
 		if (err > 0)
 			tquic_conn_enter_closing(c, 0, (u64)err, c->err_frame_type, NULL, 0);
 		tquic_buf_put(pp.buf);
@@ -333,23 +334,23 @@ static int rotate_rx_keys(struct tquic_conn *c, u64 pn)
 
 /*
  * A QUIC v2 packet of the next key phase failed with RFC 9369's keys: try
- * the derivation quic-go uses ("quic ku") on a copy of the ciphertext and
- * latch it for the connection when it opens the packet.
+ * the derivation quic-go uses ("quic ku") on the ciphertext at @src (not
+ * @pkt, which the failed attempt overwrote) and latch it for the connection
+ * when it opens the packet.
  */
-static int open_1rtt_compat(struct tquic_conn *c, u8 *pkt, struct tquic_hdr *h,
-			    const u8 *orig)
+static int open_1rtt_compat(struct tquic_conn *c, u8 *pkt, const u8 *src,
+			    struct tquic_hdr *h)
 {
 	struct tquic_aead_keys alt;
 	int err;
 
-	memcpy(pkt, orig, h->len);
 	c->ku_compat = true;
 	err = tquic_conn_keys_next(c, &c->rx[TQUIC_LEVEL_APP]->pkt, &alt);
 	if (err) {
 		c->ku_compat = false;
 		return err;
 	}
-	err = tquic_payload_open(&alt, pkt, h, false, 0);
+	err = tquic_payload_open(&alt, pkt, src, h, false, 0);
 	if (err) {
 		c->ku_compat = false;
 		tquic_aead_keys_destroy(&alt);
@@ -360,14 +361,14 @@ static int open_1rtt_compat(struct tquic_conn *c, u8 *pkt, struct tquic_hdr *h,
 	return 0;
 }
 
-static int open_1rtt(struct tquic_conn *c, u8 *pkt, struct tquic_hdr *h, u64 largest,
-		     bool *rotate)
+static int open_1rtt(struct tquic_conn *c, u8 *pkt, const u8 *src, struct tquic_hdr *h,
+		     u64 largest, bool *rotate)
 {
-	u8 *orig;
 	struct tquic_aead_keys *ak;
+	u8 *orig;
 	int err;
 
-	err = tquic_hp_remove(c->rx[TQUIC_LEVEL_APP]->hp, pkt, h, largest);
+	err = tquic_hp_remove(c->rx[TQUIC_LEVEL_APP]->hp, pkt, src, h, largest);
 	if (err)
 		return err;
 	*rotate = false;
@@ -382,14 +383,19 @@ static int open_1rtt(struct tquic_conn *c, u8 *pkt, struct tquic_hdr *h, u64 lar
 		return -EBADMSG;
 	}
 	if (!*rotate || c->version != TQUIC_VERSION_2 || c->ku_compat || c->key_updates)
-		return tquic_payload_open(ak, pkt, h, false, 0);
+		return tquic_payload_open(ak, pkt, src, h, false, 0);
+	if (src != pkt) {
+		err = tquic_payload_open(ak, pkt, src, h, false, 0);
+		return err == -EBADMSG ? open_1rtt_compat(c, pkt, src, h) : err;
+	}
+	/* In place: the second attempt needs the ciphertext the first destroys. */
 	orig = tquic_mem_alloc(h->len, c->gfp);
 	if (!orig)
 		return -ENOMEM;
 	memcpy(orig, pkt, h->len);
-	err = tquic_payload_open(ak, pkt, h, false, 0);
+	err = tquic_payload_open(ak, pkt, src, h, false, 0);
 	if (err == -EBADMSG)
-		err = open_1rtt_compat(c, pkt, h, orig);
+		err = open_1rtt_compat(c, pkt, orig, h);
 	tquic_mem_free(orig);
 	return err;
 }
@@ -397,7 +403,7 @@ static int open_1rtt(struct tquic_conn *c, u8 *pkt, struct tquic_hdr *h, u64 lar
 /* ---- packets ---- */
 
 int tquic_conn_recv_packet(struct tquic_conn *c, struct tquic_buf *b, u8 *pkt,
-			   struct tquic_hdr *h, u8 ecn)
+			   const u8 *src, struct tquic_hdr *h, u8 ecn)
 {
 	u8 level = pkt_level(h->type);
 	enum tquic_pn_space space = tquic_level_space(level);
@@ -436,7 +442,7 @@ int tquic_conn_recv_packet(struct tquic_conn *c, struct tquic_buf *b, u8 *pkt,
 		/* 0-RTT keys come with the ClientHello or never. */
 		if (level != TQUIC_LEVEL_INITIAL &&
 		    (level != TQUIC_LEVEL_EARLY || !c->handshake_complete))
-			keep_pending(c, pkt, h->len, level, ecn);
+			keep_pending(c, src, h->len, level, ecn);
 		return 0;
 	}
 	if (tquic_conn_unpark(c)) {
@@ -446,9 +452,9 @@ int tquic_conn_recv_packet(struct tquic_conn *c, struct tquic_buf *b, u8 *pkt,
 	}
 	largest = tquic_ackmgr_largest(&x->ack, space);
 	if (h->type == TQUIC_PKT_1RTT)
-		err = open_1rtt(c, pkt, h, largest, &rotate);
+		err = open_1rtt(c, pkt, src, h, largest, &rotate);
 	else
-		err = tquic_packet_unprotect(keys, pkt, h, largest, false, 0);
+		err = tquic_packet_unprotect(keys, pkt, src, h, largest, false, 0);
 	/*
 	 * Only an authenticated packet can be a connection error (reserved
 	 * bits set); anything that fails before authentication is dropped.
@@ -670,11 +676,12 @@ static void migrate_to(struct tquic_conn *c, struct tquic_path *np)
 			 c->path->id, 0, NULL, 0);
 }
 
-int tquic_conn_recv(struct tquic_conn *c, struct tquic_buf *dgram,
+int tquic_conn_recv(struct tquic_conn *c, struct tquic_buf *dgram, const u8 *src,
 		    const struct tquic_addr *local, const struct tquic_addr *peer,
 		    u8 ecn, u64 now, unsigned int gfp)
 {
-	u8 *d = tquic_buf_data(dgram);
+	u8 *out = tquic_buf_data(dgram);
+	const u8 *d = src ? src : out;
 	size_t len = tquic_buf_len(dgram);
 	struct tquic_dgram_iter it;
 	const u8 *first_dcid = NULL;
@@ -742,7 +749,7 @@ int tquic_conn_recv(struct tquic_conn *c, struct tquic_buf *dgram,
 			on_retry(c, d + off, h.len, &h);
 			break;
 		}
-		err = tquic_conn_recv_packet(c, dgram, d + off, &h, ecn);
+		err = tquic_conn_recv_packet(c, dgram, out + off, d + off, &h, ecn);
 		if (err > 0) {
 			tquic_conn_enter_closing(c, 0, (u64)err, c->err_frame_type, NULL, 0);
 			break;

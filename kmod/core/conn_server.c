@@ -241,7 +241,7 @@ int tquic_server_initial_crypto(const struct tquic_server_params *sp, const u8 *
 	tquic_memzero_explicit(ss, sizeof(ss));
 	if (ret)
 		goto out;
-	if (tquic_packet_unprotect(&client, pkt, &h, 0, false, 0)) {
+	if (tquic_packet_unprotect(&client, pkt, pkt, &h, 0, false, 0)) {
 		ret = -EBADMSG;
 		goto out;
 	}

@@ -312,8 +312,8 @@ int tquic_packet_protect(const struct tquic_keys *k, u8 *pkt, size_t hdr_len,
 	return 0;
 }
 
-int tquic_hp_remove(struct tquic_hp *hp, u8 *pkt, struct tquic_hdr *h,
-		    u64 largest_pn)
+int tquic_hp_remove(struct tquic_hp *hp, u8 *pkt, const u8 *src,
+		    struct tquic_hdr *h, u64 largest_pn)
 {
 	u8 mask[TQUIC_HP_MASK_LEN];
 	u64 truncated = 0;
@@ -326,9 +326,11 @@ int tquic_hp_remove(struct tquic_hp *hp, u8 *pkt, struct tquic_hdr *h,
 	/* Room for the sample; this also covers a 4-byte PN and the tag. */
 	if (h->pn_offset + 4 + TQUIC_HP_SAMPLE_LEN > h->len)
 		return TQUIC_ERR_PROTOCOL_VIOLATION;
-	err = tquic_hp_mask(hp, pkt + h->pn_offset + 4, mask);
+	err = tquic_hp_mask(hp, src + h->pn_offset + 4, mask);
 	if (err)
 		return err;
+	if (pkt != src)
+		memcpy(pkt, src, h->pn_offset + 4);
 	pkt[0] ^= mask[0] & ((pkt[0] & TQUIC_FORM_LONG) ? 0x0f : 0x1f);
 	h->first = pkt[0];
 	h->pn_len = (u8)((pkt[0] & 0x03) + 1);
@@ -343,7 +345,7 @@ int tquic_hp_remove(struct tquic_hp *hp, u8 *pkt, struct tquic_hdr *h,
 	return 0;
 }
 
-int tquic_payload_open(const struct tquic_aead_keys *k, u8 *pkt,
+int tquic_payload_open(const struct tquic_aead_keys *k, u8 *pkt, const u8 *src,
 		       struct tquic_hdr *h, bool multipath, u32 path_id)
 {
 	u8 nonce[TQUIC_AEAD_NONCE_LEN];
@@ -360,7 +362,7 @@ int tquic_payload_open(const struct tquic_aead_keys *k, u8 *pkt,
 		multipath = false;
 	tquic_make_nonce(k->iv, h->pn, multipath, path_id, nonce);
 	err = tquic_aead_open(k->aead, nonce, pkt, h->payload_offset,
-			      pkt + h->payload_offset, pkt + h->payload_offset,
+			      src + h->payload_offset, pkt + h->payload_offset,
 			      ct_len);
 	if (err)
 		return err;
@@ -376,7 +378,7 @@ int tquic_payload_open(const struct tquic_aead_keys *k, u8 *pkt,
 	return 0;
 }
 
-int tquic_packet_unprotect(const struct tquic_keys *k, u8 *pkt,
+int tquic_packet_unprotect(const struct tquic_keys *k, u8 *pkt, const u8 *src,
 			   struct tquic_hdr *h, u64 largest_pn,
 			   bool multipath, u32 path_id)
 {
@@ -384,10 +386,10 @@ int tquic_packet_unprotect(const struct tquic_keys *k, u8 *pkt,
 
 	if (!k->hp)
 		return -EINVAL;
-	err = tquic_hp_remove(k->hp, pkt, h, largest_pn);
+	err = tquic_hp_remove(k->hp, pkt, src, h, largest_pn);
 	if (err)
 		return err;
-	return tquic_payload_open(&k->pkt, pkt, h, multipath, path_id);
+	return tquic_payload_open(&k->pkt, pkt, src, h, multipath, path_id);
 }
 
 /*

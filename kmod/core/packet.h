@@ -143,23 +143,26 @@ int tquic_packet_protect(const struct tquic_keys *k, u8 *pkt, size_t hdr_len,
 			 bool multipath, u32 path_id);
 
 /*
- * Removes header protection in place: unmasks the first byte and the packet
- * number, decodes the packet number against @largest_pn (TQUIC_PN_NONE
- * when none) and sets pn_len, pn, key_phase and payload_offset.
+ * Removes header protection into @pkt: unmasks the first byte and the
+ * packet number, decodes the packet number against @largest_pn
+ * (TQUIC_PN_NONE when none) and sets pn_len, pn, key_phase and
+ * payload_offset.  @src holds the packet as received; when it is not @pkt
+ * (decryption into another buffer), the header is copied to @pkt first.
  */
-int tquic_hp_remove(struct tquic_hp *hp, u8 *pkt, struct tquic_hdr *h,
-		    u64 largest_pn);
+int tquic_hp_remove(struct tquic_hp *hp, u8 *pkt, const u8 *src,
+		    struct tquic_hdr *h, u64 largest_pn);
 
 /*
- * Decrypts the payload in place after tquic_hp_remove() and checks the
- * reserved bits and that the payload is not empty (PROTOCOL_VIOLATION).
+ * Decrypts the payload of @src (the ciphertext after the header; @src may
+ * be @pkt) into @pkt, whose header tquic_hp_remove() unprotected, and checks
+ * the reserved bits and that the payload is not empty (PROTOCOL_VIOLATION).
  * @multipath selects the multipath nonce for 1-RTT packets.
  */
-int tquic_payload_open(const struct tquic_aead_keys *k, u8 *pkt,
+int tquic_payload_open(const struct tquic_aead_keys *k, u8 *pkt, const u8 *src,
 		       struct tquic_hdr *h, bool multipath, u32 path_id);
 
 /* tquic_hp_remove() and tquic_payload_open() with one key set. */
-int tquic_packet_unprotect(const struct tquic_keys *k, u8 *pkt,
+int tquic_packet_unprotect(const struct tquic_keys *k, u8 *pkt, const u8 *src,
 			   struct tquic_hdr *h, u64 largest_pn,
 			   bool multipath, u32 path_id);
 

@@ -228,7 +228,7 @@ static void st_client_initial(struct tquic_st *st,
 		 "client initial parse");
 	if (err)
 		return;
-	err = tquic_packet_unprotect(c, st->buf, &h, TQUIC_PN_NONE, false, 0);
+	err = tquic_packet_unprotect(c, st->buf, st->buf, &h, TQUIC_PN_NONE, false, 0);
 	memset(st->buf2, 0, 1162);
 	memcpy(st->buf2, v->cdata, v->cdata_len);
 	st_check(st, !err && h.pn == 2 && h.pn_len == 4 &&
@@ -239,7 +239,7 @@ static void st_client_initial(struct tquic_st *st,
 	memcpy(st->buf, v->cpkt, v->cpkt_len);
 	st->buf[600] ^= 0x01;
 	tquic_parse_header(st->buf, v->cpkt_len, 0, 0, &h);
-	st_check(st, tquic_packet_unprotect(c, st->buf, &h, TQUIC_PN_NONE,
+	st_check(st, tquic_packet_unprotect(c, st->buf, st->buf, &h, TQUIC_PN_NONE,
 					    false, 0) == -EBADMSG,
 		 "tampered initial rejected");
 }
@@ -271,7 +271,7 @@ static void st_server_initial(struct tquic_st *st,
 	memcpy(st->buf, v->spkt, v->spkt_len);
 	err = tquic_parse_header(st->buf, v->spkt_len, 0, 0, &h);
 	if (!err)
-		err = tquic_packet_unprotect(s, st->buf, &h, TQUIC_PN_NONE,
+		err = tquic_packet_unprotect(s, st->buf, st->buf, &h, TQUIC_PN_NONE,
 					     false, 0);
 	st_check(st, !err && h.pn == 1 && h.payload_len == v->sdata_len &&
 		 st_eq(st->buf + h.payload_offset, v->sdata, v->sdata_len),
@@ -349,7 +349,7 @@ static void st_chacha(struct tquic_st *st, const struct st_version_vec *v)
 		memcpy(st->buf, v->chacha_pkt, 21);
 		err = tquic_parse_header(st->buf, 21, 0, 0, &h);
 		if (!err)
-			err = tquic_packet_unprotect(&k, st->buf, &h, 654360500,
+			err = tquic_packet_unprotect(&k, st->buf, st->buf, &h, 654360500,
 						     false, 0);
 		st_check(st, !err && h.type == TQUIC_PKT_1RTT &&
 			 h.pn == 654360564 && h.payload_len == 1 &&

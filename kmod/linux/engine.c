@@ -939,11 +939,17 @@ void tquic_engine_rcv(struct sock *sk, struct sk_buff *skb)
 	struct tquic_addr local, peer;
 	const struct udphdr *uh = udp_hdr(skb);
 	unsigned int len = skb->len - sizeof(struct udphdr);
+	const u8 *src = NULL;
 	struct tquic_buf *b;
 
-	/* The engine decrypts in place and keeps stream data: its own buffer. */
+	/*
+	 * The engine keeps stream data in buffers of its own: it decrypts
+	 * into one straight from a linear skb, else in place in a copy.
+	 */
 	b = tquic_buf_alloc(len, TQUIC_GFP_KERNEL);
-	if (!b || skb_copy_bits(skb, sizeof(struct udphdr), tquic_buf_data(b), len)) {
+	if (b && !skb_is_nonlinear(skb))
+		src = skb->data + sizeof(struct udphdr);
+	else if (!b || skb_copy_bits(skb, sizeof(struct udphdr), tquic_buf_data(b), len)) {
 		tquic_buf_put(b);
 		qs->opts.stats.rx_dropped++;
 		TQUIC_INC_STATS(tn, TQUIC_MIB_DROP_BACKLOG);
@@ -968,7 +974,7 @@ void tquic_engine_rcv(struct sock *sk, struct sk_buff *skb)
 		memcpy(local.addr, &ipv6_hdr(skb)->daddr, 16);
 	}
 #endif
-	tquic_conn_recv(qs->conn, b, &local, &peer, tquic_skb_ecn(skb), tquic_now(),
+	tquic_conn_recv(qs->conn, b, src, &local, &peer, tquic_skb_ecn(skb), tquic_now(),
 			TQUIC_GFP_KERNEL);
 	tquic_buf_put(b);
 	kfree_skb(skb);
