@@ -63,3 +63,49 @@ long tqb_conn_recv_batch(struct tquic_conn *c, const u8 *data, size_t len, size_
 	}
 	return dropped;
 }
+
+long tqb_stream_take(struct tquic_conn *c, u64 id, struct tqb_frag *out, size_t max,
+		     bool *fin, u64 *code)
+{
+	struct tquic_rbuf_iov iov;
+	size_t n = 0;
+	u64 reset;
+	int r;
+
+	*fin = false;
+	while (n < max) {
+		/* Before the peek: reporting a reset may retire the stream. */
+		reset = tquic_conn_stream_reset_code(c, id);
+		r = tquic_conn_stream_peek(c, id, &iov);
+		if (r < 0) {
+			if (n)
+				break;	/* the next call reports it */
+			if (r == -ECONNRESET)
+				*code = reset;
+			return r;
+		}
+		if (r == 1) {
+			*fin = true;
+			break;
+		}
+		if (!iov.len)
+			break;
+		tquic_buf_get(iov.buf);
+		out[n].buf = iov.buf;
+		out[n].data = iov.data;
+		out[n].len = iov.len;
+		n++;
+		tquic_conn_stream_consume(c, id, iov.len);
+	}
+	if (!n && !*fin)
+		return -EAGAIN;
+	return (long)n;
+}
+
+void tqb_frags_put(struct tqb_frag *f, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		tquic_buf_put(f[i].buf);
+}

@@ -41,4 +41,24 @@ long tqb_conn_recv_batch(struct tquic_conn *c, const u8 *data, size_t len, size_
 			 const struct tquic_addr *local, const struct tquic_addr *peer, u8 ecn,
 			 u64 now);
 
+/* Stream data handed out by tqb_stream_take(): a referenced buffer's bytes. */
+struct tqb_frag {
+	struct tquic_buf *buf;
+	const u8 *data;
+	u32 len;
+};
+
+/*
+ * Takes the next in-order bytes of stream @id, up to @max fragments, for a
+ * writer that runs without the connection lock: each fragment's buffer is
+ * referenced and its bytes are consumed (flow-control credit returns as
+ * for a read).  Returns the number of fragments (0 with *@fin set at the
+ * end of the stream), -EAGAIN when nothing is readable, -ECONNRESET after
+ * a peer reset (*@code set) or -ENOENT for a stream that no longer exists.
+ * The caller drops the references with tqb_frags_put().
+ */
+long tqb_stream_take(struct tquic_conn *c, u64 id, struct tqb_frag *out, size_t max,
+		     bool *fin, u64 *code);
+void tqb_frags_put(struct tqb_frag *f, size_t n);
+
 #endif /* _TQUIC_BRIDGE_BATCH_H */

@@ -1,7 +1,9 @@
 package bridge
 
 /*
+#include <stdlib.h>
 #include "conn.h"
+#include "batch.h"
 */
 import "C"
 
@@ -111,6 +113,62 @@ func (s *Stream) Read(p []byte) (int, error) {
 	if len(p) == 0 {
 		return 0, nil
 	}
+	return s.recv(func() (C.long, bool, C.u64) {
+		var fin C.bool
+		var code C.u64
+		n := C.tquic_conn_stream_read(s.c.c, C.u64(s.id), (*C.u8)(unsafe.Pointer(&p[0])), C.size_t(len(p)), &fin, &code)
+		return n, bool(fin), code
+	})
+}
+
+// WriteTo writes the stream's data to w until the peer's FIN or an error,
+// straight from the engine's receive buffers (io.Copy uses it): nothing is
+// copied on our side. As io.Writer requires, w keeps none of the slices it
+// is given; they are released when it returns.
+func (s *Stream) WriteTo(w io.Writer) (int64, error) {
+	// In C memory: cgo would check a Go array of pointers on every call.
+	const max = 64
+	fp := (*C.struct_tqb_frag)(C.malloc(C.size_t(max * unsafe.Sizeof(C.struct_tqb_frag{}))))
+	if fp == nil {
+		return 0, errors.New("bridge: out of memory")
+	}
+	defer C.free(unsafe.Pointer(fp))
+	frags := unsafe.Slice(fp, max)
+	var total int64
+	for {
+		n, err := s.recv(func() (C.long, bool, C.u64) {
+			var fin C.bool
+			var code C.u64
+			r := C.tqb_stream_take(s.c.c, C.u64(s.id), fp, max, &fin, &code)
+			return r, bool(fin), code
+		})
+		if err == io.EOF {
+			return total, nil
+		}
+		if err != nil {
+			return total, err
+		}
+		for i := range n {
+			f := &frags[i]
+			m, err := w.Write(unsafe.Slice((*byte)(unsafe.Pointer(f.data)), int(f.len)))
+			total += int64(m)
+			if err == nil && m < int(f.len) {
+				err = io.ErrShortWrite
+			}
+			if err != nil {
+				C.tqb_frags_put(fp, C.size_t(n))
+				return total, err
+			}
+		}
+		C.tqb_frags_put(fp, C.size_t(n))
+	}
+}
+
+// recv waits until the stream has data, its end or an error, and runs
+// take, an engine read (c.mu held; c.c set), which returns a count with
+// the FIN flag, or -errno with the peer's reset code. It returns the count,
+// or io.EOF at the end of the stream.
+func (s *Stream) recv(take func() (n C.long, fin bool, code C.u64)) (int, error) {
 	c := s.c
 	for {
 		c.mu.Lock()
@@ -128,11 +186,9 @@ func (s *Stream) Read(p []byte) (int, error) {
 			c.mu.Unlock()
 			return 0, err
 		}
-		var fin C.bool
-		var code C.u64
-		n := C.tquic_conn_stream_read(c.c, C.u64(s.id), (*C.u8)(unsafe.Pointer(&p[0])), C.size_t(len(p)), &fin, &code)
+		n, fin, code := take()
 		switch {
-		case n > 0 || (n == 0 && bool(fin)):
+		case n > 0 || (n == 0 && fin):
 			if fin {
 				s.eof = true
 			}
