@@ -433,30 +433,57 @@ static TGT __m128i j0_block(const uint8_t *nonce)
 	return _mm_loadu_si128((const __m128i *)j0);
 }
 
+/* The plaintext: @src, but bytes [@goff, @goff + @glen) are at @gsrc. */
+struct pt_view {
+	const uint8_t *src, *gsrc;
+	size_t goff, glen;
+};
+
+/* @n plaintext bytes at @pos: where they are, or put together in @tmp. */
+static inline const uint8_t *pt_at(const struct pt_view *v, size_t pos, size_t n, uint8_t *tmp)
+{
+	size_t gend = v->goff + v->glen, a, b;
+
+	if (!v->glen || pos + n <= v->goff || pos >= gend)
+		return v->src + pos;
+	if (pos >= v->goff && pos + n <= gend)
+		return v->gsrc + (pos - v->goff);
+	a = pos > v->goff ? pos : v->goff;
+	b = pos + n < gend ? pos + n : gend;
+	memcpy(tmp, v->src + pos, n);
+	memcpy(tmp + (a - pos), v->gsrc + (a - v->goff), b - a);
+	return tmp;
+}
+
 /* Each eight blocks are encrypted and hashed in one pass (the units overlap). */
 TGT void tqb_gcm_seal(const struct tqb_gcm *g, const uint8_t *nonce, const uint8_t *aad,
-		      size_t aad_len, const uint8_t *src, uint8_t *dst, size_t len)
+		      size_t aad_len, const uint8_t *src, uint8_t *dst, size_t len,
+		      const uint8_t *gsrc, size_t goff, size_t glen)
 {
 	__m128i j0 = j0_block(nonce), acc = _mm_setzero_si128();
+	struct pt_view v = { src, gsrc, goff, glen };
 	struct ctr ct = ctr_start(j0);
-	size_t left = len;
+	size_t left = len, pos = 0;
 	__m256i k[4], c0, c1, c2, c3;
+	uint8_t tmp[128];
+	const uint8_t *p;
 
 	if (aad_len)
 		acc = ghash(g, acc, aad, aad_len, aad + aad_len == src);
-	for (; left >= 128; left -= 128, src += 128, dst += 128) {
+	for (; left >= 128; left -= 128, pos += 128, dst += 128) {
+		p = pt_at(&v, pos, 128, tmp);
 		ctr8(&g->aes, &ct, k);
-		c0 = _mm256_xor_si256(k[0], load256(src));
-		c1 = _mm256_xor_si256(k[1], load256(src + 32));
-		c2 = _mm256_xor_si256(k[2], load256(src + 64));
-		c3 = _mm256_xor_si256(k[3], load256(src + 96));
+		c0 = _mm256_xor_si256(k[0], load256(p));
+		c1 = _mm256_xor_si256(k[1], load256(p + 32));
+		c2 = _mm256_xor_si256(k[2], load256(p + 64));
+		c3 = _mm256_xor_si256(k[3], load256(p + 96));
 		_mm256_storeu_si256((__m256i *)dst, c0);
 		_mm256_storeu_si256((__m256i *)(dst + 32), c1);
 		_mm256_storeu_si256((__m256i *)(dst + 64), c2);
 		_mm256_storeu_si256((__m256i *)(dst + 96), c3);
 		acc = ghash8(g, acc, c0, c1, c2, c3);
 	}
-	ctr_tail(&g->aes, &ct, src, dst, left);
+	ctr_tail(&g->aes, &ct, pt_at(&v, pos, left, tmp), dst, left);
 	acc = ghash_final(g, acc, dst, left, aad_len, len);
 	_mm_storeu_si128((__m128i *)(dst + left), _mm_xor_si128(bswap128(acc), aes_enc(&g->aes, j0)));
 }
@@ -533,7 +560,8 @@ int tqb_gcm_init(struct tqb_gcm *g, const uint8_t *key, size_t key_len)
 }
 
 void tqb_gcm_seal(const struct tqb_gcm *g, const uint8_t *nonce, const uint8_t *aad,
-		  size_t aad_len, const uint8_t *src, uint8_t *dst, size_t len)
+		  size_t aad_len, const uint8_t *src, uint8_t *dst, size_t len,
+		  const uint8_t *gsrc, size_t goff, size_t glen)
 {
 	(void)g;
 	(void)nonce;
@@ -542,6 +570,9 @@ void tqb_gcm_seal(const struct tqb_gcm *g, const uint8_t *nonce, const uint8_t *
 	(void)src;
 	(void)dst;
 	(void)len;
+	(void)gsrc;
+	(void)goff;
+	(void)glen;
 }
 
 int tqb_gcm_open(const struct tqb_gcm *g, const uint8_t *nonce, const uint8_t *aad,

@@ -38,9 +38,13 @@ int tqb_aes_init(struct tqb_aes *a, const uint8_t *key, size_t key_len);
 void tqb_aes_block(const struct tqb_aes *a, const uint8_t *in, uint8_t *out);
 
 int tqb_gcm_init(struct tqb_gcm *g, const uint8_t *key, size_t key_len);
-/* Encrypts @len bytes (@src may be @dst) and writes the tag at @dst + @len. */
+/*
+ * Encrypts @len bytes (@src may be @dst) and writes the tag at @dst + @len.
+ * Plaintext bytes [@goff, @goff + @glen) come from @gsrc instead of @src.
+ */
 void tqb_gcm_seal(const struct tqb_gcm *g, const uint8_t *nonce, const uint8_t *aad,
-		  size_t aad_len, const uint8_t *src, uint8_t *dst, size_t len);
+		  size_t aad_len, const uint8_t *src, uint8_t *dst, size_t len,
+		  const uint8_t *gsrc, size_t goff, size_t glen);
 /*
  * Checks the tag of @len bytes (ciphertext and tag) and decrypts the
  * ciphertext into @dst only when it is right: 0, or -EBADMSG.

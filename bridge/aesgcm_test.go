@@ -102,6 +102,15 @@ func checkAEADWithGo(t *testing.T, k *Keys, gcm cipher.AEAD, rng *rand.Rand, siz
 	if want := gcm.Seal(nil, nonce, pt, aad); !bytes.Equal(ct, want) {
 		t.Fatalf("seal of %d bytes with %d of AAD differs from Go's", size, aadLen)
 	}
+	if size > 0 {
+		// Part of the plaintext from elsewhere, as stream data sealed
+		// from the send buffer: any range, across block boundaries.
+		goff := rng.IntN(size)
+		glen := 1 + rng.IntN(size-goff)
+		if got, err := k.sealGather(nonce, aad, pt, goff, glen); err != nil || !bytes.Equal(got, ct) {
+			t.Fatalf("seal of %d bytes with [%d, %d) apart differs: %v", size, goff, goff+glen, err)
+		}
+	}
 	got, err := k.Open(nil, nonce, aad, ct)
 	if err != nil || !bytes.Equal(got, pt) {
 		t.Fatalf("open of %d bytes with %d of AAD: %v", size, aadLen, err)

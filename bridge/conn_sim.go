@@ -36,7 +36,7 @@ static long tqb_sim_forge_1rtt(struct tquic_conn *c, const u8 *payload, size_t l
 	if (hl + len + TQUIC_AEAD_TAG_LEN > cap)
 		return -ENOBUFS;
 	memcpy(out + hl, payload, len);
-	err = tquic_packet_protect(c->tx[TQUIC_LEVEL_APP], out, hl, 4, pn, len, false, 0);
+	err = tquic_packet_protect(c->tx[TQUIC_LEVEL_APP], out, hl, 4, pn, len, false, 0, NULL);
 	return err ? err : (long)(hl + len + TQUIC_AEAD_TAG_LEN);
 }
 

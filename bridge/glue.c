@@ -240,7 +240,7 @@ int tqb_bench_packet(struct tquic_keys *k, u8 *buf, size_t len, u64 iters)
 			return -ENOBUFS;
 		err = tquic_packet_protect(k, buf, hdr_len, o.pn_len, pn,
 					   len - hdr_len - TQUIC_AEAD_TAG_LEN,
-					   false, 0);
+					   false, 0, NULL);
 		if (err)
 			return err;
 		err = tquic_parse_header(buf, len, TQB_BENCH_DCID_LEN, 0, &h);
@@ -267,7 +267,7 @@ int tqb_bench_raw(struct tquic_keys *k, u8 *buf, size_t len, u64 iters)
 		tquic_make_nonce(k->pkt.iv, 1000 + i, false, 0, nonce);
 		err = tquic_aead_seal(k->pkt.aead, nonce, buf, hdr_len,
 				      buf + hdr_len, buf + hdr_len,
-				      len - hdr_len - TQUIC_AEAD_TAG_LEN);
+				      len - hdr_len - TQUIC_AEAD_TAG_LEN, NULL);
 		if (!err)
 			err = tquic_aead_open(k->pkt.aead, nonce, buf, hdr_len,
 					      buf + hdr_len, buf + hdr_len,

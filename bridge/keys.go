@@ -8,6 +8,7 @@ package bridge
 import "C"
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"runtime"
@@ -238,11 +239,35 @@ func (ks *Keys) Seal(dst, nonce, aad, plaintext []byte) ([]byte, error) {
 	}
 	out := make([]byte, len(plaintext)+C.TQUIC_AEAD_TAG_LEN)
 	rc := C.tquic_aead_seal(ks.k.pkt.aead, bptr(nonce), bptr(aad), C.size_t(len(aad)),
-		bptr(plaintext), bptr(out), C.size_t(len(plaintext)))
+		bptr(plaintext), bptr(out), C.size_t(len(plaintext)), nil)
 	if err := engineErr("seal", rc); err != nil {
 		return nil, err
 	}
 	return append(dst, out...), nil
+}
+
+// sealGather is Seal with plaintext[goff:goff+glen] handed to the AEAD
+// apart (tquic_aead_gather, as stream data sealed from the send buffer)
+// and garbage in its place in the main source.
+func (ks *Keys) sealGather(nonce, aad, plaintext []byte, goff, glen int) ([]byte, error) {
+	if len(nonce) != C.TQUIC_AEAD_NONCE_LEN || goff < 0 || glen <= 0 || goff+glen > len(plaintext) {
+		return nil, fmt.Errorf("seal: bad arguments")
+	}
+	src := bytes.Clone(plaintext)
+	for i := goff; i < goff+glen; i++ {
+		src[i] ^= 0x5a
+	}
+	// In C memory: cgo refuses a Go pointer inside the struct passed.
+	part := C.CBytes(plaintext[goff : goff+glen])
+	defer C.free(part)
+	g := C.struct_tquic_aead_gather{off: C.size_t(goff), len: C.size_t(glen), src: (*C.u8)(part)}
+	out := make([]byte, len(plaintext)+C.TQUIC_AEAD_TAG_LEN)
+	rc := C.tquic_aead_seal(ks.k.pkt.aead, bptr(nonce), bptr(aad), C.size_t(len(aad)),
+		bptr(src), bptr(out), C.size_t(len(plaintext)), &g)
+	if err := engineErr("seal", rc); err != nil {
+		return nil, err
+	}
+	return out, nil
 }
 
 // Open opens ciphertext (with its tag) with the raw AEAD of these keys, the

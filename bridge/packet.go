@@ -208,7 +208,7 @@ func (ks *Keys) Protect(pkt []byte, hdrLen, pnLen int, pn uint64, multipath bool
 	}
 	pkt = pkt[:len(pkt)+C.TQUIC_AEAD_TAG_LEN]
 	rc := C.tquic_packet_protect(ks.k, bptr(pkt), C.size_t(hdrLen), C.u8(pnLen), C.u64(pn),
-		C.size_t(payloadLen), C.bool(multipath), C.u32(pathID))
+		C.size_t(payloadLen), C.bool(multipath), C.u32(pathID), nil)
 	if err := engineErr("protect", rc); err != nil {
 		return nil, err
 	}

@@ -201,24 +201,43 @@ void tquic_aead_free(struct tquic_aead *aead)
 	free(aead);
 }
 
+static bool seal_update(EVP_CIPHER_CTX *c, u8 *dst, const u8 *src, size_t len)
+{
+	int n;
+
+	return !len || EVP_EncryptUpdate(c, dst, &n, src, (int)len) == 1;
+}
+
 int tquic_aead_seal(struct tquic_aead *aead, const u8 *nonce,
 		    const u8 *aad, size_t aad_len,
-		    const u8 *src, u8 *dst, size_t len)
+		    const u8 *src, u8 *dst, size_t len,
+		    const struct tquic_aead_gather *g)
 {
 	EVP_CIPHER_CTX *c = aead->enc;
+	size_t goff = 0, glen = 0;
 	int n;
 
 	if (len > INT_MAX - 64 || aad_len > INT_MAX)
 		return -EINVAL;
+	if (g) {
+		if (g->off > len || g->len > len - g->off)
+			return -EINVAL;
+		goff = g->off;
+		glen = g->len;
+	}
 	if (aead->fast) {
-		tqb_gcm_seal(&aead->gcm, nonce, aad, aad_len, src, dst, len);
+		tqb_gcm_seal(&aead->gcm, nonce, aad, aad_len, src, dst, len,
+			     glen ? g->src : NULL, goff, glen);
 		return 0;
 	}
 	if (EVP_EncryptInit_ex(c, NULL, NULL, NULL, nonce) != 1)
 		return -EIO;
 	if (aad_len && EVP_EncryptUpdate(c, NULL, &n, aad, (int)aad_len) != 1)
 		return -EIO;
-	if (len && EVP_EncryptUpdate(c, dst, &n, src, (int)len) != 1)
+	/* Stream modes: each part's output is exactly its length. */
+	if (!seal_update(c, dst, src, goff) ||
+	    !seal_update(c, dst + goff, glen ? g->src : NULL, glen) ||
+	    !seal_update(c, dst + goff + glen, src + goff + glen, len - goff - glen))
 		return -EIO;
 	if (EVP_EncryptFinal_ex(c, dst + len, &n) != 1 ||
 	    EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_AEAD_GET_TAG, TQUIC_AEAD_TAG_LEN,

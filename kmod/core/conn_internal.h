@@ -132,6 +132,7 @@ struct tquic_pkt_build {
 	u32 n_entries;
 	u8 flags;			/* TQUIC_SENT_* */
 	u64 ack_largest;
+	struct tquic_wbuf_defer defer;	/* stream data sealed from the send buffer */
 };
 
 struct tquic_conn {

@@ -375,6 +375,7 @@ static size_t build_packet(struct tquic_conn *c, struct tquic_pkt_build *pb, u8 
 	if (!start_packet(c, pb, buf, room, space, level))
 		return 0;
 	tquic_wbuf_init(&w, buf + pb->hdr_len, room - pb->hdr_len - TQUIC_AEAD_TAG_LEN);
+	w.defer = &pb->defer;
 	if (c->state == TQUIC_CONN_CLOSING) {
 		write_close(c, &w, level);
 		goto done;
@@ -438,6 +439,7 @@ static struct tquic_sent_frames *take_frames(struct tquic_conn *c,
 static int finish_packet(struct tquic_conn *c, struct tquic_pkt_build *pb, u8 *dgram, u8 ecn)
 {
 	struct tquic_path_xmit *p = c->path->x;
+	struct tquic_aead_gather g;
 	struct tquic_sent_pkt sp;
 	struct tquic_sent_frames *sf;
 	struct tquic_hdr_out o;
@@ -448,8 +450,14 @@ static int finish_packet(struct tquic_conn *c, struct tquic_pkt_build *pb, u8 *d
 	err = tquic_write_header(dgram + pb->off, pb->hdr_len, &o, &hl);
 	if (err || hl != pb->hdr_len)
 		return err ? err : -EINVAL;
+	if (pb->defer.len) {
+		g.off = (size_t)(pb->defer.dst - (dgram + pb->off + pb->hdr_len));
+		g.len = pb->defer.len;
+		g.src = pb->defer.src;
+	}
 	err = tquic_packet_protect(c->tx[pb->level], dgram + pb->off, pb->hdr_len,
-				   pb->pn_len, pb->pn, pb->payload_len, false, 0);
+				   pb->pn_len, pb->pn, pb->payload_len, false, 0,
+				   pb->defer.len ? &g : NULL);
 	if (err)
 		return err;
 	memset(&sp, 0, sizeof(sp));

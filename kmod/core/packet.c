@@ -283,7 +283,7 @@ static void tquic_apply_mask(u8 *pkt, size_t pn_offset, u8 pn_len,
 
 int tquic_packet_protect(const struct tquic_keys *k, u8 *pkt, size_t hdr_len,
 			 u8 pn_len, u64 pn, size_t payload_len,
-			 bool multipath, u32 path_id)
+			 bool multipath, u32 path_id, const struct tquic_aead_gather *g)
 {
 	u8 nonce[TQUIC_AEAD_NONCE_LEN], mask[TQUIC_HP_MASK_LEN];
 	size_t pn_offset, total;
@@ -302,7 +302,7 @@ int tquic_packet_protect(const struct tquic_keys *k, u8 *pkt, size_t hdr_len,
 		multipath = false;
 	tquic_make_nonce(k->pkt.iv, pn, multipath, path_id, nonce);
 	err = tquic_aead_seal(k->pkt.aead, nonce, pkt, hdr_len, pkt + hdr_len,
-			      pkt + hdr_len, payload_len);
+			      pkt + hdr_len, payload_len, g);
 	if (err)
 		return err;
 	err = tquic_hp_mask(k->hp, pkt + pn_offset + 4, mask);
@@ -416,7 +416,7 @@ static int tquic_retry_tag(struct tquic_aead *aead, u32 version,
 		memcpy(buf + 1, odcid, odcid_len);
 	memcpy(buf + 1 + odcid_len, pkt, len);
 	err = tquic_aead_seal(aead, vp->retry_nonce, buf, aad_len,
-			      buf + aad_len, buf + aad_len, 0);
+			      buf + aad_len, buf + aad_len, 0, NULL);
 	if (!err)
 		memcpy(tag, buf + aad_len, TQUIC_RETRY_TAG_LEN);
 	tquic_mem_free(buf);

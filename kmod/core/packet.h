@@ -136,11 +136,12 @@ int tquic_write_header(u8 *buf, size_t cap, const struct tquic_hdr_out *o,
  * the header as AAD, appends the tag and applies header protection.  The
  * header ends with the @pn_len byte packet number @pn.  @pkt must have
  * @hdr_len + @payload_len + 16 bytes.  With @multipath (1-RTT packets
- * only) the nonce carries @path_id.
+ * only) the nonce carries @path_id.  @g (NULL: none) names payload bytes
+ * still in the send buffer (offsets from the payload's start).
  */
 int tquic_packet_protect(const struct tquic_keys *k, u8 *pkt, size_t hdr_len,
 			 u8 pn_len, u64 pn, size_t payload_len,
-			 bool multipath, u32 path_id);
+			 bool multipath, u32 path_id, const struct tquic_aead_gather *g);
 
 /*
  * Removes header protection into @pkt: unmasks the first byte and the

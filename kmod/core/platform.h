@@ -139,13 +139,26 @@ struct tquic_aead *tquic_aead_alloc(enum tquic_aead_alg alg, const u8 *key,
 void tquic_aead_free(struct tquic_aead *aead);
 
 /*
+ * Plaintext bytes [@off, @off + @len) that are read from @src rather than
+ * from the seal's source: stream data sealed straight from the send
+ * buffer into the packet, without a copy first.
+ */
+struct tquic_aead_gather {
+	size_t off;
+	size_t len;
+	const u8 *src;
+};
+
+/*
  * Seals @len bytes at @src into @dst (@src == @dst is in place) and writes
  * the 16-byte tag right after the ciphertext: @dst must have @len + 16
- * bytes.  @nonce is TQUIC_AEAD_NONCE_LEN bytes.  Returns 0 or -errno.
+ * bytes.  @g (NULL: none) takes part of the plaintext from elsewhere.
+ * @nonce is TQUIC_AEAD_NONCE_LEN bytes.  Returns 0 or -errno.
  */
 int tquic_aead_seal(struct tquic_aead *aead, const u8 *nonce,
 		    const u8 *aad, size_t aad_len,
-		    const u8 *src, u8 *dst, size_t len);
+		    const u8 *src, u8 *dst, size_t len,
+		    const struct tquic_aead_gather *g);
 
 /*
  * Opens @len bytes at @src (ciphertext followed by the tag, so @len >= 16)

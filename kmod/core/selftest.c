@@ -216,7 +216,7 @@ static void st_client_initial(struct tquic_st *st,
 		return;
 	/* CRYPTO frame, then PADDING up to 1162 bytes. */
 	memcpy(st->buf + hl, v->cdata, v->cdata_len);
-	err = tquic_packet_protect(c, st->buf, hl, 4, 2, 1162, false, 0);
+	err = tquic_packet_protect(c, st->buf, hl, 4, 2, 1162, false, 0, NULL);
 	st_check(st, !err && hl + 1162 + 16 == v->cpkt_len &&
 		 st_eq(st->buf, v->cpkt, v->cpkt_len), "client initial packet");
 
@@ -264,7 +264,7 @@ static void st_server_initial(struct tquic_st *st,
 	if (err || hl != v->shdr_len)
 		return;
 	memcpy(st->buf + hl, v->sdata, v->sdata_len);
-	err = tquic_packet_protect(s, st->buf, hl, 2, 1, v->sdata_len, false, 0);
+	err = tquic_packet_protect(s, st->buf, hl, 2, 1, v->sdata_len, false, 0, NULL);
 	st_check(st, !err && st_eq(st->buf, v->spkt, v->spkt_len),
 		 "server initial packet");
 
@@ -343,7 +343,7 @@ static void st_chacha(struct tquic_st *st, const struct st_version_vec *v)
 	if (!err) {
 		st->buf[hl] = 0x01;	/* PING */
 		err = tquic_packet_protect(&k, st->buf, hl, 3, 654360564, 1,
-					   false, 0);
+					   false, 0, NULL);
 		st_check(st, !err && st_eq(st->buf, v->chacha_pkt, 21),
 			 "chacha20 short header packet");
 		memcpy(st->buf, v->chacha_pkt, 21);
@@ -368,7 +368,7 @@ static void st_chacha(struct tquic_st *st, const struct st_version_vec *v)
 	}
 	if (!err)
 		err = tquic_packet_protect(&k, st->buf, hl, 3, 654360564, 1,
-					   false, 0);
+					   false, 0, NULL);
 	st_check(st, !err && st_eq(st->buf, v->chacha_pkt, 21), "keys unparked");
 	tquic_keys_destroy(&k);
 }

@@ -672,16 +672,24 @@ static void sbuf_release(struct tquic_sbuf *sb)
 	}
 }
 
-/* Copies [off, off + len) of the written data to @dst. */
-static void sbuf_copy(struct tquic_sbuf *sb, u64 off, u64 len, u8 *dst)
+/* The chunk holding offset @off (NULL: none). */
+static struct tquic_bref *sbuf_seek(struct tquic_sbuf *sb, u64 off)
 {
 	struct tquic_bref *b = sb->hint;
-	u64 skip, n;
 
 	if (!b || b->off > off)
 		b = bref_first(&sb->chunks);
 	while (b && bref_end(b) <= off)
 		b = bref_next(&sb->chunks, b);
+	return b;
+}
+
+/* Copies [off, off + len) of the written data to @dst. */
+static void sbuf_copy(struct tquic_sbuf *sb, u64 off, u64 len, u8 *dst)
+{
+	struct tquic_bref *b = sbuf_seek(sb, off);
+	u64 skip, n;
+
 	while (len && b) {
 		skip = off - b->off;
 		n = min_u64(len, b->len - skip);
@@ -884,6 +892,7 @@ static size_t sbuf_write_frame(struct tquic_sbuf *sb, bool is_stream, u64 id,
 			       u64 credit, struct tquic_wbuf *w, struct sbuf_plan *pl)
 {
 	struct tquic_wbuf c = *w;
+	struct tquic_bref *b;
 	size_t hdr;
 	u64 type, ml;
 
@@ -913,7 +922,16 @@ static size_t sbuf_write_frame(struct tquic_sbuf *sb, bool is_stream, u64 id,
 	}
 	if (!tquic_put_varint(&c, pl->len) || c.left < pl->len)
 		return 0;
-	sbuf_copy(sb, pl->off, pl->len, c.p);
+	b = c.defer && !c.defer->len && pl->len ? sbuf_seek(sb, pl->off) : NULL;
+	if (b && b->off <= pl->off && pl->off + pl->len <= bref_end(b)) {
+		/* Sealed straight from the chunk: no copy into the packet first. */
+		c.defer->dst = c.p;
+		c.defer->src = bref_data(b) + (pl->off - b->off);
+		c.defer->len = pl->len;
+		sb->hint = b;
+	} else {
+		sbuf_copy(sb, pl->off, pl->len, c.p);
+	}
 	c.p += pl->len;
 	c.left -= pl->len;
 	sbuf_take(sb, pl);

@@ -16,9 +16,20 @@ struct tquic_cursor {
 	size_t left;
 };
 
+/*
+ * Bytes a writer left out of the buffer: they belong at @dst and stay at
+ * @src until the packet is sealed (tquic_aead_gather), one run at most.
+ */
+struct tquic_wbuf_defer {
+	u8 *dst;
+	const u8 *src;
+	size_t len;
+};
+
 struct tquic_wbuf {
 	u8 *p;
 	size_t left;
+	struct tquic_wbuf_defer *defer;	/* NULL: every byte is written */
 };
 
 static inline void tquic_cursor_init(struct tquic_cursor *c, const u8 *p, size_t len)
@@ -31,6 +42,7 @@ static inline void tquic_wbuf_init(struct tquic_wbuf *w, u8 *p, size_t len)
 {
 	w->p = p;
 	w->left = len;
+	w->defer = NULL;
 }
 
 /* Encoded size of @v, or 0 when @v does not fit in 62 bits. */

@@ -291,10 +291,48 @@ static int tquic_aead_crypt(struct tquic_aead *aead, bool enc, const u8 *nonce,
 	return tquic_aead_run(req, enc);
 }
 
+/*
+ * Seals with part of the plaintext elsewhere (@g): the source list is the
+ * AAD, @src up to @g, @g's bytes and the rest of @src; the destination is
+ * the AAD and @dst with room for the tag.
+ */
+static int tquic_aead_seal_gather(struct tquic_aead *aead, const u8 *nonce,
+				  const u8 *aad, size_t aad_len, const u8 *src, u8 *dst,
+				  size_t len, const struct tquic_aead_gather *g)
+{
+	struct scatterlist sgs[4], sgd[2];
+	struct aead_request *req = aead->req;
+	size_t tail = len - g->off - g->len;
+	unsigned int n = 0;
+
+	if (aad_len > UINT_MAX || len > UINT_MAX - TQUIC_AEAD_TAG_LEN)
+		return -EINVAL;
+	memcpy(aead->iv, nonce, TQUIC_AEAD_NONCE_LEN);
+	sg_init_table(sgs, !!aad_len + !!g->off + 1 + !!tail);
+	if (aad_len)
+		sg_set_buf(&sgs[n++], aad, aad_len);
+	if (g->off)
+		sg_set_buf(&sgs[n++], src, g->off);
+	sg_set_buf(&sgs[n++], g->src, g->len);
+	if (tail)
+		sg_set_buf(&sgs[n++], src + g->off + g->len, tail);
+	sg_mark_end(&sgs[n - 1]);
+	aead_request_set_crypt(req, sgs, tquic_sg_ad(sgd, aad, aad_len, dst,
+						     len + TQUIC_AEAD_TAG_LEN),
+			       len, aead->iv);
+	aead_request_set_ad(req, aad_len);
+	return tquic_aead_run(req, true);
+}
+
 int tquic_aead_seal(struct tquic_aead *aead, const u8 *nonce,
 		    const u8 *aad, size_t aad_len,
-		    const u8 *src, u8 *dst, size_t len)
+		    const u8 *src, u8 *dst, size_t len,
+		    const struct tquic_aead_gather *g)
 {
+	if (g && (g->off > len || g->len > len - g->off))
+		return -EINVAL;
+	if (g && g->len)
+		return tquic_aead_seal_gather(aead, nonce, aad, aad_len, src, dst, len, g);
 	/* In place, the source entry must cover the room for the tag too. */
 	if (src == dst) {
 		struct scatterlist sg[2];
