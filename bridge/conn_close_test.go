@@ -1,24 +1,12 @@
 package bridge
 
-import (
-	"testing"
-
-	"github.com/tquic/tquic/internal/quicgoadapter"
-)
+import "testing"
 
 // TestConnSimultaneousClose: two ends that close at once, each answering
 // the other's CONNECTION_CLOSE while closing, must not bounce closes for
 // their whole closing periods (RFC 9000 10.2.1: the rate is limited).
 func TestConnSimultaneousClose(t *testing.T) {
-	stls, ctls, err := quicgoadapter.SelfSignedTLS("close")
-	if err != nil {
-		t.Fatal(err)
-	}
-	p, err := newConnSimPair(stls, ctls, &Config{}, &Config{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer p.close()
+	p := newTestSimPair(t)
 	// Settle the handshake's last ACKs and NEW_CONNECTION_IDs first.
 	_ = p.runUntil(func() bool { return false }, 1e9)
 	before := p.s.sent

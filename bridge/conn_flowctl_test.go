@@ -3,8 +3,6 @@ package bridge
 import (
 	"testing"
 	"time"
-
-	"github.com/tquic/tquic/internal/quicgoadapter"
 )
 
 // TestConnWindowIgnoresQueueing: on a bandwidth-limited path whose queue
@@ -13,24 +11,10 @@ import (
 // bandwidth-delay products carry the transfer; more would only let data
 // wait at the receiver.
 func TestConnWindowIgnoresQueueing(t *testing.T) {
-	stls, ctls, err := quicgoadapter.SelfSignedTLS("window")
-	if err != nil {
-		t.Fatal(err)
-	}
-	p, err := newConnSimPair(stls, ctls, &Config{}, &Config{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer p.close()
+	p := newTestSimPair(t)
 	// 10 MB/s and 5 ms each way: the bandwidth-delay product is 100 KB.
 	p.s.o.Bandwidth = 10e6
-	var id uint64
-	p.cli.mu.Lock()
-	ok := streamOpen(p.cli, &id)
-	p.cli.mu.Unlock()
-	if !ok {
-		t.Fatal("stream open failed")
-	}
+	id := p.openStream(t)
 	const total = 8 << 20
 	chunk := make([]byte, 64<<10)
 	buf := make([]byte, 64<<10)
@@ -39,7 +23,7 @@ func TestConnWindowIgnoresQueueing(t *testing.T) {
 	for got < total {
 		p.cli.mu.Lock()
 		for sent < total {
-			n := p.cli.simWrite(int64(id), chunk[:min(len(chunk), total-sent)], false)
+			n := p.cli.simWrite(id, chunk[:min(len(chunk), total-sent)], false)
 			if n == 0 {
 				break
 			}
@@ -47,23 +31,14 @@ func TestConnWindowIgnoresQueueing(t *testing.T) {
 		}
 		p.cli.flush()
 		p.cli.mu.Unlock()
-		p.srv.mu.Lock()
-		for {
-			n, _, err := p.srv.simRead(int64(id), buf)
-			if err != nil || n == 0 {
-				break
-			}
-			got += n
-		}
-		p.srv.flush()
-		p.srv.mu.Unlock()
+		got += p.serverRead(id, buf)
 		maxSRTT = max(maxSRTT, p.cli.Stats().SmoothedRTT)
 		if p.s.now > 60e9 || !p.step() {
 			t.Fatalf("stalled after %d of %d bytes", got, total)
 		}
 	}
 	p.srv.mu.Lock()
-	window := p.srv.simRecvWindow(int64(id))
+	window := p.srv.simRecvWindow(id)
 	p.srv.mu.Unlock()
 	t.Logf("%d bytes in %d ms of virtual time; smoothed RTT up to %v; stream window %d",
 		total, p.s.now/1e6, maxSRTT, window)
@@ -79,29 +54,15 @@ func TestConnWindowIgnoresQueueing(t *testing.T) {
 // window (a trickle of writes) does not grow it (RFC 9002 7.8): the
 // window a later burst would be allowed stays near where it started.
 func TestConnAppLimitedWindow(t *testing.T) {
-	stls, ctls, err := quicgoadapter.SelfSignedTLS("applimited")
-	if err != nil {
-		t.Fatal(err)
-	}
-	p, err := newConnSimPair(stls, ctls, &Config{}, &Config{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer p.close()
-	var id uint64
-	p.cli.mu.Lock()
-	ok := streamOpen(p.cli, &id)
-	p.cli.mu.Unlock()
-	if !ok {
-		t.Fatal("stream open failed")
-	}
+	p := newTestSimPair(t)
+	id := p.openStream(t)
 	initial := p.cli.Stats().CongestionWindow
 	chunk := make([]byte, 4000)
 	buf := make([]byte, 64<<10)
 	got := 0
 	for round := 1; round <= 200; round++ {
 		p.cli.mu.Lock()
-		n := p.cli.simWrite(int64(id), chunk, false)
+		n := p.cli.simWrite(id, chunk, false)
 		p.cli.flush()
 		p.cli.mu.Unlock()
 		if n != len(chunk) {
@@ -109,16 +70,7 @@ func TestConnAppLimitedWindow(t *testing.T) {
 		}
 		// Each write is delivered, read and acknowledged before the next.
 		err := p.runUntil(func() bool {
-			p.srv.mu.Lock()
-			for {
-				n, _, err := p.srv.simRead(int64(id), buf)
-				if err != nil || n == 0 {
-					break
-				}
-				got += n
-			}
-			p.srv.flush()
-			p.srv.mu.Unlock()
+			got += p.serverRead(id, buf)
 			p.cli.mu.Lock()
 			defer p.cli.mu.Unlock()
 			return got == round*len(chunk) && p.cli.simInFlight() == 0

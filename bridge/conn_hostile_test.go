@@ -28,20 +28,6 @@ func qv(b []byte, v uint64) []byte {
 	}
 }
 
-func hostilePair(t *testing.T) *connSimPair {
-	t.Helper()
-	stls, ctls, err := quicgoadapter.SelfSignedTLS("hostile")
-	if err != nil {
-		t.Fatal(err)
-	}
-	p, err := newConnSimPair(stls, ctls, &Config{}, &Config{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(p.close)
-	return p
-}
-
 // TestHostileFramesClose sends frames a correct peer never sends, in
 // authenticated packets, and checks the close code (RFC 9000 section 20).
 func TestHostileFramesClose(t *testing.T) {
@@ -65,7 +51,7 @@ func TestHostileFramesClose(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			p := hostilePair(t)
+			p := newTestSimPair(t)
 			pkt, err := p.forge(tc.payload)
 			if err != nil {
 				t.Fatal(err)
@@ -98,7 +84,7 @@ func TestHostileFramesClose(t *testing.T) {
 // fragments that never become contiguous: memory stays bounded and the
 // connection either stays up or closes with CRYPTO_BUFFER_EXCEEDED.
 func TestHostileCryptoFlood(t *testing.T) {
-	p := hostilePair(t)
+	p := newTestSimPair(t)
 	base := p.serverMem()
 	for off := uint64(1); off < 60000; off += 2 {
 		pkt, err := p.forge(append(qv(qv([]byte{0x06}, off), 1), 'x'))
@@ -123,7 +109,7 @@ func TestHostileCryptoFlood(t *testing.T) {
 // CID and random content, and truncated copies of real packets to a live
 // connection: all are dropped and the connection keeps working.
 func TestHostileGarbage(t *testing.T) {
-	p := hostilePair(t)
+	p := newTestSimPair(t)
 	rng := mrand.New(mrand.NewSource(7))
 	real, err := p.forge([]byte{0x01})
 	if err != nil {

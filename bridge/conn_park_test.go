@@ -1,24 +1,12 @@
 package bridge
 
-import (
-	"testing"
-
-	"github.com/tquic/tquic/internal/quicgoadapter"
-)
+import "testing"
 
 // TestConnParkIdle: idle ends free their crypto objects and rebuild them
 // for the next packet, in both directions and across a key update started
 // while parked.
 func TestConnParkIdle(t *testing.T) {
-	stls, ctls, err := quicgoadapter.SelfSignedTLS("park")
-	if err != nil {
-		t.Fatal(err)
-	}
-	p, err := newConnSimPair(stls, ctls, &Config{}, &Config{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer p.close()
+	p := newTestSimPair(t)
 	idle := func(what string) {
 		t.Helper()
 		if err := p.runUntil(p.parked, 5e9); err != nil {

@@ -186,3 +186,48 @@ func TestConnSimulation(t *testing.T) {
 	}
 	t.Log(fmt.Sprintf("%d seeds; %d of %d preferred-address seeds moved", total, prefMoved, prefSeeds))
 }
+
+// newTestSimPair is a client and server with the default configuration,
+// connected over the simulated network (closed when the test ends).
+func newTestSimPair(t *testing.T) *connSimPair {
+	t.Helper()
+	stls, ctls, err := quicgoadapter.SelfSignedTLS("sim")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := newConnSimPair(stls, ctls, &Config{}, &Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(p.close)
+	return p
+}
+
+// openStream opens a bidirectional stream on the client.
+func (p *connSimPair) openStream(t *testing.T) int64 {
+	t.Helper()
+	p.cli.mu.Lock()
+	defer p.cli.mu.Unlock()
+	var id uint64
+	if p.cli.c == nil || !streamOpen(p.cli, &id) {
+		t.Fatal("stream open failed")
+	}
+	return int64(id)
+}
+
+// serverRead reads what stream id has readable at the server (through
+// buf) and sends what that made due; it returns the bytes read.
+func (p *connSimPair) serverRead(id int64, buf []byte) int {
+	p.srv.mu.Lock()
+	defer p.srv.mu.Unlock()
+	got := 0
+	for {
+		n, _, err := p.srv.simRead(id, buf)
+		if err != nil || n == 0 {
+			break
+		}
+		got += n
+	}
+	p.srv.flush()
+	return got
+}
