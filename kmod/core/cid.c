@@ -308,6 +308,7 @@ static struct tquic_lcid *local_new(struct tquic_cids *c, struct tquic_cid_pool 
 		return NULL;
 	}
 	l->pending = advertise;
+	c->frames_due |= advertise;
 	local_insert(p, l);
 	p->local_next_seq++;
 	p->local_active++;
@@ -467,7 +468,7 @@ static void retire_prune(struct tquic_cid_pool *p)
 }
 
 /* Queues RETIRE_CONNECTION_ID for @seq (once).  0 or -ENOMEM. */
-static int retire_queue(struct tquic_cid_pool *p, u64 seq, unsigned int gfp)
+static int retire_queue(struct tquic_cids *c, struct tquic_cid_pool *p, u64 seq, unsigned int gfp)
 {
 	struct tquic_retire *t, *pos;
 
@@ -478,6 +479,7 @@ static int retire_queue(struct tquic_cid_pool *p, u64 seq, unsigned int gfp)
 		return -ENOMEM;
 	t->seq = seq;
 	t->state = TQUIC_RETIRE_PENDING;
+	c->frames_due = true;
 	tquic_list_for_each_entry(pos, &p->retire, node) {
 		if (pos->seq > seq) {
 			tquic_list_add_tail(&t->node, &pos->node);
@@ -563,7 +565,7 @@ static int peer_add(struct tquic_cids *c, struct tquic_cid_pool *p, u64 seq, u64
 		return PV;	/* one CID, two sequence numbers */
 	if (seq < p->peer_rpt || retire_find(p, seq)) {
 		/* Already retired: retire this copy too (unless done before). */
-		err = retire_queue(p, seq, gfp);
+		err = retire_queue(c, p, seq, gfp);
 		if (err)
 			return err;
 		goto retire;
@@ -586,7 +588,7 @@ retire:
 			if (r->seq >= rpt)
 				break;
 			/* Retire first so that a failing allocation loses nothing. */
-			err = retire_queue(p, r->seq, gfp);
+			err = retire_queue(c, p, r->seq, gfp);
 			if (err)
 				return err;
 			rcid_free(c, p, r);
@@ -674,7 +676,7 @@ int tquic_cids_peer_retire(struct tquic_cids *c, u32 path_id, u64 seq, unsigned 
 
 	if (!p || !r)
 		return -ENOENT;
-	err = retire_queue(p, seq, gfp);
+	err = retire_queue(c, p, seq, gfp);
 	if (err)
 		return err;
 	r->in_use = false;	/* our own choice: no event */
@@ -716,6 +718,8 @@ bool tquic_cids_next_frame(struct tquic_cids *c, struct tquic_frame *f)
 	struct tquic_retire *t;
 	struct tquic_lcid *l;
 
+	if (!c->frames_due)
+		return false;
 	tquic_list_for_each_entry(p, &c->pools, node) {
 		tquic_list_for_each_entry(t, &p->retire, node) {
 			if (t->state != TQUIC_RETIRE_PENDING)
@@ -744,6 +748,7 @@ bool tquic_cids_next_frame(struct tquic_cids *c, struct tquic_frame *f)
 			return true;
 		}
 	}
+	c->frames_due = false;
 	return false;
 }
 
@@ -820,14 +825,18 @@ void tquic_cids_frame_lost(struct tquic_cids *c, const struct tquic_frame *f)
 		l = frame_lcid(c, f);
 		/* Still outstanding (not retired by the peer, not rotated out). */
 		p = tquic_cids_pool(c, (u32)f->u.new_cid.path_id, false, 0);
-		if (l && p && l->seq >= p->local_rpt)
+		if (l && p && l->seq >= p->local_rpt) {
 			l->pending = true;
+			c->frames_due = true;
+		}
 		return;
 	case TQUIC_FT_RETIRE_CONNECTION_ID:
 	case TQUIC_FT_PATH_RETIRE_CONNECTION_ID:
 		t = frame_retire(c, f, &p);
-		if (t && t->state == TQUIC_RETIRE_SENT)
+		if (t && t->state == TQUIC_RETIRE_SENT) {
 			t->state = TQUIC_RETIRE_PENDING;
+			c->frames_due = true;
+		}
 		return;
 	}
 }

@@ -134,6 +134,12 @@ struct tquic_cids {
 	u32 max_path_id;
 	u32 events;
 	u32 npools;
+	/*
+	 * A NEW_ or RETIRE_CONNECTION_ID may be due: set whenever one
+	 * becomes due, cleared when tquic_cids_next_frame() finds none (it
+	 * runs for every packet built; the pools need not be walked then).
+	 */
+	bool frames_due;
 	struct tquic_list pools;
 };
 
