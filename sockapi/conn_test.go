@@ -707,6 +707,32 @@ func TestWriteWaitsForRoom(t *testing.T) {
 	}
 }
 
+// TestWriteResetBeforeNotice: a send the kernel fails with ECONNRESET
+// (the peer's STOP_SENDING) before the reader has delivered the reset's
+// notification still returns the peer's code, which HTTP/3 needs to retry
+// a rejected request.
+func TestWriteResetBeforeNotice(t *testing.T) {
+	c, f := rawConn(t, false, &Config{})
+	s, err := c.OpenStream(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.sendHook = func(p []byte) (int, error, bool) {
+		// The notification reaches the reader only after the send failed.
+		go func() {
+			time.Sleep(20 * time.Millisecond)
+			u := uapi.TquicStreamUpdate{Id: int64(s.StreamID()), State: uapi.QUIC_STREAM_SEND_STATE_RESET_SENT, Errcode: 0x10b}
+			f.notify(uapi.QUIC_EVENT_STREAM_UPDATE, structBytes(&u))
+		}()
+		return 0, unix.ECONNRESET, true
+	}
+	_, err = s.Write([]byte("request"))
+	var se *transport.StreamError
+	if !errors.As(err, &se) || !se.Remote || se.ErrorCode != 0x10b {
+		t.Fatalf("write: %v, want the peer's STOP_SENDING code 0x10b", err)
+	}
+}
+
 func TestReadDeadline(t *testing.T) {
 	c, f := rawConn(t, true, &Config{})
 	f.push(fakeMsg{data: []byte("a"), oob: streamCmsg(0, 0)})

@@ -265,10 +265,30 @@ func (s *Stream) Write(p []byte) (int, error) {
 	return written, nil
 }
 
-// sendError explains a failed sendmsg: the connection's end, a reset
-// notification that raced it, or the errno.
+// resetNoticeWait bounds how long a send that failed with ECONNRESET waits
+// for the reader to deliver the stream's reset notification. The kernel
+// queues it before failing the send, so it is normally there at once; the
+// bound only matters while the reader is held back (waitReceiveSpace).
+const resetNoticeWait = time.Second
+
+// sendError explains a failed sendmsg: the connection's end, the peer's
+// STOP_SENDING (with its code, from the notification), or the errno.
 func (s *Stream) sendError(op string, err error) error {
 	c := s.c
+	if errors.Is(err, unix.ECONNRESET) {
+		// The notification may still be on its way through the reader:
+		// without its code an HTTP/3 client cannot tell a rejected
+		// request, which it retries, from a failed one.
+		deadline := time.Now().Add(resetNoticeWait)
+		for {
+			c.mu.Lock()
+			known := c.closeErr != nil || s.writeErr != nil
+			c.mu.Unlock()
+			if known || c.wait(s.sendCh, nil, deadline, 0) != nil || c.ctx.Err() != nil {
+				break
+			}
+		}
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.closeErr != nil {
