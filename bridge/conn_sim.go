@@ -119,6 +119,7 @@ type connSimResult struct {
 	ServerStats Stats
 	Version     uint32
 	ToPref      uint64 // datagrams delivered to the server's preferred address
+	FromPref    uint64 // datagrams from it delivered to the client before its streams were done
 }
 
 type connSimPkt struct {
@@ -553,6 +554,9 @@ func connSimRun(seed int64, o connSimOptions, stls, ctls *tls.Config) (res connS
 		for len(s.q) > 0 && s.q[0].at <= s.now {
 			p := heap.Pop(&s.q).(connSimPkt)
 			if !p.toServer {
+				if p.from == connSimPref && !closed {
+					res.FromPref++
+				}
 				cli.handleDatagram(p.data, nil, p.from, 0)
 				continue
 			}

@@ -436,8 +436,17 @@ int tquic_conn_recv_packet(struct tquic_conn *c, struct tquic_buf *b, u8 *pkt,
 			return 0;
 		}
 	}
-	if (c->discarded[space])
+	if (c->discarded[space]) {
+		/*
+		 * A client still sending Handshake packets after we confirmed
+		 * has not seen HANDSHAKE_DONE: it was lost, and after a lossy
+		 * handshake our PTO can be later than the client's idle timeout.
+		 * Send it again now (RFC 9001 4.1.2: it is what confirms).
+		 */
+		if (c->is_server && space == TQUIC_PN_SPACE_HANDSHAKE && c->handshake_confirmed)
+			c->handshake_done_pending = true;
 		return 0;
+	}
 	if (!keys) {
 		/* 0-RTT keys come with the ClientHello or never. */
 		if (level != TQUIC_LEVEL_INITIAL &&
