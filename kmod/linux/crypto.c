@@ -271,24 +271,23 @@ static int tquic_aead_run(struct aead_request *req, bool enc)
 	return crypto_wait_req(enc ? crypto_aead_encrypt(req) : crypto_aead_decrypt(req), &wait);
 }
 
-static int tquic_aead_crypt(struct tquic_aead *aead, bool enc, const u8 *nonce,
-			    const u8 *aad, size_t aad_len, const u8 *src,
-			    u8 *dst, size_t src_len, size_t dst_len)
+/* Runs @aead over the lists @s into @d, both starting with @aad_len bytes of AAD. */
+static int tquic_aead_req(struct tquic_aead *aead, bool enc, const u8 *nonce,
+			  struct scatterlist *s, struct scatterlist *d, size_t aad_len,
+			  size_t cryptlen)
 {
-	struct scatterlist sgs[2], sgd[2], *s, *d;
 	struct aead_request *req = aead->req;
 
-	if (aad_len > UINT_MAX || src_len > UINT_MAX - TQUIC_AEAD_TAG_LEN)
-		return -EINVAL;
 	memcpy(aead->iv, nonce, TQUIC_AEAD_NONCE_LEN);
-	s = tquic_sg_ad(sgs, aad, aad_len, src, src_len);
-	d = s;
-	if (src != dst)
-		d = tquic_sg_ad(sgd, aad, aad_len, dst, dst_len);
 	/* cryptlen: plaintext for encryption, ciphertext + tag for decryption */
-	aead_request_set_crypt(req, s, d, src_len, aead->iv);
+	aead_request_set_crypt(req, s, d, cryptlen, aead->iv);
 	aead_request_set_ad(req, aad_len);
 	return tquic_aead_run(req, enc);
+}
+
+static bool tquic_aead_lens_ok(size_t aad_len, size_t len)
+{
+	return aad_len <= UINT_MAX && len <= UINT_MAX - TQUIC_AEAD_TAG_LEN;
 }
 
 /*
@@ -301,13 +300,9 @@ static int tquic_aead_seal_gather(struct tquic_aead *aead, const u8 *nonce,
 				  size_t len, const struct tquic_aead_gather *g)
 {
 	struct scatterlist sgs[4], sgd[2];
-	struct aead_request *req = aead->req;
 	size_t tail = len - g->off - g->len;
 	unsigned int n = 0;
 
-	if (aad_len > UINT_MAX || len > UINT_MAX - TQUIC_AEAD_TAG_LEN)
-		return -EINVAL;
-	memcpy(aead->iv, nonce, TQUIC_AEAD_NONCE_LEN);
 	sg_init_table(sgs, !!aad_len + !!g->off + 1 + !!tail);
 	if (aad_len)
 		sg_set_buf(&sgs[n++], aad, aad_len);
@@ -316,12 +311,9 @@ static int tquic_aead_seal_gather(struct tquic_aead *aead, const u8 *nonce,
 	sg_set_buf(&sgs[n++], g->src, g->len);
 	if (tail)
 		sg_set_buf(&sgs[n++], src + g->off + g->len, tail);
-	sg_mark_end(&sgs[n - 1]);
-	aead_request_set_crypt(req, sgs, tquic_sg_ad(sgd, aad, aad_len, dst,
-						     len + TQUIC_AEAD_TAG_LEN),
-			       len, aead->iv);
-	aead_request_set_ad(req, aad_len);
-	return tquic_aead_run(req, true);
+	return tquic_aead_req(aead, true, nonce, sgs,
+			      tquic_sg_ad(sgd, aad, aad_len, dst, len + TQUIC_AEAD_TAG_LEN),
+			      aad_len, len);
 }
 
 int tquic_aead_seal(struct tquic_aead *aead, const u8 *nonce,
@@ -329,35 +321,37 @@ int tquic_aead_seal(struct tquic_aead *aead, const u8 *nonce,
 		    const u8 *src, u8 *dst, size_t len,
 		    const struct tquic_aead_gather *g)
 {
-	if (g && (g->off > len || g->len > len - g->off))
+	struct scatterlist sgs[2], sgd[2];
+
+	if (!tquic_aead_lens_ok(aad_len, len) || (g && (g->off > len || g->len > len - g->off)))
 		return -EINVAL;
 	if (g && g->len)
 		return tquic_aead_seal_gather(aead, nonce, aad, aad_len, src, dst, len, g);
 	/* In place, the source entry must cover the room for the tag too. */
 	if (src == dst) {
-		struct scatterlist sg[2];
-		struct aead_request *req = aead->req;
-
-		if (aad_len > UINT_MAX || len > UINT_MAX - TQUIC_AEAD_TAG_LEN)
-			return -EINVAL;
-		memcpy(aead->iv, nonce, TQUIC_AEAD_NONCE_LEN);
-		tquic_sg_ad(sg, aad, aad_len, dst, len + TQUIC_AEAD_TAG_LEN);
-		aead_request_set_crypt(req, sg, sg, len, aead->iv);
-		aead_request_set_ad(req, aad_len);
-		return tquic_aead_run(req, true);
+		tquic_sg_ad(sgs, aad, aad_len, dst, len + TQUIC_AEAD_TAG_LEN);
+		return tquic_aead_req(aead, true, nonce, sgs, sgs, aad_len, len);
 	}
-	return tquic_aead_crypt(aead, true, nonce, aad, aad_len, src, dst, len,
-				len + TQUIC_AEAD_TAG_LEN);
+	return tquic_aead_req(aead, true, nonce, tquic_sg_ad(sgs, aad, aad_len, src, len),
+			      tquic_sg_ad(sgd, aad, aad_len, dst, len + TQUIC_AEAD_TAG_LEN),
+			      aad_len, len);
 }
 
 int tquic_aead_open(struct tquic_aead *aead, const u8 *nonce,
 		    const u8 *aad, size_t aad_len,
 		    const u8 *src, u8 *dst, size_t len)
 {
+	struct scatterlist sgs[2], sgd[2], *s;
+
 	if (len < TQUIC_AEAD_TAG_LEN)
 		return -EBADMSG;
-	return tquic_aead_crypt(aead, false, nonce, aad, aad_len, src, dst, len,
-				len - TQUIC_AEAD_TAG_LEN);
+	if (!tquic_aead_lens_ok(aad_len, len))
+		return -EINVAL;
+	s = tquic_sg_ad(sgs, aad, aad_len, src, len);
+	return tquic_aead_req(aead, false, nonce, s,
+			      src == dst ? s : tquic_sg_ad(sgd, aad, aad_len, dst,
+							   len - TQUIC_AEAD_TAG_LEN),
+			      aad_len, len);
 }
 
 struct tquic_hp *tquic_hp_alloc(enum tquic_hp_alg alg, const u8 *key,
