@@ -82,8 +82,8 @@ void tquic_sock_queue_rx(struct tquic_sock_net *tn, struct sock *sk, struct sk_b
 	int limit = READ_ONCE(sk->sk_rcvbuf) + READ_ONCE(sk->sk_sndbuf);
 
 	if (atomic_read(&qs->rx_queued) + (int)skb->truesize > limit) {
-		qs->opts.stats.rx_dropped++;
-		TQUIC_INC_STATS(tn, TQUIC_MIB_DROP_BACKLOG);
+		qs->opts.stats.rx_dropped += tquic_skb_datagrams(skb);
+		TQUIC_ADD_STATS(tn, TQUIC_MIB_DROP_BACKLOG, tquic_skb_datagrams(skb));
 		kfree_skb(skb);
 		return;
 	}
@@ -931,31 +931,21 @@ static u8 tquic_skb_ecn(const struct sk_buff *skb)
 	return 0;
 }
 
-/* One datagram for the connection of @sk (socket owned); @skb is consumed. */
+/*
+ * A datagram, or a train of them (GSO: gso_size bytes each, the last may be
+ * shorter), for the connection of @sk.  Socket owned; @skb is consumed.
+ */
 void tquic_engine_rcv(struct sock *sk, struct sk_buff *skb)
 {
 	struct tquic_sock_net *tn = tquic_sock_net(sock_net(sk));
 	struct tquic_sock *qs = tquic_sk(sk);
-	struct tquic_addr local, peer;
+	unsigned int off = sizeof(struct udphdr), seg = skb->len - off;
 	const struct udphdr *uh = udp_hdr(skb);
-	unsigned int len = skb->len - sizeof(struct udphdr);
-	const u8 *src = NULL;
-	struct tquic_buf *b;
+	struct tquic_addr local, peer;
+	u8 ecn = tquic_skb_ecn(skb);
 
-	/*
-	 * The engine keeps stream data in buffers of its own: it decrypts
-	 * into one straight from a linear skb, else in place in a copy.
-	 */
-	b = tquic_buf_alloc(len, TQUIC_GFP_KERNEL);
-	if (b && !skb_is_nonlinear(skb))
-		src = skb->data + sizeof(struct udphdr);
-	else if (!b || skb_copy_bits(skb, sizeof(struct udphdr), tquic_buf_data(b), len)) {
-		tquic_buf_put(b);
-		qs->opts.stats.rx_dropped++;
-		TQUIC_INC_STATS(tn, TQUIC_MIB_DROP_BACKLOG);
-		kfree_skb(skb);
-		return;
-	}
+	if (skb_is_gso(skb))
+		seg = skb_shinfo(skb)->gso_size;
 	tquic_sock_addr(sk, false, &local);
 	local.port = ntohs(uh->dest);
 	memset(&peer, 0, sizeof(peer));
@@ -974,11 +964,31 @@ void tquic_engine_rcv(struct sock *sk, struct sk_buff *skb)
 		memcpy(local.addr, &ipv6_hdr(skb)->daddr, 16);
 	}
 #endif
-	tquic_conn_recv(qs->conn, b, src, &local, &peer, tquic_skb_ecn(skb), tquic_now(),
-			TQUIC_GFP_KERNEL);
-	tquic_buf_put(b);
+	for (; seg && off < skb->len; off += seg) {
+		unsigned int len = min(seg, skb->len - off);
+		const u8 *src = NULL;
+		struct tquic_buf *b;
+
+		/*
+		 * The engine keeps stream data in buffers of its own: it
+		 * decrypts into one straight from the skb's head, else in
+		 * place in a copy.
+		 */
+		b = tquic_buf_alloc(len, TQUIC_GFP_KERNEL);
+		if (b && off + len <= skb_headlen(skb)) {
+			src = skb->data + off;
+		} else if (!b || skb_copy_bits(skb, off, tquic_buf_data(b), len)) {
+			tquic_buf_put(b);
+			qs->opts.stats.rx_dropped++;
+			TQUIC_INC_STATS(tn, TQUIC_MIB_DROP_BACKLOG);
+			continue;
+		}
+		tquic_conn_recv(qs->conn, b, src, &local, &peer, ecn, tquic_now(),
+				TQUIC_GFP_KERNEL);
+		tquic_buf_put(b);
+		TQUIC_INC_STATS(tn, TQUIC_MIB_RX_CONSUMED);
+	}
 	kfree_skb(skb);
-	TQUIC_INC_STATS(tn, TQUIC_MIB_RX_CONSUMED);
 }
 
 /* Room for a Version Negotiation packet: two 255-byte CIDs and our versions. */

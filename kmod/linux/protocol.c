@@ -6,7 +6,7 @@
  * /proc/net/tquic_sock) and the check that nobody else owns protocol 261.
  *
  * QUIC rides on UDP: no inet_add_protocol() handler is registered, packets
- * arrive through the UDP tunnel sockets' encap_rcv (tunnel.c).
+ * arrive through the UDP tunnel sockets (tunnel.c).
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 

@@ -28,6 +28,8 @@
 #include <linux/mutex.h>
 #include <linux/percpu.h>
 #include <linux/rhashtable-types.h>
+#include <linux/skbuff.h>
+#include <linux/udp.h>
 #include <linux/sockptr.h>
 #include <linux/workqueue.h>
 #include <linux/in.h>
@@ -124,6 +126,17 @@ struct tquic_sock_net {
 struct tquic_sock_net *tquic_sock_net(const struct net *net);
 
 #define TQUIC_INC_STATS(tn, field)	this_cpu_inc((tn)->mib->v[field])
+#define TQUIC_ADD_STATS(tn, field, n)	this_cpu_add((tn)->mib->v[field], n)
+
+/* Datagrams in received @skb (data at the UDP header): a GSO train holds several. */
+static inline unsigned int tquic_skb_datagrams(const struct sk_buff *skb)
+{
+	unsigned int len = skb->len - sizeof(struct udphdr);
+
+	if (!skb_is_gso(skb) || !skb_shinfo(skb)->gso_size)
+		return 1;
+	return DIV_ROUND_UP(len, skb_shinfo(skb)->gso_size);
+}
 
 struct tquic_tunnel {
 	struct list_head node;		/* tn->tunnels */

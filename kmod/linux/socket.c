@@ -1266,19 +1266,19 @@ struct sock *tquic_rcv_locked(struct sock *sk, struct sk_buff *skb)
 	struct tquic_sock_net *tn = tquic_sk_net(sk);
 	struct tquic_sock *qs = tquic_sk(sk);
 
-	qs->opts.stats.rx_datagrams++;
+	qs->opts.stats.rx_datagrams += tquic_skb_datagrams(skb);
 	qs->opts.stats.rx_bytes += skb->len - sizeof(struct udphdr);
 	if (sk->sk_state == TCP_LISTEN)
 		return tquic_listen_rcv(sk, skb);
 	if (sk->sk_state == TCP_CLOSE) {
-		TQUIC_INC_STATS(tn, TQUIC_MIB_DROP_CLOSED);
-		qs->opts.stats.rx_dropped++;
+		TQUIC_ADD_STATS(tn, TQUIC_MIB_DROP_CLOSED, tquic_skb_datagrams(skb));
+		qs->opts.stats.rx_dropped += tquic_skb_datagrams(skb);
 		kfree_skb(skb);
 		return NULL;
 	}
 	if (!qs->conn) {
-		TQUIC_INC_STATS(tn, TQUIC_MIB_DROP_NO_ENGINE);
-		qs->opts.stats.rx_dropped++;
+		TQUIC_ADD_STATS(tn, TQUIC_MIB_DROP_NO_ENGINE, tquic_skb_datagrams(skb));
+		qs->opts.stats.rx_dropped += tquic_skb_datagrams(skb);
 		kfree_skb(skb);
 		return NULL;
 	}

@@ -3,14 +3,16 @@
  * UDP tunnel sockets shared per (netns, local address, port, v6only), the
  * per-namespace connection ID demultiplexer and the receive path.
  *
- * encap_rcv runs in softirq under RCU (the UDP receive path holds it).  It
- * reads the Destination CID, looks the connection up in the namespace's
- * RCU hash table and hands the datagram to that socket: processed at once
- * under bh_lock_sock() when no process owns the socket, else queued to
- * the socket backlog and processed by release_sock().  A datagram that
- * matches no CID and carries a client Initial goes to a listener on the
- * tunnel; anything else is dropped and counted.  Every datagram is
- * consumed here (return 0), never passed on to the UDP socket.
+ * The tunnel's UDP socket takes whole trains of datagrams (UDP_GRO: UDP
+ * GSO from senders on this host, GRO from the device), which an encap_rcv
+ * socket would get split one datagram per skb.  Its data_ready callback
+ * runs in softirq, dequeues what UDP queued, reads the Destination CID,
+ * looks the connection up in the namespace's RCU hash table and queues the
+ * skb to that socket, whose work processes it (engine.c): a train whose
+ * datagrams all carry the same Destination CID in one piece, others one
+ * datagram at a time.  A datagram that matches no CID and carries a client
+ * Initial goes to a listener on the tunnel; anything else is dropped and
+ * counted.
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
@@ -198,7 +200,10 @@ static bool tquic_tunnel_match(const struct tquic_tunnel *t, const union tquic_s
 	       ipv6_addr_equal(&t->local.v6.sin6_addr, &a->v6.sin6_addr);
 }
 
-static int tquic_encap_rcv(struct sock *usk, struct sk_buff *skb);
+static void tquic_tunnel_data_ready(struct sock *usk);
+
+/* The tunnel's receive queue: room for trains that wait while another CPU dequeues. */
+#define TQUIC_TUNNEL_RCVBUF	(4 << 20)
 
 /*
  * The tunnel for @addr (port 0: a new one on an ephemeral port), with a
@@ -208,10 +213,11 @@ struct tquic_tunnel *tquic_tunnel_get(struct net *net, const union tquic_sockadd
 				      int ifindex, bool v6only, int *err)
 {
 	struct tquic_sock_net *tn = tquic_sock_net(net);
-	struct udp_tunnel_sock_cfg tcfg = {};
 	struct udp_port_cfg cfg = {};
 	struct tquic_tunnel *t;
 	kuid_t uid = current_euid();
+	struct sock *usk;
+	int one = 1;
 
 	mutex_lock(&tn->tunnels_lock);
 	if (addr->v4.sin_port) {	/* same offset in both families */
@@ -264,10 +270,23 @@ struct tquic_tunnel *tquic_tunnel_get(struct net *net, const union tquic_sockadd
 	t->v6only = v6only;
 	t->uid = uid;
 	INIT_HLIST_HEAD(&t->listeners);
-	tcfg.sk_user_data = t;
-	tcfg.encap_type = 1;
-	tcfg.encap_rcv = tquic_encap_rcv;
-	setup_udp_tunnel_sock(net, t->sock, &tcfg);
+	usk = t->sock->sk;
+	*err = t->sock->ops->setsockopt(t->sock, SOL_UDP, UDP_GRO, KERNEL_SOCKPTR(&one),
+					sizeof(one));
+	if (*err) {
+		sock_release(t->sock);
+		kfree(t);
+		t = NULL;
+		goto out;
+	}
+	lock_sock(usk);
+	usk->sk_userlocks |= SOCK_RCVBUF_LOCK;
+	WRITE_ONCE(usk->sk_rcvbuf, TQUIC_TUNNEL_RCVBUF);
+	release_sock(usk);
+	write_lock_bh(&usk->sk_callback_lock);
+	rcu_assign_sk_user_data(usk, t);
+	usk->sk_data_ready = tquic_tunnel_data_ready;
+	write_unlock_bh(&usk->sk_callback_lock);
 	list_add(&t->node, &tn->tunnels);
 	atomic_inc(&tn->nr_tunnels);
 out:
@@ -275,7 +294,7 @@ out:
 	return t;
 }
 
-/* Closes tunnels' UDP sockets once encap_rcv() can no longer see them. */
+/* Closes tunnels' UDP sockets once their data_ready can no longer see them. */
 static struct workqueue_struct *tquic_tunnel_wq;
 
 static void tquic_tunnel_free(struct work_struct *work)
@@ -292,7 +311,7 @@ static void tquic_tunnel_free(struct work_struct *work)
  * under tn->tunnels_lock: every close of a client connection (each has
  * its own tunnel) waited a grace period and stalled every bind and
  * connect in the namespace meanwhile.  The port is free at once (the
- * socket leaves the UDP hash now); encap_rcv() running now may still use
+ * socket leaves the UDP hash now); data_ready running now may still use
  * @t and its socket (the reply of a stateless reset), so both are freed
  * after a grace period, from a work.
  */
@@ -482,28 +501,101 @@ static bool tquic_is_initial(u8 first, u32 version)
 	return version == TQUIC_VERSION_2 ? type == 1 : type == 0;
 }
 
-static int tquic_encap_rcv(struct sock *usk, struct sk_buff *skb)
+/*
+ * Whether every datagram of train @skb (GSO, data at the UDP header) has
+ * the Destination CID @cid of @cid_len bytes, which the first one carries,
+ * in the place its header has it: then the train goes to that CID's
+ * connection in one piece.
+ */
+static bool tquic_train_one_cid(struct sk_buff *skb, const u8 *cid, u8 cid_len)
 {
-	struct tquic_tunnel *t = rcu_dereference_sk_user_data(usk);
-	unsigned int hlen = sizeof(struct udphdr), len;
-	struct tquic_sock_net *tn;
-	struct sock *sk = NULL;
-	const u8 *p;
-	int mib;
+	unsigned int seg = skb_shinfo(skb)->gso_size, off;
+	u8 buf[6 + TQUIC_CID_MAX];
 
-	if (unlikely(!t)) {		/* the tunnel is being released */
-		kfree_skb(skb);
-		return 0;
+	for (off = sizeof(struct udphdr) + seg; off < skb->len; off += seg) {
+		unsigned int len = min(skb->len - off, seg), want;
+		const u8 *p;
+
+		p = skb_header_pointer(skb, off, min_t(unsigned int, len, sizeof(buf)), buf);
+		if (!p)
+			return false;
+		/* Long header: the DCID after flags, version and its length. */
+		want = (p[0] & 0x80) ? 6 + cid_len : 1 + cid_len;
+		if (len < want || ((p[0] & 0x80) && p[5] != cid_len) ||
+		    memcmp(p + want - cid_len, cid, cid_len))
+			return false;
 	}
-	tn = tquic_sock_net(t->net);
-	TQUIC_INC_STATS(tn, TQUIC_MIB_RX_DATAGRAMS);
-	skb_orphan(skb);
-	len = skb->len - hlen;
+	return true;
+}
+
+static void tquic_tunnel_rcv(struct tquic_tunnel *t, struct sk_buff *skb);
+
+/*
+ * Train @skb cannot go to one connection in one piece (its datagrams are
+ * for several, or for a listener): each datagram goes on in an skb of its
+ * own, with the IP and UDP headers the receive path reads.  Uncommon (a
+ * client's first Initials, hostile trains), so a copy.
+ */
+static void tquic_train_split(struct tquic_tunnel *t, struct sk_buff *skb)
+{
+	unsigned int nhlen = skb_transport_header(skb) - skb_network_header(skb);
+	unsigned int seg = skb_shinfo(skb)->gso_size, off = sizeof(struct udphdr);
+	struct tquic_sock_net *tn = tquic_sock_net(t->net);
+
+	if (!seg) {
+		TQUIC_INC_STATS(tn, TQUIC_MIB_RX_DATAGRAMS);
+		TQUIC_INC_STATS(tn, TQUIC_MIB_DROP_MALFORMED);
+	}
+	for (; seg && off < skb->len; off += seg) {
+		unsigned int len = min(seg, skb->len - off);
+		struct sk_buff *one;
+
+		one = alloc_skb(nhlen + sizeof(struct udphdr) + len, GFP_ATOMIC);
+		if (!one) {
+			TQUIC_INC_STATS(tn, TQUIC_MIB_RX_DATAGRAMS);
+			TQUIC_INC_STATS(tn, TQUIC_MIB_DROP_BACKLOG);
+			continue;
+		}
+		/* The IP and UDP headers are in the head: the stack pulled them. */
+		skb_put_data(one, skb_network_header(skb), nhlen + sizeof(struct udphdr));
+		if (skb_copy_bits(skb, off, skb_put(one, len), len)) {
+			kfree_skb(one);
+			TQUIC_INC_STATS(tn, TQUIC_MIB_RX_DATAGRAMS);
+			TQUIC_INC_STATS(tn, TQUIC_MIB_DROP_MALFORMED);
+			continue;
+		}
+		skb_reset_network_header(one);
+		skb_set_transport_header(one, nhlen);
+		__skb_pull(one, nhlen);
+		one->protocol = skb->protocol;
+		tquic_tunnel_rcv(t, one);
+	}
+	consume_skb(skb);
+}
+
+/*
+ * A datagram, or a train of them, from tunnel @t, data at the UDP header.
+ * Softirq, RCU held; @skb is consumed.
+ */
+static void tquic_tunnel_rcv(struct tquic_tunnel *t, struct sk_buff *skb)
+{
+	unsigned int hlen = sizeof(struct udphdr), len = skb->len - hlen;
+	struct tquic_sock_net *tn = tquic_sock_net(t->net);
+	bool train = skb_is_gso(skb);
+	const u8 *p, *cid = NULL;
+	struct sock *sk = NULL;
+	int mib, via;
+	u8 cid_len = 0;
+
+	/* A train's first datagram decides where the train goes. */
+	if (train)
+		len = min(len, (unsigned int)skb_shinfo(skb)->gso_size);
 	mib = TQUIC_MIB_DROP_MALFORMED;
 	if (len < 1 || !pskb_may_pull(skb, hlen + min_t(unsigned int, len, TQUIC_DEMUX_PULL)))
 		goto drop;
 	p = skb->data + hlen;
 
+	via = TQUIC_MIB_RX_LISTEN;
 	if (p[0] & 0x80) {
 		u8 dcil, scil;
 		u32 version;
@@ -525,7 +617,6 @@ static int tquic_encap_rcv(struct sock *usk, struct sk_buff *skb)
 			sk = tquic_tunnel_listener(t);
 			if (!sk)
 				goto drop;
-			TQUIC_INC_STATS(tn, TQUIC_MIB_RX_LISTEN);
 			goto deliver;
 		}
 		if (dcil > TQUIC_CID_MAX)
@@ -538,7 +629,9 @@ static int tquic_encap_rcv(struct sock *usk, struct sk_buff *skb)
 		if (dcil)
 			sk = tquic_demux_lookup(tn, p + 6, dcil);
 		if (sk) {
-			TQUIC_INC_STATS(tn, TQUIC_MIB_RX_CONN);
+			via = TQUIC_MIB_RX_CONN;
+			cid = p + 6;
+			cid_len = dcil;
 			goto deliver;
 		}
 		/* Version Negotiation packets for unknown connections. */
@@ -551,7 +644,6 @@ static int tquic_encap_rcv(struct sock *usk, struct sk_buff *skb)
 		sk = tquic_tunnel_listener(t);
 		if (!sk)
 			goto drop;
-		TQUIC_INC_STATS(tn, TQUIC_MIB_RX_LISTEN);
 	} else {
 		int l;
 
@@ -568,21 +660,63 @@ static int tquic_encap_rcv(struct sock *usk, struct sk_buff *skb)
 		}
 		mib = TQUIC_MIB_DROP_NO_CONN;
 		if (!sk) {
-			if (tquic_tunnel_stateless_reset(t, tn, skb, len))
+			if (!train && tquic_tunnel_stateless_reset(t, tn, skb, len))
 				mib = TQUIC_MIB_STATELESS_RESET;
 			goto drop;
 		}
-		TQUIC_INC_STATS(tn, TQUIC_MIB_RX_CONN);
+		via = TQUIC_MIB_RX_CONN;
+		cid = p + 1;
+		cid_len = l;
 	}
 deliver:
+	if (train && (!cid || !tquic_train_one_cid(skb, cid, cid_len))) {
+		sock_put(sk);
+		tquic_train_split(t, skb);
+		return;
+	}
+	TQUIC_ADD_STATS(tn, TQUIC_MIB_RX_DATAGRAMS, tquic_skb_datagrams(skb));
+	TQUIC_ADD_STATS(tn, via, tquic_skb_datagrams(skb));
 	TQUIC_SKB_CB(skb)->routed = 0;
 	tquic_sock_queue_rx(tn, sk, skb);
 	sock_put(sk);
-	return 0;
+	return;
 drop:
+	if (train) {
+		/* Its other datagrams may be fine: each is judged alone. */
+		tquic_train_split(t, skb);
+		return;
+	}
+	TQUIC_INC_STATS(tn, TQUIC_MIB_RX_DATAGRAMS);
 	TQUIC_INC_STATS(tn, mib);
 	kfree_skb(skb);
-	return 0;
+}
+
+/*
+ * The tunnel's UDP socket queued datagrams: take them all.  Softirq (the
+ * UDP receive path), so the callers of tquic_tunnel_rcv() need nothing more.
+ */
+static void tquic_tunnel_data_ready(struct sock *usk)
+{
+	struct tquic_tunnel *t;
+	struct sk_buff *skb;
+	int off = 0, err;
+
+	rcu_read_lock();
+	t = rcu_dereference_sk_user_data(usk);
+	/* Without @t the tunnel is being released, which purges the queue. */
+	while (t && ((skb = __skb_recv_udp(usk, MSG_DONTWAIT, &off, &err)) || err != -EAGAIN)) {
+		if (!skb)
+			continue;	/* a socket error, now cleared */
+		if (!udp_skb_csum_unnecessary(skb) && __udp_lib_checksum_complete(skb)) {
+			TQUIC_INC_STATS(tquic_sock_net(t->net), TQUIC_MIB_DROP_MALFORMED);
+			kfree_skb(skb);
+			continue;
+		}
+		/* UDP pulled its header; the receive path reads the ports there. */
+		__skb_push(skb, sizeof(struct udphdr));
+		tquic_tunnel_rcv(t, skb);
+	}
+	rcu_read_unlock();
 }
 
 /* ---- transmit ---- */

@@ -30,6 +30,7 @@
 #include <unistd.h>
 
 #include <linux/quic.h>
+#include <netinet/udp.h>
 
 static int failures;
 
@@ -870,6 +871,44 @@ static int check_reset(int u, int family, uint16_t port)
 	return 0;
 }
 
+/*
+ * A train of garbage datagrams in one UDP GSO send (as GRO hands a
+ * receiver): 2-16 segments of one size, each of a random kind.  The
+ * module must judge each datagram as if it came alone.  Returns the
+ * datagrams sent.
+ */
+static long send_train(int u, int family, uint16_t port, unsigned char *tmp)
+{
+	static unsigned char train[16 * 1400];
+	char ctl[CMSG_SPACE(sizeof(uint16_t))] = { 0 };
+	size_t seg = 100 + rand() % 1300, n, j;
+	int segs = 2 + rand() % 15;
+	struct iovec iov = { .iov_base = train, .iov_len = segs * seg };
+	struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1,
+			      .msg_control = ctl, .msg_controllen = sizeof(ctl) };
+	struct cmsghdr *cm = CMSG_FIRSTHDR(&msg);
+	union addr to;
+
+	for (j = 0; j < (size_t)segs; j++) {
+		unsigned char *p = train + j * seg;
+
+		n = garbage(tmp, rand() % 4);
+		memcpy(p, tmp, n < seg ? n : seg);
+		for (; n < seg; n++)
+			p[n] = rand();
+	}
+	/* A shorter last segment, as GSO allows. */
+	iov.iov_len -= rand() % (seg / 2);
+	cm->cmsg_level = SOL_UDP;
+	cm->cmsg_type = UDP_SEGMENT;
+	cm->cmsg_len = CMSG_LEN(sizeof(uint16_t));
+	*(uint16_t *)CMSG_DATA(cm) = seg;
+	loopback(&to, family, port);
+	msg.msg_name = &to.sa;
+	msg.msg_namelen = addr_len(&to);
+	return sendmsg(u, &msg, 0) == (ssize_t)iov.iov_len ? segs : 0;
+}
+
 static int do_flood(long count)
 {
 	union addr la, pa, ca;
@@ -926,6 +965,9 @@ static int do_flood(long count)
 			sent += sendto(u6, b, n, 0, &to.sa, addr_len(&to)) == (ssize_t)n;
 		}
 	}
+	for (i = 0; i < count / 100; i++)
+		sent += send_train(i % 2 ? u : u6, i % 2 ? AF_INET : AF_INET6,
+				   port_of(i % 4 == 1 ? &ca : &la), b);
 	printf("sent %ld\n", sent);
 	/* Connections the Initials created: accept some, leave the rest queued. */
 	fcntl(lfd, F_SETFL, fcntl(lfd, F_GETFL) | O_NONBLOCK);
