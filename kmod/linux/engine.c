@@ -943,6 +943,8 @@ void tquic_engine_rcv(struct sock *sk, struct sk_buff *skb)
 	const struct udphdr *uh = udp_hdr(skb);
 	struct tquic_addr local, peer;
 	u8 ecn = tquic_skb_ecn(skb);
+	/* A train's datagrams arrived together (and a clock read can be an MMIO read). */
+	u64 now = tquic_now();
 
 	if (skb_is_gso(skb))
 		seg = skb_shinfo(skb)->gso_size;
@@ -983,8 +985,7 @@ void tquic_engine_rcv(struct sock *sk, struct sk_buff *skb)
 			TQUIC_INC_STATS(tn, TQUIC_MIB_DROP_BACKLOG);
 			continue;
 		}
-		tquic_conn_recv(qs->conn, b, src, &local, &peer, ecn, tquic_now(),
-				TQUIC_GFP_KERNEL);
+		tquic_conn_recv(qs->conn, b, src, &local, &peer, ecn, now, TQUIC_GFP_KERNEL);
 		tquic_buf_put(b);
 		TQUIC_INC_STATS(tn, TQUIC_MIB_RX_CONSUMED);
 	}
