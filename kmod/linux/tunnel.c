@@ -530,6 +530,13 @@ static bool tquic_train_one_cid(struct sk_buff *skb, const u8 *cid, u8 cid_len)
 
 static void tquic_tunnel_rcv(struct tquic_tunnel *t, struct sk_buff *skb);
 
+/* @n datagrams received and dropped for reason @mib. */
+static void tquic_rx_drop(struct tquic_sock_net *tn, int mib, unsigned int n)
+{
+	TQUIC_ADD_STATS(tn, TQUIC_MIB_RX_DATAGRAMS, n);
+	TQUIC_ADD_STATS(tn, mib, n);
+}
+
 /*
  * Train @skb cannot go to one connection in one piece (its datagrams are
  * for several, or for a listener): each datagram goes on in an skb of its
@@ -542,26 +549,22 @@ static void tquic_train_split(struct tquic_tunnel *t, struct sk_buff *skb)
 	unsigned int seg = skb_shinfo(skb)->gso_size, off = sizeof(struct udphdr);
 	struct tquic_sock_net *tn = tquic_sock_net(t->net);
 
-	if (!seg) {
-		TQUIC_INC_STATS(tn, TQUIC_MIB_RX_DATAGRAMS);
-		TQUIC_INC_STATS(tn, TQUIC_MIB_DROP_MALFORMED);
-	}
+	if (!seg)
+		tquic_rx_drop(tn, TQUIC_MIB_DROP_MALFORMED, 1);
 	for (; seg && off < skb->len; off += seg) {
 		unsigned int len = min(seg, skb->len - off);
 		struct sk_buff *one;
 
 		one = alloc_skb(nhlen + sizeof(struct udphdr) + len, GFP_ATOMIC);
 		if (!one) {
-			TQUIC_INC_STATS(tn, TQUIC_MIB_RX_DATAGRAMS);
-			TQUIC_INC_STATS(tn, TQUIC_MIB_DROP_BACKLOG);
+			tquic_rx_drop(tn, TQUIC_MIB_DROP_BACKLOG, 1);
 			continue;
 		}
 		/* The IP and UDP headers are in the head: the stack pulled them. */
 		skb_put_data(one, skb_network_header(skb), nhlen + sizeof(struct udphdr));
 		if (skb_copy_bits(skb, off, skb_put(one, len), len)) {
 			kfree_skb(one);
-			TQUIC_INC_STATS(tn, TQUIC_MIB_RX_DATAGRAMS);
-			TQUIC_INC_STATS(tn, TQUIC_MIB_DROP_MALFORMED);
+			tquic_rx_drop(tn, TQUIC_MIB_DROP_MALFORMED, 1);
 			continue;
 		}
 		skb_reset_network_header(one);
@@ -579,7 +582,7 @@ static void tquic_train_split(struct tquic_tunnel *t, struct sk_buff *skb)
  */
 static void tquic_tunnel_rcv(struct tquic_tunnel *t, struct sk_buff *skb)
 {
-	unsigned int hlen = sizeof(struct udphdr), len = skb->len - hlen;
+	unsigned int hlen = sizeof(struct udphdr), len = skb->len - hlen, n;
 	struct tquic_sock_net *tn = tquic_sock_net(t->net);
 	bool train = skb_is_gso(skb);
 	const u8 *p, *cid = NULL;
@@ -674,8 +677,9 @@ deliver:
 		tquic_train_split(t, skb);
 		return;
 	}
-	TQUIC_ADD_STATS(tn, TQUIC_MIB_RX_DATAGRAMS, tquic_skb_datagrams(skb));
-	TQUIC_ADD_STATS(tn, via, tquic_skb_datagrams(skb));
+	n = tquic_skb_datagrams(skb);
+	TQUIC_ADD_STATS(tn, TQUIC_MIB_RX_DATAGRAMS, n);
+	TQUIC_ADD_STATS(tn, via, n);
 	TQUIC_SKB_CB(skb)->routed = 0;
 	tquic_sock_queue_rx(tn, sk, skb);
 	sock_put(sk);
@@ -686,8 +690,7 @@ drop:
 		tquic_train_split(t, skb);
 		return;
 	}
-	TQUIC_INC_STATS(tn, TQUIC_MIB_RX_DATAGRAMS);
-	TQUIC_INC_STATS(tn, mib);
+	tquic_rx_drop(tn, mib, 1);
 	kfree_skb(skb);
 }
 
@@ -700,6 +703,7 @@ static void tquic_tunnel_data_ready(struct sock *usk)
 	struct tquic_tunnel *t;
 	struct sk_buff *skb;
 	int off = 0, err;
+	bool bad;
 
 	rcu_read_lock();
 	t = rcu_dereference_sk_user_data(usk);
@@ -707,13 +711,15 @@ static void tquic_tunnel_data_ready(struct sock *usk)
 	while (t && ((skb = __skb_recv_udp(usk, MSG_DONTWAIT, &off, &err)) || err != -EAGAIN)) {
 		if (!skb)
 			continue;	/* a socket error, now cleared */
-		if (!udp_skb_csum_unnecessary(skb) && __udp_lib_checksum_complete(skb)) {
-			TQUIC_INC_STATS(tquic_sock_net(t->net), TQUIC_MIB_DROP_MALFORMED);
+		bad = !udp_skb_csum_unnecessary(skb) && __udp_lib_checksum_complete(skb);
+		/* UDP pulled its header; the receive path reads the ports there. */
+		__skb_push(skb, sizeof(struct udphdr));
+		if (bad) {
+			tquic_rx_drop(tquic_sock_net(t->net), TQUIC_MIB_DROP_MALFORMED,
+				      tquic_skb_datagrams(skb));
 			kfree_skb(skb);
 			continue;
 		}
-		/* UDP pulled its header; the receive path reads the ports there. */
-		__skb_push(skb, sizeof(struct udphdr));
 		tquic_tunnel_rcv(t, skb);
 	}
 	rcu_read_unlock();
