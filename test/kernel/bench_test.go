@@ -14,10 +14,36 @@ import (
 // idleConns is how many idle connections the memory figure averages over.
 const idleConns = 200
 
+// benchRounds is how many times each transfer and handshake run repeats,
+// the transports taking turns, each figure the best of its rounds: a
+// neighbour's load on this shared machine then slows one run, not one
+// transport.
+const benchRounds = 3
+
+// rounds returns the script lines of the bulk and handshake runs against
+// the servers at srv: benchRounds rounds of every transport in turn.
+func rounds(srv string) string {
+	var sb strings.Builder
+	for i := range benchRounds {
+		for _, c := range []struct{ name, port, impl string }{
+			{"kernel", "4433", ""},
+			{"quicgo", "4443", " --impl quic-go"},
+			{"tls", "4444", " --impl tcp-tls"},
+			{"ktls", "4445", " --impl tcp-ktls"},
+		} {
+			fmt.Fprintf(&sb, "client bulk_%s_%d cli --connect %s:%s%s --download 64M\n", c.name, i, srv, c.port, c.impl)
+		}
+		fmt.Fprintf(&sb, "client hs_kernel_%d cli --connect %s:4433 --conns 100 --streams 0\n", i, srv)
+		fmt.Fprintf(&sb, "client hs_quicgo_%d cli --connect %s:4443 --impl quic-go --conns 100 --streams 0\n", i, srv)
+	}
+	return sb.String()
+}
+
 // BenchmarkReportKernelVM measures, in one VM run and across two
 // namespaces: bulk throughput with 64 KiB writes over kernel QUIC, quic-go,
 // TCP+TLS (Go) and TCP+kTLS; handshakes per second of kernel QUIC and
-// quic-go; and the kernel memory an idle connection holds.
+// quic-go (each the best of benchRounds alternated rounds); and the kernel
+// memory an idle connection holds.
 func BenchmarkReportKernelVM(b *testing.B) {
 	e := newEnv(b)
 	topo := &vm.Topology{Hosts: []string{"cli", "srv"}, Links: []vm.Link{{A: "cli", B: "srv"}}}
@@ -28,12 +54,7 @@ serve srv --listen %[1]s:4433 --idle-timeout 5m
 serve srv --listen %[1]s:4443 --impl quic-go
 serve srv --listen %[1]s:4444 --impl tcp-tls
 serve srv --listen %[1]s:4445 --impl tcp-ktls
-client bulk_kernel cli --connect %[1]s:4433 --download 64M
-client bulk_quicgo cli --connect %[1]s:4443 --impl quic-go --download 64M
-client bulk_tls cli --connect %[1]s:4444 --impl tcp-tls --download 64M
-client bulk_ktls cli --connect %[1]s:4445 --impl tcp-ktls --download 64M
-client hs_kernel cli --connect %[1]s:4433 --conns 100 --streams 0
-client hs_quicgo cli --connect %[1]s:4443 --impl quic-go --conns 100 --streams 0
+%[3]s
 # Kernel memory of idle connections (both ends live in this kernel).
 sync; echo 3 >/proc/sys/vm/drop_caches; sleep 1
 awk '/^Slab:/{print $2}' /proc/meminfo >$S/slab.before
@@ -51,16 +72,20 @@ awk '/^Slab:/{print $2}' /proc/meminfo >$S/slab.during
 grep -E '^(Sockets|Cids) ' /proc/net/tquic_sock >$S/idle.socks
 kill $idle 2>/dev/null
 exit 0
-`, srv, idleConns))
+`, srv, idleConns, rounds(srv)))
 
 	mbs := func(name string) float64 {
-		r := e.result(b, name)
-		if !r.VerifiedSHA256 {
-			b.Fatalf("%s: transfer not verified", name)
+		best := 0.0
+		for i := range benchRounds {
+			r := e.result(b, fmt.Sprintf("bulk_%s_%d", name, i))
+			if !r.VerifiedSHA256 {
+				b.Fatalf("bulk_%s_%d: transfer not verified", name, i)
+			}
+			best = max(best, r.Mbps/8)
 		}
-		return r.Mbps / 8
+		return best
 	}
-	kernel, quicgo, tls, ktls := mbs("bulk_kernel"), mbs("bulk_quicgo"), mbs("bulk_tls"), mbs("bulk_ktls")
+	kernel, quicgo, tls, ktls := mbs("kernel"), mbs("quicgo"), mbs("tls"), mbs("ktls")
 	benchreport.Bench("bulk_vm_64k_tquic_kernel", kernel, "MB/s")
 	benchreport.Bench("bulk_vm_64k_quic_go", quicgo, "MB/s")
 	benchreport.Bench("bulk_vm_64k_tcp_tls", tls, "MB/s")
@@ -69,8 +94,14 @@ exit 0
 	benchreport.Ratio("bulk_vm_64k", "tquic_kernel", "quic_go", kernel/quicgo)
 	benchreport.Ratio("bulk_vm_64k", "tquic_kernel", "tcp_tls", kernel/tls)
 
-	hsKernel := e.result(b, "hs_kernel").HandshakesPerS
-	hsQUICGo := e.result(b, "hs_quicgo").HandshakesPerS
+	handshakes := func(name string) float64 {
+		best := 0.0
+		for i := range benchRounds {
+			best = max(best, e.result(b, fmt.Sprintf("hs_%s_%d", name, i)).HandshakesPerS)
+		}
+		return best
+	}
+	hsKernel, hsQUICGo := handshakes("kernel"), handshakes("quicgo")
 	benchreport.Bench("handshakes_vm_tquic_kernel", hsKernel, "/s")
 	benchreport.Bench("handshakes_vm_quic_go", hsQUICGo, "/s")
 	benchreport.Ratio("handshakes_vm", "tquic_kernel", "quic_go", hsKernel/hsQUICGo)
