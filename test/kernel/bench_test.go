@@ -42,8 +42,9 @@ func rounds(srv string) string {
 // BenchmarkReportKernelVM measures, in one VM run and across two
 // namespaces: bulk throughput with 64 KiB writes over kernel QUIC, quic-go,
 // TCP+TLS (Go) and TCP+kTLS; handshakes per second of kernel QUIC and
-// quic-go (each the best of benchRounds alternated rounds); and the kernel
-// memory an idle connection holds.
+// quic-go (each the best of benchRounds alternated rounds), with the guest
+// CPU time each took per MB or per handshake; and the kernel memory an idle
+// connection holds.
 func BenchmarkReportKernelVM(b *testing.B) {
 	e := newEnv(b)
 	topo := &vm.Topology{Hosts: []string{"cli", "srv"}, Links: []vm.Link{{A: "cli", B: "srv"}}}
@@ -74,18 +75,27 @@ kill $idle 2>/dev/null
 exit 0
 `, srv, idleConns, rounds(srv)))
 
-	mbs := func(name string) float64 {
-		best := 0.0
+	// Per transport: the best throughput of its rounds, and the least guest
+	// CPU time a round took per MB (both ends and the kernel's work).
+	bulk := func(name string) (mbs, cpuMsPerMB float64) {
 		for i := range benchRounds {
-			r := e.result(b, fmt.Sprintf("bulk_%s_%d", name, i))
+			run := fmt.Sprintf("bulk_%s_%d", name, i)
+			r := e.result(b, run)
 			if !r.VerifiedSHA256 {
-				b.Fatalf("bulk_%s_%d: transfer not verified", name, i)
+				b.Fatalf("%s: transfer not verified", run)
 			}
-			best = max(best, r.Mbps/8)
+			mbs = max(mbs, r.Mbps/8)
+			cpu := e.busySeconds(b, run) * 1000 / (float64(r.BytesDown) / (1 << 20))
+			if i == 0 || cpu < cpuMsPerMB {
+				cpuMsPerMB = cpu
+			}
 		}
-		return best
+		return mbs, cpuMsPerMB
 	}
-	kernel, quicgo, tls, ktls := mbs("kernel"), mbs("quicgo"), mbs("tls"), mbs("ktls")
+	kernel, kernelCPU := bulk("kernel")
+	quicgo, quicgoCPU := bulk("quicgo")
+	tls, tlsCPU := bulk("tls")
+	ktls, ktlsCPU := bulk("ktls")
 	benchreport.Bench("bulk_vm_64k_tquic_kernel", kernel, "MB/s")
 	benchreport.Bench("bulk_vm_64k_quic_go", quicgo, "MB/s")
 	benchreport.Bench("bulk_vm_64k_tcp_tls", tls, "MB/s")
@@ -93,18 +103,33 @@ exit 0
 	benchreport.Ratio("bulk_vm_64k", "tquic_kernel", "tcp_ktls", kernel/ktls)
 	benchreport.Ratio("bulk_vm_64k", "tquic_kernel", "quic_go", kernel/quicgo)
 	benchreport.Ratio("bulk_vm_64k", "tquic_kernel", "tcp_tls", kernel/tls)
+	benchreport.Bench("bulk_vm_64k_cpu_tquic_kernel", kernelCPU, "ms/MB")
+	benchreport.Bench("bulk_vm_64k_cpu_quic_go", quicgoCPU, "ms/MB")
+	benchreport.Bench("bulk_vm_64k_cpu_tcp_tls", tlsCPU, "ms/MB")
+	benchreport.Bench("bulk_vm_64k_cpu_tcp_ktls", ktlsCPU, "ms/MB")
+	benchreport.Ratio("bulk_vm_64k_cpu", "tcp_ktls", "tquic_kernel", ktlsCPU/kernelCPU)
+	benchreport.Ratio("bulk_vm_64k_cpu", "quic_go", "tquic_kernel", quicgoCPU/kernelCPU)
 
-	handshakes := func(name string) float64 {
-		best := 0.0
+	handshakes := func(name string) (perS, cpuMs float64) {
 		for i := range benchRounds {
-			best = max(best, e.result(b, fmt.Sprintf("hs_%s_%d", name, i)).HandshakesPerS)
+			run := fmt.Sprintf("hs_%s_%d", name, i)
+			r := e.result(b, run)
+			perS = max(perS, r.HandshakesPerS)
+			cpu := e.busySeconds(b, run) * 1000 / float64(r.Conns)
+			if i == 0 || cpu < cpuMs {
+				cpuMs = cpu
+			}
 		}
-		return best
+		return perS, cpuMs
 	}
-	hsKernel, hsQUICGo := handshakes("kernel"), handshakes("quicgo")
+	hsKernel, hsKernelCPU := handshakes("kernel")
+	hsQUICGo, hsQUICGoCPU := handshakes("quicgo")
 	benchreport.Bench("handshakes_vm_tquic_kernel", hsKernel, "/s")
 	benchreport.Bench("handshakes_vm_quic_go", hsQUICGo, "/s")
 	benchreport.Ratio("handshakes_vm", "tquic_kernel", "quic_go", hsKernel/hsQUICGo)
+	benchreport.Bench("handshakes_vm_cpu_tquic_kernel", hsKernelCPU, "ms")
+	benchreport.Bench("handshakes_vm_cpu_quic_go", hsQUICGoCPU, "ms")
+	benchreport.Ratio("handshakes_vm_cpu", "quic_go", "tquic_kernel", hsQUICGoCPU/hsKernelCPU)
 
 	if r := e.result(b, "idle"); r.Conns != idleConns {
 		b.Fatalf("idle: %d connections", r.Conns)

@@ -124,12 +124,15 @@ stop_servers() {
 	wait $dog 2>/dev/null
 	[ ! -s $S/stop.err ] || tail -200 $S/server-*.log
 }
-# client NAME NS ARGS...: a tquic-perf client; JSON in $S/NAME.json, rc in $S/NAME.rc.
+# client NAME NS ARGS...: a tquic-perf client; JSON in $S/NAME.json, rc in $S/NAME.rc,
+# the guest's CPU counters (/proc/stat) before and after it in $S/NAME.cpu.
 client() {
 	name=$1; ns=$2; shift 2
 	echo "== $name"
+	head -1 /proc/stat >$S/$name.cpu
 	ip netns exec $ns $PERF client --ca $CA --json "$@" >$S/$name.json 2>$S/$name.err
 	echo $? >$S/$name.rc
+	head -1 /proc/stat >>$S/$name.cpu
 	echo "== $name: exit $(cat $S/$name.rc)"
 	cat $S/$name.err
 }
@@ -152,6 +155,37 @@ func (e *env) read(name string) string {
 		return ""
 	}
 	return strings.TrimSpace(string(b))
+}
+
+// busySeconds returns the CPU time the whole guest spent (both ends of a
+// transfer, the kernel's work items and interrupts included) while client
+// run NAME ran: every /proc/stat tick but idle and iowait.
+func (e *env) busySeconds(t testing.TB, name string) float64 {
+	t.Helper()
+	lines := strings.Split(e.read(name+".cpu"), "\n")
+	if len(lines) != 2 {
+		t.Fatalf("%s: CPU counters %q", name, lines)
+	}
+	busy := [2]float64{}
+	for i, l := range lines {
+		f := strings.Fields(l)
+		if len(f) < 6 || f[0] != "cpu" {
+			t.Fatalf("%s: CPU counters %q", name, l)
+		}
+		// user nice system idle iowait irq softirq steal [guest guest_nice]:
+		// guest time is already in user and nice.
+		for j, v := range f[1:min(len(f), 9)] {
+			n, err := strconv.ParseFloat(v, 64)
+			if err != nil {
+				t.Fatalf("%s: CPU counters %q: %v", name, l, err)
+			}
+			if j != 3 && j != 4 {
+				busy[i] += n
+			}
+		}
+	}
+	// /proc/stat counts USER_HZ ticks, 100 per second on Linux.
+	return (busy[1] - busy[0]) / 100
 }
 
 // result checks that run NAME succeeded and returns its report.
