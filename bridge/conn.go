@@ -1159,6 +1159,8 @@ type Stats struct {
 	PreferredAddress bool
 	// Paths is the number of paths: the active one and those being probed.
 	Paths int
+	// PathMTU is the largest UDP payload the active path sends.
+	PathMTU int
 	// ECNCapable says the active path passed ECN validation (RFC 9000
 	// 13.4.2); ECNMarked counts the packets we sent ECT(0), PeerECT0 and
 	// PeerCE the peer's ACK_ECN counts of ours.
@@ -1194,6 +1196,7 @@ func (c *Conn) Stats() Stats {
 		PeerMigrations: uint64(s.peer_migrations), PathReverts: uint64(s.path_reverts),
 		PreferredAddress: c.movedToPreferred,
 		Paths:            int(ci.n_paths),
+		PathMTU:          int(pi.mtu),
 	}
 }
 

@@ -92,6 +92,20 @@ func (s *switchConn) WriteTo(b []byte, addr net.Addr) (int, error) {
 // active path to the new address, the old socket goes silent, and the
 // transfer completes intact.
 func TestInteropConnMigrationBridgeServer(t *testing.T) {
+	testMigrationBridgeServer(t, net.IPv4(127, 0, 0, 1))
+}
+
+// TestInteropConnMigrationNewAddressBridgeServer moves the quic-go client
+// to another IP address: the bridge server sends 1200-byte datagrams to it
+// until a PATH_CHALLENGE in a datagram of the old size is answered, then
+// the old size again (RFC 9000 9.4, 14.3).
+func TestInteropConnMigrationNewAddressBridgeServer(t *testing.T) {
+	testMigrationBridgeServer(t, net.IPv4(127, 0, 0, 2))
+}
+
+// testMigrationBridgeServer has a quic-go client probe and switch to a new
+// socket on newIP in the middle of an echo transfer with a bridge server.
+func testMigrationBridgeServer(t *testing.T, newIP net.IP) {
 	stls, ctls := interopTLS(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
@@ -109,7 +123,8 @@ func TestInteropConnMigrationBridgeServer(t *testing.T) {
 	}
 	defer qc.CloseWithError(0, "")
 	b := <-conns
-	udp2, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	mtu := b.Stats().PathMTU
+	udp2, err := net.ListenUDP("udp", &net.UDPAddr{IP: newIP})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -142,6 +157,9 @@ func TestInteropConnMigrationBridgeServer(t *testing.T) {
 	if st.PeerMigrations != 1 || st.PathReverts != 0 || st.AmplificationViolations != 0 {
 		t.Fatalf("migrations %d reverts %d amplification violations %d",
 			st.PeerMigrations, st.PathReverts, st.AmplificationViolations)
+	}
+	if mtu <= 1200 || st.PathMTU != mtu {
+		t.Fatalf("path MTU %d after the move, %d before", st.PathMTU, mtu)
 	}
 }
 

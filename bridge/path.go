@@ -146,6 +146,11 @@ func (p *enginePath) onResponse(data [8]byte) int {
 	return int(C.tquic_path_on_response(p.p, (*C.u8)(unsafe.Pointer(&data[0]))))
 }
 
+// mtuProbeSent says challenge data left in a datagram of size bytes.
+func (p *enginePath) mtuProbeSent(data [8]byte, size uint32) {
+	C.tquic_path_mtu_probe_sent(p.p, (*C.u8)(unsafe.Pointer(&data[0])), C.u32(size))
+}
+
 // nextFrame takes the next PATH_CHALLENGE/PATH_RESPONSE (marked sent).
 func (p *enginePath) nextFrame() (uint64, [8]byte, bool) {
 	var data [8]byte

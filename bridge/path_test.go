@@ -217,6 +217,59 @@ func TestPathPeerMoved(t *testing.T) {
 	if p.onResponse(data) != pathEvValidated || !p.validated() || p.revert() {
 		t.Fatal("validation of the new address")
 	}
+	if p.mtu() != 1200 {
+		t.Fatalf("MTU %d after a challenge that probed nothing", p.mtu())
+	}
+}
+
+// TestPathMTUProbeAfterMove checks that a challenge sent in a datagram
+// larger than a moved path's MTU raises it when, and only when, that
+// challenge is answered.
+func TestPathMTUProbeAfterMove(t *testing.T) {
+	moved := netip.MustParseAddrPort("203.0.113.9:1234")
+	for _, tc := range []struct {
+		name      string
+		answer    int // which challenge the peer answers
+		probeSize uint32
+		want      uint32
+	}{
+		{"probe answered", 0, 1400, 1400},
+		{"probe above the limit", 0, 9000, 1500},
+		{"only the 1200-byte retry answered", 1, 1400, 1200},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p := newTestPath(t, true)
+			if ch := p.peerMoved(moved, 100_000, 10_000); ch != addrNew || p.mtu() != 1200 {
+				t.Fatalf("move: change %d, MTU %d", ch, p.mtu())
+			}
+			_, first, _ := p.nextFrame()
+			p.mtuProbeSent(first, tc.probeSize)
+			// The probe's datagram is lost: a retry, in 1200 bytes (a
+			// validation probes once, or a smaller MTU would fail it).
+			p.challengeLost()
+			_, retry, _ := p.nextFrame()
+			p.mtuProbeSent(retry, tc.probeSize)
+			answer := [][8]byte{first, retry}[tc.answer]
+			if p.onResponse(answer) != pathEvValidated {
+				t.Fatal("not validated")
+			}
+			if p.mtu() != tc.want {
+				t.Fatalf("MTU %d, want %d", p.mtu(), tc.want)
+			}
+		})
+	}
+	// A probe no larger than the MTU, or after validation, proves nothing.
+	p := newTestPath(t, true)
+	p.peerMoved(moved, 100_000, 10_000)
+	_, data, _ := p.nextFrame()
+	p.mtuProbeSent(data, 1200)
+	if p.onResponse(data) != pathEvValidated || p.mtu() != 1200 {
+		t.Fatalf("MTU %d after a 1200-byte challenge", p.mtu())
+	}
+	p.mtuProbeSent(data, 1400)
+	if p.mtu() != 1200 {
+		t.Fatal("probe recorded on a validated path")
+	}
 }
 
 func TestPathStatusAndAbandon(t *testing.T) {

@@ -414,7 +414,13 @@ struct tquic_path *tquic_conn_path_new(struct tquic_conn *c, const struct tquic_
 	if (!++c->next_path_id)
 		c->next_path_id = 1;
 	p->amp_factor = c->path->amp_factor;
-	tquic_path_set_mtu(p, c->path->mtu);
+	tquic_path_set_peer_max_udp_payload(p, c->path->mtu_max);
+	/*
+	 * Another network may not carry the active path's datagrams: 1200
+	 * bytes until a challenge proves more (RFC 9000 9.4, 14.3).
+	 */
+	if (!tquic_addr_change_resets_cc(tquic_addr_classify(&c->path->peer, peer)))
+		tquic_path_set_mtu(p, c->path->mtu);
 	tquic_list_add_tail(&p->node, &c->paths);
 	c->n_paths++;
 	c->mem += sizeof(*p);
@@ -529,9 +535,10 @@ enum tquic_addr_change tquic_conn_path_adopt(struct tquic_conn *c, struct tquic_
 	ch = tquic_path_peer_moved(p, &np->peer, tquic_ns_to_us(c->now), tquic_ns_to_us(pto));
 	if (ch != TQUIC_ADDR_SAME) {
 		if (np->addr_validated) {
-			/* Proven on @np already. */
+			/* Proven on @np already, with the MTU its challenges showed. */
 			tquic_path_cancel_validation(p);
 			tquic_path_set_validated(p);
+			tquic_path_set_mtu(p, np->mtu);
 		} else {
 			/* Unproven: 3x what this address sent us until it answers. */
 			p->bytes_recv = np->bytes_recv;

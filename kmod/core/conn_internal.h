@@ -271,6 +271,7 @@ struct tquic_conn {
 	bool rx_nonprobing;		/* the datagram being processed carried a non-probing packet */
 	bool rx_migrate;		/* ... with the largest packet number, on another path */
 	bool pad_probe;			/* the datagram built carries a PATH_CHALLENGE */
+	u8 probe_data[TQUIC_PATH_CHALLENGE_LEN];	/* ... with this data */
 	u8 pref_state;			/* enum tquic_pref_state */
 	struct tquic_path *pref_path;	/* client: the path to the preferred address */
 

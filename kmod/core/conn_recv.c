@@ -128,7 +128,14 @@ static int on_path_response(struct tquic_conn *c, const u8 *data)
 
 	/* A response on any path validates the path its challenge went on (RFC 9000 8.2.3). */
 	tquic_list_for_each_entry(p, &c->paths, node) {
+		u32 mtu = p->mtu;
+
 		if (tquic_path_on_response(p, data) == TQUIC_PATH_EV_VALIDATED) {
+			if (p->mtu != mtu && p->x) {
+				/* The challenge's datagram proved a larger MTU. */
+				tquic_cc_set_mss(&p->x->cc, p->mtu);
+				tquic_pacer_set_mss(&p->x->pacer, p->mtu);
+			}
 			tquic_conn_path_validated(c, p);
 			return 0;
 		}

@@ -200,8 +200,10 @@ static bool write_path_frames(struct tquic_conn *c, struct tquic_path *p, struct
 	while (tquic_path_next_frame(p, f)) {
 		if (!put_frame(c, w, f))
 			break;
-		if (f->type == TQUIC_FT_PATH_CHALLENGE)
+		if (f->type == TQUIC_FT_PATH_CHALLENGE) {
 			c->pad_probe = true;
+			memcpy(c->probe_data, f->u.probe.data, TQUIC_PATH_CHALLENGE_LEN);
+		}
 		tquic_path_frame_sent(p, f);
 		wrote = true;
 	}
@@ -574,6 +576,11 @@ long tquic_conn_build(struct tquic_conn *c, u8 *buf, size_t cap)
 	if (c->pad_probe)
 		pad_to = TQUIC_MIN_INITIAL_SIZE;
 	pad_to = (size_t)min_u64(pad_to, limit);
+	if (c->pad_probe && tquic_path_wants_mtu_probe(path)) {
+		/* The challenge also probes the size the path had before it moved. */
+		pad_to = (size_t)min_u64(min_u64(cap, path->mtu_max), allowance);
+		tquic_path_mtu_probe_sent(path, c->probe_data, (u32)tquic_max_u64(pad_to, used));
+	}
 	if ((has_initial || c->pad_probe) && used < pad_to) {
 		struct tquic_pkt_build *last = &c->pkts[n - 1];
 		size_t extra = pad_to - used;
@@ -617,24 +624,32 @@ long tquic_conn_build(struct tquic_conn *c, u8 *buf, size_t cap)
 long tquic_conn_build_probe(struct tquic_conn *c, struct tquic_path *p, u8 *buf, size_t cap)
 {
 	struct tquic_pkt_build *pb = &c->pkts[0];
-	size_t limit, used, target;
+	size_t limit, probe_limit, used, target;
 	struct tquic_wbuf w;
 	int err;
 
 	if (!c->tx[TQUIC_LEVEL_APP] || c->discarded[TQUIC_PN_SPACE_APP])
 		return 0;
-	limit = (size_t)min_u64(min_u64(cap, p->mtu), tquic_path_send_allowance(p));
+	/* A challenge may also probe a size above the path's MTU (tquic_path_wants_mtu_probe). */
+	probe_limit = (size_t)min_u64(min_u64(cap, tquic_path_wants_mtu_probe(p) ? p->mtu_max : p->mtu),
+				      tquic_path_send_allowance(p));
+	limit = (size_t)min_u64(probe_limit, p->mtu);
 	if (limit < TQUIC_SEND_MIN_ROOM)
 		return 0;
 	c->n_scratch = 0;
+	c->pad_probe = false;
 	c->tx_path = p;
 	if (!start_packet(c, pb, buf, limit, TQUIC_PN_SPACE_APP, TQUIC_LEVEL_APP))
 		return 0;
-	tquic_wbuf_init(&w, buf + pb->hdr_len, limit - pb->hdr_len - TQUIC_AEAD_TAG_LEN);
+	tquic_wbuf_init(&w, buf + pb->hdr_len, probe_limit - pb->hdr_len - TQUIC_AEAD_TAG_LEN);
 	if (!write_path_frames(c, p, &w))
 		return 0;
 	used = (size_t)(w.p - (buf + pb->hdr_len));
 	target = (size_t)min_u64(TQUIC_MIN_INITIAL_SIZE, limit);
+	if (c->pad_probe && probe_limit > limit) {
+		target = probe_limit;
+		tquic_path_mtu_probe_sent(p, c->probe_data, (u32)probe_limit);
+	}
 	while (pb->hdr_len + used + TQUIC_AEAD_TAG_LEN < target && tquic_put_u8(&w, 0))
 		used++;
 	while (pb->pn_len + used < 4 && tquic_put_u8(&w, 0))

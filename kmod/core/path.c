@@ -107,6 +107,7 @@ void tquic_path_start_validation(struct tquic_path *p, u64 now_us, u64 pto_us)
 {
 	p->probing = true;
 	p->nchallenges = 0;
+	p->mtu_probe_size = 0;
 	p->pto_us = pto_us ? pto_us : 1;
 	p->validation_deadline = now_us + 3 * p->pto_us;
 	p->next_challenge = now_us + p->pto_us;
@@ -120,6 +121,7 @@ static void validation_done(struct tquic_path *p)
 	p->probing = false;
 	p->challenge_pending = false;
 	p->nchallenges = 0;
+	p->mtu_probe_size = 0;
 	p->validation_deadline = 0;
 	p->next_challenge = 0;
 	p->has_prev_peer = false;
@@ -147,12 +149,24 @@ enum tquic_path_event tquic_path_on_response(struct tquic_path *p, const u8 *dat
 		return TQUIC_PATH_EV_NONE;
 	for (i = 0; i < p->nchallenges; i++) {
 		if (!memcmp(p->outstanding[i], data, TQUIC_PATH_CHALLENGE_LEN)) {
+			/* The probe's datagram reached the peer whole. */
+			if (p->mtu_probe_size > p->mtu &&
+			    !memcmp(p->mtu_probe, data, TQUIC_PATH_CHALLENGE_LEN))
+				tquic_path_set_mtu(p, p->mtu_probe_size);
 			p->addr_validated = true;
 			validation_done(p);
 			return TQUIC_PATH_EV_VALIDATED;
 		}
 	}
 	return TQUIC_PATH_EV_NONE;
+}
+
+void tquic_path_mtu_probe_sent(struct tquic_path *p, const u8 *data, u32 size)
+{
+	if (!tquic_path_wants_mtu_probe(p) || size <= p->mtu)
+		return;
+	memcpy(p->mtu_probe, data, TQUIC_PATH_CHALLENGE_LEN);
+	p->mtu_probe_size = size;
 }
 
 void tquic_path_on_challenge(struct tquic_path *p, const u8 *data)

@@ -97,6 +97,8 @@ struct tquic_path {
 
 	u32 mtu;			/* max UDP payload sent now */
 	u32 mtu_max;			/* min(our limit, peer's max_udp_payload_size) */
+	u32 mtu_probe_size;		/* datagram that carried @mtu_probe (0: none) */
+	u8 mtu_probe[TQUIC_PATH_CHALLENGE_LEN];
 	u64 bytes_recv;			/* since the address became unvalidated */
 	u64 bytes_sent;
 
@@ -152,9 +154,27 @@ void tquic_path_set_validated(struct tquic_path *p);
 void tquic_path_cancel_validation(struct tquic_path *p);
 /*
  * A PATH_RESPONSE arrived (on any path).  Returns TQUIC_PATH_EV_VALIDATED
- * when it answers one of @p's challenges, else TQUIC_PATH_EV_NONE.
+ * when it answers one of @p's challenges, else TQUIC_PATH_EV_NONE.  An
+ * answer to the challenge of tquic_path_mtu_probe_sent() also raises the
+ * MTU to the size of the datagram that carried it.
  */
 enum tquic_path_event tquic_path_on_response(struct tquic_path *p, const u8 *data);
+/*
+ * While @p validates an address with an MTU below @mtu_max (a peer that
+ * moved to a new network starts at 1200 bytes): challenge @data left in a
+ * datagram of @size bytes, larger than the MTU (RFC 9000 14.3: the
+ * challenge doubles as a PMTU probe).
+ */
+void tquic_path_mtu_probe_sent(struct tquic_path *p, const u8 *data, u32 size);
+/*
+ * Whether the next PATH_CHALLENGE of @p should also probe a larger MTU:
+ * only the first one of a validation, so that the retries still validate
+ * a path whose MTU is smaller.
+ */
+static inline bool tquic_path_wants_mtu_probe(const struct tquic_path *p)
+{
+	return p->probing && p->mtu < p->mtu_max && !p->mtu_probe_size;
+}
 /* A PATH_CHALLENGE arrived on @p: queue the PATH_RESPONSE (on @p). */
 void tquic_path_on_challenge(struct tquic_path *p, const u8 *data);
 /* A packet carrying a PATH_CHALLENGE was lost: send a new one. */
