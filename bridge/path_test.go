@@ -206,6 +206,14 @@ func TestPathPeerMoved(t *testing.T) {
 	if !p.revert() || p.peer() != peerAddr || !p.validated() {
 		t.Fatalf("revert: peer %v validated %v", p.peer(), p.validated())
 	}
+	// A failed move to another network: back to the old address and its MTU.
+	if ch := p.peerMoved(netip.MustParseAddrPort("203.0.113.5:1"), 50_000, 10_000); ch != addrNew || p.mtu() != 1200 {
+		t.Fatalf("move: change %d, MTU %d", ch, p.mtu())
+	}
+	p.onTimer(80_000)
+	if !p.revert() || p.peer() != peerAddr || p.mtu() != 1400 {
+		t.Fatalf("revert: peer %v MTU %d", p.peer(), p.mtu())
+	}
 	moved := netip.MustParseAddrPort("203.0.113.9:1234")
 	if ch := p.peerMoved(moved, 100_000, 10_000); ch != addrNew {
 		t.Fatalf("migration classified %d", ch)

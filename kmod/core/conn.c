@@ -1898,6 +1898,8 @@ static void path_timers(struct tquic_conn *c, u64 now)
 		/* The active path's new peer address failed validation (RFC 9000 9.3.2). */
 		if (!tquic_path_revert_peer(p))
 			continue;
+		tquic_cc_set_mss(&p->x->cc, p->mtu);
+		tquic_pacer_set_mss(&p->x->pacer, p->mtu);
 		tquic_recovery_set_amp_blocked(&p->x->rec, false, c->now);
 		c->stats.path_reverts++;
 		tquic_conn_event(c, TQUIC_EV_PEER_MIGRATED, 0, p->id, 0, NULL, 0);

@@ -297,6 +297,7 @@ enum tquic_addr_change tquic_path_peer_moved(struct tquic_path *p,
 		return ch;
 	if (p->addr_validated && !p->has_prev_peer) {
 		p->prev_peer = p->peer;
+		p->prev_mtu = p->mtu;
 		p->has_prev_peer = true;
 	}
 	p->peer = *peer;
@@ -316,6 +317,7 @@ bool tquic_path_revert_peer(struct tquic_path *p)
 	if (!p->has_prev_peer)
 		return false;
 	p->peer = p->prev_peer;
+	tquic_path_set_mtu(p, p->prev_mtu);
 	p->has_prev_peer = false;
 	p->addr_validated = true;
 	p->probing = false;

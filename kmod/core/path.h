@@ -98,6 +98,7 @@ struct tquic_path {
 	u32 mtu;			/* max UDP payload sent now */
 	u32 mtu_max;			/* min(our limit, peer's max_udp_payload_size) */
 	u32 mtu_probe_size;		/* datagram that carried @mtu_probe (0: none) */
+	u32 prev_mtu;			/* @mtu at @prev_peer */
 	u8 mtu_probe[TQUIC_PATH_CHALLENGE_LEN];
 	u64 bytes_recv;			/* since the address became unvalidated */
 	u64 bytes_sent;
@@ -212,7 +213,10 @@ void tquic_path_set_mtu(struct tquic_path *p, u32 mtu);
 enum tquic_addr_change tquic_path_peer_moved(struct tquic_path *p,
 					     const struct tquic_addr *peer,
 					     u64 now_us, u64 pto_us);
-/* Validation of a moved peer failed: go back to the last validated address. */
+/*
+ * Validation of a moved peer failed: go back to the last validated address
+ * and the MTU it had.
+ */
 bool tquic_path_revert_peer(struct tquic_path *p);
 
 /* Uses peer CID @r on @p (copied). */
