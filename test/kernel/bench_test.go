@@ -92,23 +92,18 @@ exit 0
 		}
 		return mbs, cpuMsPerMB
 	}
-	kernel, kernelCPU := bulk("kernel")
-	quicgo, quicgoCPU := bulk("quicgo")
-	tls, tlsCPU := bulk("tls")
-	ktls, ktlsCPU := bulk("ktls")
-	benchreport.Bench("bulk_vm_64k_tquic_kernel", kernel, "MB/s")
-	benchreport.Bench("bulk_vm_64k_quic_go", quicgo, "MB/s")
-	benchreport.Bench("bulk_vm_64k_tcp_tls", tls, "MB/s")
-	benchreport.Bench("bulk_vm_64k_tcp_ktls", ktls, "MB/s")
-	benchreport.Ratio("bulk_vm_64k", "tquic_kernel", "tcp_ktls", kernel/ktls)
-	benchreport.Ratio("bulk_vm_64k", "tquic_kernel", "quic_go", kernel/quicgo)
-	benchreport.Ratio("bulk_vm_64k", "tquic_kernel", "tcp_tls", kernel/tls)
-	benchreport.Bench("bulk_vm_64k_cpu_tquic_kernel", kernelCPU, "ms/MB")
-	benchreport.Bench("bulk_vm_64k_cpu_quic_go", quicgoCPU, "ms/MB")
-	benchreport.Bench("bulk_vm_64k_cpu_tcp_tls", tlsCPU, "ms/MB")
-	benchreport.Bench("bulk_vm_64k_cpu_tcp_ktls", ktlsCPU, "ms/MB")
-	benchreport.Ratio("bulk_vm_64k_cpu", "tcp_ktls", "tquic_kernel", ktlsCPU/kernelCPU)
-	benchreport.Ratio("bulk_vm_64k_cpu", "quic_go", "tquic_kernel", quicgoCPU/kernelCPU)
+	mbs, cpu := map[string]float64{}, map[string]float64{}
+	for _, t := range []struct{ run, name string }{
+		{"kernel", "tquic_kernel"}, {"quicgo", "quic_go"}, {"tls", "tcp_tls"}, {"ktls", "tcp_ktls"},
+	} {
+		mbs[t.name], cpu[t.name] = bulk(t.run)
+		benchreport.Bench("bulk_vm_64k_"+t.name, mbs[t.name], "MB/s")
+		benchreport.Bench("bulk_vm_64k_cpu_"+t.name, cpu[t.name], "ms/MB")
+	}
+	for _, peer := range []string{"tcp_ktls", "quic_go", "tcp_tls"} {
+		benchreport.Ratio("bulk_vm_64k", "tquic_kernel", peer, mbs["tquic_kernel"]/mbs[peer])
+		benchreport.Ratio("bulk_vm_64k_cpu", peer, "tquic_kernel", cpu[peer]/cpu["tquic_kernel"])
+	}
 
 	handshakes := func(name string) (perS, cpuMs float64) {
 		for i := range benchRounds {
