@@ -206,6 +206,7 @@ const mib = 1 << 20
 
 func TestKernelToKernel(t *testing.T) {
 	e := newEnv(t)
+	e.goBuild("tquicctl", false, "./cmd/tquicctl")
 	topo := &vm.Topology{
 		Hosts: []string{"cli", "srv"},
 		Links: []vm.Link{
@@ -231,7 +232,14 @@ client compat cli --connect %[1]s:4434 --quic-version v1 --download 1M
 client streams cli --connect %[1]s:4433 --streams 1000 --parallel 100 --upload 1K --download 4K
 client datagrams cli --connect %[1]s:4433 --datagrams 200 --streams 0
 client keyupdate cli --connect %[1]s:4433 --streams 8 --download 4M --key-update
-client migrate cli --connect %[1]s:4433 --streams 8 --download 4M --migrate %[3]s
+# The client moves to another address mid-transfer and stays connected a
+# while after its report: the server's path to the new address, read then.
+ip netns exec cli $PERF client --ca $CA --json --connect %[1]s:4433 --streams 8 --download 4M \
+	--migrate %[3]s --hold 5s >$S/migrate.json 2>$S/migrate.err &
+migrate=$!
+i=0; until [ -s $S/migrate.json ]; do i=$((i+1)); [ $i -lt 1200 ] || break; sleep 0.1; done
+ip netns exec srv $S/tquicctl path list -j >$S/migrate-paths.json 2>&1
+wait $migrate; echo $? >$S/migrate.rc
 client lossy cli --connect %[2]s:4433 --streams 2 --download 1M --upload 256K --timeout 3m
 client ipv6 cli --connect [%[4]s]:4435 --streams 2 --download 8M --upload 2M
 # Opening 1000 takes longer than the default idle timeout: the first ones must not expire.
@@ -307,6 +315,27 @@ exit 0
 		r := e.result(t, "migrate")
 		if !r.VerifiedSHA256 || r.BytesDown != 8*4*mib || !strings.HasPrefix(r.LocalAddr, moved+":") {
 			t.Fatalf("report %+v (want local address %s)", r, moved)
+		}
+		// The server's path followed the client to a new network: 1200-byte
+		// datagrams until a challenge proved the old size again.
+		var paths []struct {
+			Peer string `json:"peer"`
+			MTU  uint32 `json:"mtu"`
+		}
+		if err := json.Unmarshal([]byte(e.read("migrate-paths.json")), &paths); err != nil {
+			t.Fatalf("server paths: %v in %q", err, e.read("migrate-paths.json"))
+		}
+		found := false
+		for _, p := range paths {
+			if strings.HasPrefix(p.Peer, moved+":") {
+				found = true
+				if p.MTU <= 1200 {
+					t.Errorf("server's path to %s: MTU %d after the move", p.Peer, p.MTU)
+				}
+			}
+		}
+		if !found {
+			t.Errorf("no server path to %s in %q", moved, e.read("migrate-paths.json"))
 		}
 	})
 	t.Run("Netem", func(t *testing.T) {
