@@ -493,9 +493,17 @@ void tquic_conn_path_moved(struct tquic_conn *c, enum tquic_addr_change ch)
 
 	if (!tquic_addr_change_resets_cc(ch))
 		return;
-	tquic_cc_set_mss(&x->cc, c->path->mtu);
-	tquic_pacer_set_mss(&x->pacer, c->path->mtu);
+	tquic_conn_path_mtu_changed(c->path);
 	tquic_recovery_reset_cc(&x->rec, c->now);
+}
+
+void tquic_conn_path_mtu_changed(struct tquic_path *p)
+{
+	/* A path only being probed has no machinery: the MTU waits in @p. */
+	if (!p->x)
+		return;
+	tquic_cc_set_mss(&p->x->cc, p->mtu);
+	tquic_pacer_set_mss(&p->x->pacer, p->mtu);
 }
 
 /* The active path takes the peer CID @from used, which stays in use. */
@@ -1486,8 +1494,7 @@ static int tp_apply(struct tquic_conn *c, const struct tquic_transport_params *t
 	if (p->mtu < p->mtu_max) {
 		/* No probing: the configured size is the host's word for the path. */
 		tquic_path_set_mtu(p, p->mtu_max);
-		tquic_cc_set_mss(&x->cc, p->mtu);
-		tquic_pacer_set_mss(&x->pacer, p->mtu);
+		tquic_conn_path_mtu_changed(p);
 	}
 	if (c->is_server)
 		return 0;
@@ -1898,8 +1905,7 @@ static void path_timers(struct tquic_conn *c, u64 now)
 		/* The active path's new peer address failed validation (RFC 9000 9.3.2). */
 		if (!tquic_path_revert_peer(p))
 			continue;
-		tquic_cc_set_mss(&p->x->cc, p->mtu);
-		tquic_pacer_set_mss(&p->x->pacer, p->mtu);
+		tquic_conn_path_mtu_changed(p);
 		tquic_recovery_set_amp_blocked(&p->x->rec, false, c->now);
 		c->stats.path_reverts++;
 		tquic_conn_event(c, TQUIC_EV_PEER_MIGRATED, 0, p->id, 0, NULL, 0);

@@ -332,6 +332,8 @@ bool tquic_conn_path_new_dcid(struct tquic_conn *c, struct tquic_path *p);
 void tquic_conn_path_validate(struct tquic_conn *c, struct tquic_path *p);
 void tquic_conn_path_validated(struct tquic_conn *c, struct tquic_path *p);
 void tquic_conn_path_moved(struct tquic_conn *c, enum tquic_addr_change ch);
+/* @p's MTU changed: its congestion controller and pacer count in it. */
+void tquic_conn_path_mtu_changed(struct tquic_path *p);
 enum tquic_addr_change tquic_conn_path_adopt(struct tquic_conn *c, struct tquic_path *np);
 int tquic_conn_set_peer_initial(struct tquic_conn *c, const u8 *id, u8 len);
 int tquic_conn_token_set(struct tquic_conn *c, u8 **dst, size_t *dst_len, const u8 *src,

@@ -131,11 +131,9 @@ static int on_path_response(struct tquic_conn *c, const u8 *data)
 		u32 mtu = p->mtu;
 
 		if (tquic_path_on_response(p, data) == TQUIC_PATH_EV_VALIDATED) {
-			if (p->mtu != mtu && p->x) {
-				/* The challenge's datagram proved a larger MTU. */
-				tquic_cc_set_mss(&p->x->cc, p->mtu);
-				tquic_pacer_set_mss(&p->x->pacer, p->mtu);
-			}
+			/* The challenge's datagram may have proved a larger MTU. */
+			if (p->mtu != mtu)
+				tquic_conn_path_mtu_changed(p);
 			tquic_conn_path_validated(c, p);
 			return 0;
 		}
